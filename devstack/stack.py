@@ -1,0 +1,217 @@
+"""Starts, health-checks, resets and stops the local stack, all on 127.0.0.1.
+
+Firestore and Pub/Sub are Google's own emulators from the Cloud SDK; Cloud Storage is
+gcp-storage-emulator; Cloud Tasks is gcloud-tasks-emulator (own venv); Redis is Debian's
+redis-server. The gateway serves every HTTP function of the manifest through functions-framework.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack import service_account
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+TASKS_VENV = ROOT / ".venv-tasks"
+
+
+@dataclass(frozen=True)
+class Ports:
+    firestore: int
+    pubsub: int
+    storage: int
+    tasks: int
+    redis: int
+    gateway: int
+    relay: int
+
+
+DEV_PORTS = Ports(firestore=8090, pubsub=8681, storage=9023, tasks=9090, redis=6390, gateway=3001, relay=3002)
+TEST_PORTS = Ports(firestore=18090, pubsub=18681, storage=19023, tasks=19090, redis=16390, gateway=13001,
+                   relay=13002)
+
+
+def sdk_root() -> Path:
+    """The Cloud SDK install whose platform/ folder holds the emulator jars."""
+    gcloud = shutil.which("gcloud")
+    candidates = [Path(os.environ["CLOUDSDK_ROOT"])] if os.environ.get("CLOUDSDK_ROOT") else []
+    if gcloud:
+        candidates.append(Path(os.path.realpath(gcloud)).parent.parent)
+    candidates += [Path("/usr/lib/google-cloud-sdk"), Path("/google-cloud-sdk")]
+    for c in candidates:
+        if (c / "platform" / "cloud-firestore-emulator" / "cloud-firestore-emulator.jar").exists():
+            return c
+    raise RuntimeError("Google Cloud SDK with the Firestore emulator not found (install google-cloud-sdk "
+                       "and its cloud-firestore-emulator and pubsub-emulator components)")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return r.status < 500
+    except Exception:
+        return False
+
+
+class Stack:
+    """One local stack (dev or test): its processes, ports, project and environment."""
+
+    def __init__(self, ports: Ports = DEV_PORTS, project: str = "utalk-local", env_name: str = "local",
+                 state_dir: Path | None = None, rules: bool = True):
+        self.ports = ports
+        self.project = project
+        self.env_name = env_name
+        self.state_dir = state_dir or ROOT / ".devstack" / env_name
+        self.rules = rules
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    # -- environment shared by every process of the stack ------------------------------------
+    def env(self) -> dict[str, str]:
+        p = self.ports
+        gateway = f"http://127.0.0.1:{p.gateway}"
+        return {
+            "UTALK_ENV": self.env_name,
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "GCLOUD_PROJECT": self.project,
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{p.firestore}",
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{p.pubsub}",
+            "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{p.storage}",
+            "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{p.tasks}",
+            "UTALK_REDIS_URL": f"redis://127.0.0.1:{p.redis}/0",
+            "UTALK_GATEWAY_URL": gateway,
+            "UTALK_RELAY_PORT": str(p.relay),
+            # google-auth must not probe the GCE metadata server (off-host traffic).
+            "METADATA_SERVER_DETECTION": "none",
+            "NO_GCE_CHECK": "True",
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "shared"), str(ROOT)]),
+            # Throwaway key so firebase-admin can sign custom tokens offline (generated once per stack).
+            "FIREBASE_SERVICE_ACCOUNT": str(service_account.ensure(self.state_dir, self.project)),
+        }
+
+    def apply_env(self) -> None:
+        os.environ.update(self.env())
+
+    # -- processes -------------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        logf = open(self.state_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, cwd=ROOT,
+                                env={**os.environ, **self.env(), **(env or {})}, start_new_session=True)
+        self.procs[name] = proc
+        (self.state_dir / f"{name}.pid").write_text(str(proc.pid))
+        return proc
+
+    def _wait(self, name: str, ready, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        proc = self.procs.get(name)
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            if proc is not None and proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        log = (self.state_dir / f"{name}.log")
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        raise RuntimeError(f"{name} did not become ready on time; log tail:\n{tail}")
+
+    def start_emulators(self) -> None:
+        p, sdk = self.ports, sdk_root()
+        self.stop_stale()
+        fs_argv = ["java", "-Duser.language=en", "-cp",
+                   str(sdk / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"),
+                   "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+                   "--host=127.0.0.1", f"--port={p.firestore}"]
+        if self.rules:
+            fs_argv.append(f"--rules={ROOT / 'firestore.rules'}")
+        self._spawn("firestore", fs_argv)
+        self._spawn("pubsub", [str(sdk / "platform/pubsub-emulator/bin/cloud-pubsub-emulator"),
+                               "--host=127.0.0.1", f"--port={p.pubsub}"])
+        self._spawn("storage", [str(VENV / "bin/gcp-storage-emulator"), "start", "--host=127.0.0.1",
+                                f"--port={p.storage}", "--in-memory", "--quiet"])
+        self._spawn("tasks", [str(TASKS_VENV / "bin/python"), str(ROOT / "devstack/tasks_emulator.py"),
+                              str(p.tasks)])
+        self._spawn("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(p.redis), "--save", "",
+                              "--appendonly", "no"])
+        self._wait("firestore", lambda: http_ok(f"http://127.0.0.1:{p.firestore}/"))
+        self._wait("pubsub", lambda: http_ok(f"http://127.0.0.1:{p.pubsub}/"))
+        self._wait("storage", lambda: http_ok(f"http://127.0.0.1:{p.storage}/storage/v1/b"))
+        self._wait("tasks", lambda: port_open(p.tasks))
+        self._wait("redis", lambda: port_open(p.redis))
+
+    def start_gateway(self, workers: int = 2, threads: int = 8) -> None:
+        self._spawn("gateway", [str(VENV / "bin/gunicorn"), "-w", str(workers), "--threads", str(threads),
+                                "-b", f"127.0.0.1:{self.ports.gateway}", "--graceful-timeout", "5",
+                                "--access-logfile", "-", "devstack.gateway:app"])
+        self._wait("gateway", lambda: http_ok(f"http://127.0.0.1:{self.ports.gateway}/health"))
+
+    def start_relay(self) -> None:
+        relay = ROOT / "realtime-relay" / "relay" / "server.py"
+        if not relay.exists():
+            return
+        self._spawn("relay", [str(VENV / "bin/python"), "-m", "relay.server"],
+                    env={"PYTHONPATH": os.pathsep.join([str(ROOT / "realtime-relay"), str(ROOT / "shared")]),
+                         "PORT": str(self.ports.relay)})
+        self._wait("relay", lambda: http_ok(f"http://127.0.0.1:{self.ports.relay}/health"))
+
+    def stop_stale(self) -> None:
+        """Stop processes a previous run of this stack left behind (their pid files say which)."""
+        if not self.state_dir.exists():
+            return
+        for pidfile in self.state_dir.glob("*.pid"):
+            try:
+                os.killpg(int(pidfile.read_text()), signal.SIGTERM)
+            except (ValueError, ProcessLookupError, PermissionError):
+                pass
+            pidfile.unlink(missing_ok=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(port_open(x) for x in vars(self.ports).values()):
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        for name, proc in reversed(list(self.procs.items())):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+            (self.state_dir / f"{name}.pid").unlink(missing_ok=True)
+        self.procs.clear()
+
+    # -- data --------------------------------------------------------------------------------
+    def reset_firestore(self) -> None:
+        """Delete every document (the emulator's REST reset endpoint)."""
+        url = (f"http://127.0.0.1:{self.ports.firestore}/emulator/v1/projects/{self.project}"
+               f"/databases/(default)/documents")
+        urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).read()
+
+
+def test_stack() -> Stack:
+    """The test stack; UTALK_TEST_PORT_OFFSET shifts every port so parallel runs never collide."""
+    offset = int(os.environ.get("UTALK_TEST_PORT_OFFSET", "0"))
+    ports = Ports(**{k: v + offset for k, v in vars(TEST_PORTS).items()})
+    return Stack(ports, project="utalk-test", env_name="test",
+                 state_dir=ROOT / ".devstack" / f"test-{offset}")
+
+
+if __name__ == "__main__":
+    sys.exit("use scripts/dev or scripts/test")

@@ -1,0 +1,25 @@
+"""Auth endpoints: login, refresh (rotating), logout, me."""
+from utalk import http
+from utalk.models.users import LoginIn, RefreshIn
+from utalk.services import auth
+
+
+@http.endpoint("auth_login", auth=False, body=LoginIn)
+def login(call: http.Call):
+    return auth.login(call.body.email, call.body.password)
+
+
+@http.endpoint("auth_refresh", auth=False, body=RefreshIn)
+def refresh(call: http.Call):
+    return auth.refresh(call.body.refreshToken)
+
+
+@http.endpoint("auth_logout", auth=False, body=RefreshIn)
+def logout(call: http.Call):
+    auth.logout(call.body.refreshToken)
+    return http.flask.Response(status=204)
+
+
+@http.endpoint("auth_me")
+def me(call: http.Call):
+    return auth.me(call.principal)

@@ -1,0 +1,26 @@
+"""Entry points of every Cloud Function, resolved lazily from the manifest.
+
+functions-framework looks the target up with getattr(); module-level __getattr__ imports only the
+handler module that target needs, so a deployed function pays the import cost of its own code alone.
+"""
+import importlib
+import os
+import sys
+
+_here = os.path.dirname(os.path.abspath(__file__))
+if _here not in sys.path:
+    sys.path.insert(0, _here)
+_shared = os.path.join(os.path.dirname(_here), "shared")
+if os.path.isdir(_shared) and _shared not in sys.path:  # repo checkout; deploys vendor utalk/
+    sys.path.insert(0, _shared)
+
+
+def __getattr__(name: str):
+    from utalk import manifest
+
+    try:
+        fn = manifest.get(name)
+    except KeyError:
+        raise AttributeError(name) from None
+    module, attr = fn.handler.split(":")
+    return getattr(importlib.import_module(module), attr)

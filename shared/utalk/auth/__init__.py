@@ -1,0 +1,1 @@
+"""Authentication: access JWTs, refresh-token families and password hashing."""

@@ -1,0 +1,216 @@
+"""The HTTP layer every HTTP function shares.
+
+`endpoint(name, ...)` wraps a handler with: request id and trace on every log line, CORS for the
+configured origins, the spec's security headers, method check, body size limit (413), bearer-token
+authentication and role check, JSON and query-string validation through pydantic models, and the
+error envelope `{"error": {"code", "message", "details"}}`. A handler receives a `Call` and returns
+data (dict, list or pydantic model), `(data, status)`, or a ready `flask.Response`.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import flask
+from pydantic import BaseModel, ValidationError
+
+from utalk import errors, logs, manifest
+from utalk.auth.tokens import InvalidToken, Principal, verify_access_token
+from utalk.config import settings
+
+log = logs.get("http")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "X-XSS-Protection": "1; mode=block",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "Content-Security-Policy": "default-src 'self'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type, X-Requested-With, X-Request-Id"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+@dataclass
+class Call:
+    """What a handler gets: the request, its id, the caller, and the validated inputs."""
+    request: flask.Request
+    request_id: str
+    params: dict[str, str]
+    principal: Principal | None = None
+    body: Any = None
+    query: Any = None
+
+    @property
+    def workspace_id(self) -> str:
+        assert self.principal is not None
+        return self.principal.workspace_id
+
+
+def _field_errors(exc: ValidationError) -> list[dict]:
+    return [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False)]
+
+
+def json_response(data: Any, status: int = 200) -> flask.Response:
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json", by_alias=True)
+    return flask.Response(json.dumps(data, separators=(",", ":"), default=str), status=status,
+                          mimetype="application/json")
+
+
+def error_response(err: errors.ApiError) -> flask.Response:
+    resp = json_response(err.body(), err.status)
+    for key, value in err.headers.items():
+        resp.headers[key] = value
+    return resp
+
+
+def _request_id(request: flask.Request) -> str:
+    incoming = request.headers.get("X-Request-Id", "")
+    return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def _trace(request: flask.Request) -> str | None:
+    header = request.headers.get("X-Cloud-Trace-Context", "")
+    trace_id = header.split("/", 1)[0]
+    if trace_id and re.fullmatch(r"[0-9a-fA-F]{16,32}", trace_id):
+        return f"projects/{settings().project_id}/traces/{trace_id}"
+    return None
+
+
+def _cors(request: flask.Request, resp: flask.Response) -> None:
+    origin = request.headers.get("Origin")
+    if origin and origin in settings().cors_origins:
+        resp.headers["Access-Control-Allow-Origin"] = origin
+        resp.headers["Access-Control-Allow-Credentials"] = "true"
+        resp.headers["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After"
+        resp.headers.add("Vary", "Origin")
+
+
+def authenticate(request: flask.Request) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise errors.Unauthorized("Missing bearer token", code="missing_token")
+    try:
+        return verify_access_token(token.strip())
+    except InvalidToken:
+        raise errors.Unauthorized("Invalid or expired token", code="invalid_token") from None
+
+
+def _read_json(request: flask.Request, model: type[BaseModel]):
+    if not (request.mimetype or "").endswith("json"):
+        raise errors.UnsupportedMediaType("Body must be application/json")
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise errors.BadRequest("Malformed JSON body", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise errors.BadRequest("JSON body must be an object", code="invalid_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise errors.ValidationFailed("Request body is invalid", details={"fields": _field_errors(exc)}) \
+            from None
+
+
+def _read_query(request: flask.Request, model: type[BaseModel]):
+    args = {k: v if len(v) > 1 else v[0] for k, v in request.args.lists()}
+    try:
+        return model.model_validate(args)
+    except ValidationError as exc:
+        raise errors.BadRequest("Query string is invalid", code="invalid_query",
+                                details={"fields": _field_errors(exc)}) from None
+
+
+def check_size(request: flask.Request) -> None:
+    limit = settings().max_body_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        raise errors.PayloadTooLarge(f"Body exceeds {limit} bytes")
+    if length is None and request.method in ("POST", "PUT", "PATCH"):
+        # Chunked upload without a length: read at most one byte past the limit, never the whole stream.
+        data = request.stream.read(limit + 1)
+        if len(data) > limit:
+            raise errors.PayloadTooLarge(f"Body exceeds {limit} bytes")
+        request._cached_data = data  # what get_data() returns from now on
+
+
+def endpoint(name: str, *, role: str | None = None, auth: bool = True,
+             body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+             ) -> Callable[[Callable[[Call], Any]], Callable[[flask.Request], flask.Response]]:
+    """Wrap `handler(call)` as the HTTP entry point of manifest function `name`."""
+    fn = manifest.get(name)
+    route = manifest.route_regex(fn.path)
+
+    def wrap(handler: Callable[[Call], Any]):
+        def entry(request: flask.Request) -> flask.Response:
+            started = time.perf_counter()
+            rid = _request_id(request)
+            rid_token, trace_token = logs.request_id.set(rid), logs.trace.set(_trace(request))
+            resp = _dispatch(request, rid)
+            _cors(request, resp)
+            resp.headers.update(SECURITY_HEADERS)
+            resp.headers["X-Request-Id"] = rid
+            log.info("%s %s %s", request.method, request.path, resp.status_code, extra={
+                "function": name, "status": resp.status_code,
+                "latencyMs": round((time.perf_counter() - started) * 1000, 1),
+                "httpRequest": {"requestMethod": request.method, "requestUrl": request.path,
+                                "status": resp.status_code}})
+            logs.request_id.reset(rid_token)
+            logs.trace.reset(trace_token)
+            return resp
+
+        def _dispatch(request: flask.Request, rid: str) -> flask.Response:
+            if request.method == "OPTIONS":
+                resp = flask.Response(status=204)
+                if request.headers.get("Origin") in settings().cors_origins:
+                    resp.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+                    resp.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+                    resp.headers["Access-Control-Max-Age"] = "600"
+                return resp
+            try:
+                if request.method != fn.method:
+                    raise errors.MethodNotAllowed(f"{request.method} is not allowed here",
+                                                  headers={"Allow": f"{fn.method}, OPTIONS"})
+                match = route.match(request.path)
+                if not match:
+                    raise errors.NotFound("No such route", code="route_not_found")
+                check_size(request)
+                call = Call(request=request, request_id=rid, params=match.groupdict())
+                if auth:
+                    call.principal = authenticate(request)
+                    if role and not call.principal.at_least(role):
+                        raise errors.Forbidden(f"Requires role {role}", code="insufficient_role")
+                if query is not None:
+                    call.query = _read_query(request, query)
+                if body is not None:
+                    call.body = _read_json(request, body)
+                result = handler(call)
+            except errors.ApiError as err:
+                return error_response(err)
+            except Exception:  # a bug, not bad input: log it whole, tell the client only the id
+                log.exception("unhandled error in %s", name, extra={"function": name})
+                return error_response(errors.ApiError(
+                    "Internal error", code="internal", status=500, details={"requestId": rid}))
+            if isinstance(result, flask.Response):
+                return result
+            if isinstance(result, tuple):
+                return json_response(*result)
+            return json_response(result)
+
+        entry.__name__ = name
+        entry.__doc__ = handler.__doc__
+        entry.handler = handler  # for unit tests of the pure logic
+        return entry
+
+    return wrap

@@ -1,0 +1,129 @@
+"""The function manifest: the one table of every Cloud Function and how it is triggered.
+
+The local gateway, the provisioning of topics/subscriptions/queues/buckets, the deploy script and
+`functions/main.py` all read this table; nothing about wiring is written anywhere else.
+
+A row: name (also the deployed entry point), handler ("module:function" inside `functions/`),
+exactly one trigger (http route, Pub/Sub topic, Cloud Tasks queue or schedule), and settings.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+API = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A Cloud Tasks queue; its rate and concurrency are the limits it enforces."""
+    name: str
+    max_dispatches_per_second: float
+    max_concurrent_dispatches: int
+    max_attempts: int = 8
+    min_backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    handler: str
+    method: str | None = None          # HTTP trigger: method + path
+    path: str | None = None
+    topic: str | None = None           # Pub/Sub trigger (push subscription "<topic>--<name>")
+    queue: str | None = None           # Cloud Tasks target
+    schedule: str | None = None        # Cloud Scheduler cron (HTTP call to the function)
+    memory: str = "256Mi"
+    timeout_seconds: int = 60
+    secrets: tuple[str, ...] = ()
+    public: bool = True                # reachable from the internet (API + webhooks) vs internal only
+
+    @property
+    def kind(self) -> str:
+        if self.path:
+            return "http"
+        if self.topic:
+            return "pubsub"
+        if self.queue:
+            return "task"
+        return "schedule"
+
+    @property
+    def signature_type(self) -> str:
+        return "cloudevent" if self.topic else "http"
+
+
+TOPICS = (
+    "message-received",     # an inbound customer message was stored
+    "message-outbound",     # an outbound message was queued for a provider
+    "realtime-events",      # every state change, fanned out by the Socket.IO relay
+)
+
+QUEUES = (
+    Queue("bot-runs", max_dispatches_per_second=1.0, max_concurrent_dispatches=10),  # AI: 60/min, 10 at once
+    Queue("escalation-timeouts", max_dispatches_per_second=50, max_concurrent_dispatches=20),
+    Queue("assignments", max_dispatches_per_second=50, max_concurrent_dispatches=1),  # no contention
+)
+
+JWT = ("UTALK_JWT_SECRET",)
+TWILIO = ("TWILIO_AUTH_TOKEN",)
+
+FUNCTIONS: tuple[Function, ...] = (
+    # health
+    Function("health", "health:health", "GET", "/health", memory="128Mi"),
+    Function("health_detailed", "health:health_detailed", "GET", "/health/detailed"),
+    Function("health_services", "health:health_services", "GET", "/health/services"),
+    # auth
+    Function("auth_login", "api_auth:login", "POST", f"{API}/auth/login", memory="512Mi", secrets=JWT),
+    Function("auth_refresh", "api_auth:refresh", "POST", f"{API}/auth/refresh", secrets=JWT),
+    Function("auth_logout", "api_auth:logout", "POST", f"{API}/auth/logout", secrets=JWT),
+    Function("auth_me", "api_auth:me", "GET", f"{API}/auth/me", secrets=JWT),
+    Function("auth_firebase_token", "api_firebase:firebase_token", "POST", f"{API}/auth/firebase-token",
+             secrets=JWT + ("FIREBASE_SERVICE_ACCOUNT",)),
+    # users and agents (admin)
+    Function("users_create", "api_users:create", "POST", f"{API}/users", memory="512Mi", secrets=JWT),
+    Function("users_list", "api_users:list_users", "GET", f"{API}/users", secrets=JWT),
+    Function("users_get", "api_users:get", "GET", f"{API}/users/{{userId}}", secrets=JWT),
+    Function("users_update", "api_users:update", "PATCH", f"{API}/users/{{userId}}", secrets=JWT),
+    Function("users_deactivate", "api_users:deactivate", "POST", f"{API}/users/{{userId}}/deactivate",
+             secrets=JWT),
+)
+
+
+@lru_cache(maxsize=1)
+def by_name() -> dict[str, Function]:
+    table = {f.name: f for f in FUNCTIONS}
+    assert len(table) == len(FUNCTIONS), "duplicate function names in the manifest"
+    return table
+
+
+def get(name: str) -> Function:
+    return by_name()[name]
+
+
+def queue(name: str) -> Queue:
+    return next(q for q in QUEUES if q.name == name)
+
+
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+@lru_cache(maxsize=None)
+def route_regex(path: str) -> re.Pattern:
+    """Compile "/api/v1/users/{userId}" into a regex whose named groups are the path params."""
+    return re.compile("^" + _PARAM.sub(lambda m: f"(?P<{m.group(1)}>[^/]+)", path) + "/?$")
+
+
+def match_path(path: str) -> list[tuple[Function, dict[str, str]]]:
+    """Every HTTP function whose route matches `path` (any method), with its path params."""
+    found = []
+    for fn in FUNCTIONS:
+        if fn.path:
+            m = route_regex(fn.path).match(path)
+            if m:
+                found.append((fn, m.groupdict()))
+    # Literal segments win over params ("/users/me" before "/users/{userId}").
+    found.sort(key=lambda item: len(item[1]))
+    return found

@@ -1,0 +1,1 @@
+"""Pydantic models: the wire contract of the REST API, the events and the stored entities."""

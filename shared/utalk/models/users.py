@@ -1,0 +1,104 @@
+"""Users, agent profiles and the auth request/response bodies."""
+from __future__ import annotations
+
+from typing import Literal
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, field_validator
+
+from utalk.models.common import Input, Output, Timestamp
+
+Role = Literal["admin", "agent", "bot", "service"]
+UserStatus = Literal["active", "inactive", "banned"]
+AgentStatus = Literal["online", "offline", "busy"]
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("not a valid email address")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+
+
+class AgentProfileIn(Input):
+    status: AgentStatus | None = None
+    maxConversations: int | None = Field(default=None, ge=1, le=100)
+    skills: list[str] | None = Field(default=None, max_length=20)
+
+    @field_validator("skills")
+    @classmethod
+    def _skills(cls, v):
+        if v is None:
+            return v
+        cleaned = sorted({s.strip().lower() for s in v})
+        for s in cleaned:
+            if not s or len(s) > 40 or not all(c.isalnum() or c in "-_" for c in s):
+                raise ValueError(f"invalid skill {s!r}")
+        return cleaned
+
+
+class AgentProfile(Output):
+    status: AgentStatus = "offline"
+    maxConversations: int = 10
+    currentConversations: int = 0
+    skills: list[str] = []
+
+
+class User(Output):
+    id: str
+    email: str
+    name: str = ""
+    role: Role
+    workspaceId: str
+    tenantId: str
+    status: UserStatus = "active"
+    createdAt: Timestamp | None = None
+    updatedAt: Timestamp | None = None
+    lastLogin: Timestamp | None = None
+    agent: AgentProfile | None = None
+
+
+class CreateUser(Input):
+    email: Email
+    password: str = Field(min_length=8, max_length=256)
+    name: str = Field(default="", max_length=120)
+    role: Role = "agent"
+    agent: AgentProfileIn | None = None
+
+
+class UpdateUser(Input):
+    name: str | None = Field(default=None, max_length=120)
+    role: Role | None = None
+    status: UserStatus | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+    agent: AgentProfileIn | None = None
+
+
+class UserQuery(Input):
+    role: Role | None = None
+    status: UserStatus | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class LoginIn(Input):
+    email: Email
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshIn(Input):
+    refreshToken: str = Field(min_length=10, max_length=512)
+
+
+class Tokens(Output):
+    token: str
+    refreshToken: str
+    tokenType: str = "Bearer"
+    expiresIn: int
+    user: User

@@ -1,0 +1,78 @@
+"""Users and agent profiles of one workspace, plus the global email index used to log in."""
+from __future__ import annotations
+
+from google.api_core.exceptions import AlreadyExists
+from google.cloud import firestore
+
+from utalk import clients, errors
+from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, safe_id
+
+EMAILS = "userEmails"
+
+
+def find_login(email: str) -> dict | None:
+    """The one lookup that precedes knowing the workspace: email -> stored user (with hash)."""
+    db = clients.firestore()
+    entry = db.collection(EMAILS).document(email).get()
+    if not entry.exists:
+        return None
+    ref = entry.to_dict()
+    snap = db.collection("workspaces").document(ref["workspaceId"]).collection("users") \
+        .document(ref["userId"]).get()
+    return snap.to_dict() if snap.exists else None
+
+
+class UserRepository:
+    def __init__(self, workspace_id: str):
+        self.scope = WorkspaceScope(workspace_id)
+        self.users = self.scope.collection("users")
+        self.agents = self.scope.collection("agents")
+
+    def get(self, user_id: str) -> dict | None:
+        snap = self.users.document(safe_id(user_id, "user")).get()
+        return snap.to_dict() if snap.exists else None
+
+    def agent(self, user_id: str) -> dict | None:
+        snap = self.agents.document(user_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def agents_for(self, user_ids: list[str]) -> dict[str, dict]:
+        refs = [self.agents.document(u) for u in user_ids]
+        return {s.id: s.to_dict() for s in self.scope.db.get_all(refs) if s.exists} if refs else {}
+
+    def create(self, user: dict, agent: dict | None) -> None:
+        """User, its email index entry and agent profile in one batch; a taken email fails whole."""
+        batch = self.scope.db.batch()
+        batch.create(self.scope.db.collection(EMAILS).document(user["email"]),
+                     {"userId": user["id"], "workspaceId": user["workspaceId"], "tenantId": user["tenantId"]})
+        batch.create(self.users.document(user["id"]), user)
+        if agent is not None:
+            batch.set(self.agents.document(user["id"]), agent)
+        try:
+            batch.commit()
+        except AlreadyExists:
+            raise errors.Conflict("A user with this email already exists", code="email_taken") from None
+
+    def update(self, user_id: str, fields: dict, agent_fields: dict | None = None) -> None:
+        batch = self.scope.db.batch()
+        if fields:
+            batch.update(self.users.document(user_id), fields)
+        if agent_fields:
+            batch.set(self.agents.document(user_id), agent_fields, merge=True)
+        batch.commit()
+
+    def record_login(self, user_id: str) -> None:
+        self.users.document(user_id).update({"lastLogin": firestore.SERVER_TIMESTAMP})
+
+    def list(self, role: str | None, status: str | None, limit: int, cursor: str | None):
+        query = self.users
+        if role:
+            query = query.where(filter=firestore.FieldFilter("role", "==", role))
+        if status:
+            query = query.where(filter=firestore.FieldFilter("status", "==", status))
+        query = query.order_by("email")
+        if cursor:
+            query = query.start_after({"email": decode_cursor(cursor)[0]})
+        docs = [d.to_dict() for d in query.limit(limit + 1).stream()]
+        next_cursor = encode_cursor([docs[limit - 1]["email"]]) if len(docs) > limit else None
+        return docs[:limit], next_cursor

@@ -1,0 +1,1 @@
+"""Use cases. Entry points call these; these call repositories and publish events."""

@@ -1,0 +1,91 @@
+"""Managing a workspace's users and agents (admin use cases) and shaping them for the API."""
+from __future__ import annotations
+
+import uuid
+
+from google.cloud import firestore
+
+from utalk import errors
+from utalk.auth.passwords import hash_password
+from utalk.auth.tokens import Principal
+from utalk.models.users import AgentProfile, CreateUser, UpdateUser, User
+from utalk.repositories import refresh_tokens
+from utalk.repositories.users import UserRepository
+
+AGENT_ROLES = ("admin", "agent")
+DEFAULT_MAX_CONVERSATIONS = 10
+
+
+def to_user(stored: dict, agent: dict | None = None) -> User:
+    data = {k: v for k, v in stored.items() if k != "passwordHash"}
+    return User(**data, agent=AgentProfile(**agent) if agent else None)
+
+
+def create_user(admin: Principal, body: CreateUser) -> User:
+    repo = UserRepository(admin.workspace_id)
+    user_id = str(uuid.uuid4())
+    user = {"id": user_id, "email": body.email, "name": body.name, "role": body.role,
+            "workspaceId": admin.workspace_id, "tenantId": admin.tenant_id, "status": "active",
+            "passwordHash": hash_password(body.password), "createdAt": firestore.SERVER_TIMESTAMP,
+            "updatedAt": firestore.SERVER_TIMESTAMP, "lastLogin": None}
+    agent = None
+    if body.role in AGENT_ROLES or body.agent is not None:
+        given = body.agent.model_dump(exclude_none=True) if body.agent else {}
+        agent = {"userId": user_id, "status": given.get("status", "offline"),
+                 "maxConversations": given.get("maxConversations", DEFAULT_MAX_CONVERSATIONS),
+                 "currentConversations": 0, "skills": given.get("skills", []),
+                 "createdAt": firestore.SERVER_TIMESTAMP}
+    repo.create(user, agent)
+    return get_user(admin.workspace_id, user_id)
+
+
+def get_user(workspace_id: str, user_id: str) -> User:
+    repo = UserRepository(workspace_id)
+    stored = repo.get(user_id)
+    if stored is None:
+        raise errors.NotFound("No such user", code="user_not_found")
+    return to_user(stored, repo.agent(user_id))
+
+
+def list_users(workspace_id: str, role, status, limit: int, cursor):
+    repo = UserRepository(workspace_id)
+    stored, next_cursor = repo.list(role, status, limit, cursor)
+    agents = repo.agents_for([u["id"] for u in stored])
+    return [to_user(u, agents.get(u["id"])) for u in stored], next_cursor
+
+
+def update_user(admin: Principal, user_id: str, body: UpdateUser) -> User:
+    repo = UserRepository(admin.workspace_id)
+    stored = repo.get(user_id)
+    if stored is None:
+        raise errors.NotFound("No such user", code="user_not_found")
+    if user_id == admin.user_id and (body.role not in (None, "admin") or body.status not in (None, "active")):
+        raise errors.Conflict("Admins cannot demote or deactivate themselves", code="self_lockout")
+    fields = body.model_dump(exclude_none=True, exclude={"agent", "password"})
+    if body.password:
+        fields["passwordHash"] = hash_password(body.password)
+    agent_fields = None
+    if body.agent is not None:
+        agent_fields = {"userId": user_id, **body.agent.model_dump(exclude_none=True)}
+        if repo.agent(user_id) is None:
+            agent_fields = {"status": "offline", "maxConversations": DEFAULT_MAX_CONVERSATIONS,
+                            "currentConversations": 0, "skills": [], **agent_fields}
+    if fields or agent_fields:
+        if fields:
+            fields["updatedAt"] = firestore.SERVER_TIMESTAMP
+        repo.update(user_id, fields, agent_fields)
+    if body.status in ("inactive", "banned") or body.password:
+        refresh_tokens.revoke_user(admin.workspace_id, user_id, reason="account_changed")
+    return get_user(admin.workspace_id, user_id)
+
+
+def deactivate_user(admin: Principal, user_id: str) -> User:
+    if user_id == admin.user_id:
+        raise errors.Conflict("Admins cannot deactivate themselves", code="self_lockout")
+    repo = UserRepository(admin.workspace_id)
+    if repo.get(user_id) is None:
+        raise errors.NotFound("No such user", code="user_not_found")
+    agent_fields = {"status": "offline"} if repo.agent(user_id) else None
+    repo.update(user_id, {"status": "inactive", "updatedAt": firestore.SERVER_TIMESTAMP}, agent_fields)
+    refresh_tokens.revoke_user(admin.workspace_id, user_id, reason="deactivated")
+    return get_user(admin.workspace_id, user_id)
