@@ -8,6 +8,7 @@ separate functions-framework app built from `functions/main.py`.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from functions_framework import create_app
@@ -26,25 +27,37 @@ def _error(start_response, status: str, code: str, message: str, extra=()):
 
 
 class Gateway:
+    """Builds each function's app on its first request, as a cold start would."""
+
     def __init__(self):
-        self.apps = {fn.name: create_app(fn.name, SOURCE, fn.signature_type) for fn in manifest.FUNCTIONS}
+        self._apps: dict = {}
+        self._lock = threading.Lock()  # create_app swaps sys.modules["main"]: one at a time
+
+    def app(self, name: str):
+        app = self._apps.get(name)
+        if app is None:
+            with self._lock:
+                app = self._apps.get(name)
+                if app is None:
+                    app = self._apps[name] = create_app(name, SOURCE, manifest.get(name).signature_type)
+        return app
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET")
         if path.startswith("/_fn/"):
             name, _, rest = path[len("/_fn/"):].partition("/")
-            if name not in self.apps:
+            if name not in manifest.by_name():
                 return _error(start_response, "404 Not Found", "function_not_found", "No such function")
             # A function's own URL: HTTP functions still see their route path, others see "/".
             environ["PATH_INFO"] = "/" + rest
-            return self.apps[name](environ, start_response)
+            return self.app(name)(environ, start_response)
         matches = manifest.match_path(path)
         if not matches:
             return _error(start_response, "404 Not Found", "route_not_found", f"No route for {path}")
         for fn, _ in matches:
             if fn.method == method or method == "OPTIONS":
-                return self.apps[fn.name](environ, start_response)
+                return self.app(fn.name)(environ, start_response)
         allowed = ", ".join(sorted({fn.method for fn, _ in matches} | {"OPTIONS"}))
         return _error(start_response, "405 Method Not Allowed", "method_not_allowed",
                       f"{method} is not allowed on {path}", [("Allow", allowed)])
