@@ -13,13 +13,15 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import flask
 from pydantic import BaseModel, ValidationError
 
+if TYPE_CHECKING:
+    from utalk.auth.tokens import Principal
+
 from utalk import errors, logs, manifest
-from utalk.auth.tokens import InvalidToken, Principal, verify_access_token
 from utalk.config import settings
 
 log = logs.get("http")
@@ -44,7 +46,7 @@ class Call:
     request: flask.Request
     request_id: str
     params: dict[str, str]
-    principal: Principal | None = None
+    principal: "Principal | None" = None
     body: Any = None
     query: Any = None
 
@@ -95,7 +97,9 @@ def _cors(request: flask.Request, resp: flask.Response) -> None:
         resp.headers.add("Vary", "Origin")
 
 
-def authenticate(request: flask.Request) -> Principal:
+def authenticate(request: flask.Request) -> "Principal":
+    from utalk.auth.tokens import InvalidToken, verify_access_token  # only authenticated functions load PyJWT
+
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

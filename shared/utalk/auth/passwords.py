@@ -1,13 +1,15 @@
-"""Password hashing with Argon2id (RFC 9106 low-memory profile); rehash when parameters change."""
+"""Password hashing with Argon2id (RFC 9106 low-memory profile).
+
+argon2 is imported on first use: only the functions that hash or verify passwords pay for it.
+"""
 from __future__ import annotations
 
 from functools import lru_cache
 
-from argon2 import PasswordHasher, exceptions, profiles
-
 
 @lru_cache(maxsize=1)
-def _hasher() -> PasswordHasher:
+def _hasher():
+    from argon2 import PasswordHasher, profiles
     return PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)
 
 
@@ -16,6 +18,7 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
+    from argon2 import exceptions
     try:
         return _hasher().verify(stored_hash, password)
     except (exceptions.VerificationError, exceptions.InvalidHashError):
