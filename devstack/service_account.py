@@ -46,14 +46,17 @@ def ensure(state_dir: Path, project: str) -> Path:
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Write to a temp file and rename: several processes may start at once, and none may read a
-    # half-written key. The key is a secret even if throwaway, hence owner-only permissions.
+    # Write to a temp file, then link it into place: several processes may start at once, and none
+    # may read a half-written key or have its key replaced under it. Owner-only permissions: the key
+    # is a secret even if throwaway.
     tmp = path.with_name(f".{FILENAME}.{os.getpid()}.{uuid.uuid4().hex}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(_generate(project), f, indent=2)
-    if path.exists():  # another process won the race; keep its key so tokens stay verifiable
+    try:
+        os.link(tmp, path)  # atomic create-if-absent: if another process won the race, keep its key
+    except FileExistsError:
+        pass
+    finally:
         tmp.unlink()
-    else:
-        os.replace(tmp, path)
     return path

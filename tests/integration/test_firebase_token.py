@@ -1,0 +1,162 @@
+"""POST /api/v1/auth/firebase-token through the gateway: a custom token Firebase Auth will accept.
+
+The token is verified the way Firebase Auth does: RS256 signature by the service account's key,
+audience the Identity Toolkit, issuer and subject the service account, at most one hour of life,
+and our claims under `claims`. Then the claims are shown to open exactly the reads the rules
+promise, through the Firestore emulator (the ID token Firebase mints from a custom token carries
+the custom token's `claims` as top-level claims and its `uid` as `sub`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from tests.helpers import PASSWORD, login, new_admin
+from tests.rules.rules_client import Browser, unsigned_id_token
+
+PATH = "/api/v1/auth/firebase-token"
+AUDIENCE = "https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit"
+
+
+def service_account() -> dict:
+    """The stack's throwaway service account (the same file the gateway signs with)."""
+    return json.loads(open(os.environ["FIREBASE_SERVICE_ACCOUNT"]).read())
+
+
+def verify(token: str) -> dict:
+    sa = service_account()
+    public_key = load_pem_private_key(sa["private_key"].encode(), password=None).public_key()
+    assert jwt.get_unverified_header(token)["alg"] == "RS256"
+    return jwt.decode(token, public_key, algorithms=["RS256"], audience=AUDIENCE, issuer=sa["client_email"],
+                      options={"require": ["iat", "exp", "iss", "sub", "aud"]})
+
+
+def mint(api, access_token: str) -> dict:
+    r = api.with_token(access_token).post(PATH)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"token", "expiresIn"} and body["expiresIn"] == 3600
+    return body
+
+
+@pytest.fixture
+def admin(api):
+    return new_admin()
+
+
+def test_admin_gets_a_verifiable_custom_token_with_workspace_claims(api, admin):
+    before = int(time.time())
+    claims = verify(mint(api, login(api, admin["email"])["token"])["token"])
+    sa = service_account()
+    assert claims["iss"] == claims["sub"] == sa["client_email"]
+    assert claims["uid"] == admin["id"]
+    assert claims["claims"] == {"workspaceId": admin["workspaceId"], "tenantId": admin["tenantId"],
+                                "role": "admin"}
+    # Firebase rejects custom tokens living more than an hour.
+    assert 0 < claims["exp"] - claims["iat"] <= 3600
+    assert before - 5 <= claims["iat"] <= int(time.time()) + 5
+
+
+def test_agent_gets_role_agent(api, admin):
+    admin_api = api.with_token(login(api, admin["email"])["token"])
+    r = admin_api.post("/api/v1/users", json={"email": "agent-ft@example.com", "password": PASSWORD,
+                                              "name": "Ana", "role": "agent"})
+    assert r.status_code == 201, r.text
+    agent = r.json()
+    claims = verify(mint(api, login(api, "agent-ft@example.com")["token"])["token"])
+    assert claims["uid"] == agent["id"]
+    assert claims["claims"]["role"] == "agent" and claims["claims"]["workspaceId"] == admin["workspaceId"]
+
+
+@pytest.mark.parametrize("role", ["bot", "service"])
+def test_bot_and_service_principals_get_a_token_the_rules_give_nothing(api, role):
+    # Bots and services do not log in with a password; their access tokens are issued directly.
+    from utalk.auth.tokens import issue_access_token
+
+    access, _ = issue_access_token(f"{role}_1", role, "ws_x", "tenant_x")
+    claims = verify(mint(api, access)["token"])
+    assert claims["uid"] == f"{role}_1" and claims["claims"]["role"] == role
+
+
+def test_token_signed_by_another_key_or_altered_does_not_verify(api, admin):
+    token = mint(api, login(api, admin["email"])["token"])["token"]
+    header, payload, signature = token.split(".")
+    forged_claims = jwt.decode(token, options={"verify_signature": False})
+    forged_claims["claims"]["role"] = "admin"
+    forged_claims["claims"]["workspaceId"] = "ws_someone_else"
+    forged_payload = jwt.utils.base64url_encode(json.dumps(forged_claims).encode()).decode()
+    with pytest.raises(jwt.InvalidSignatureError):
+        verify(f"{header}.{forged_payload}.{signature}")
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer ", "Bearer not-a-jwt", "Basic dXNlcjpwdw=="])
+def test_unauthenticated_is_401(api, authorization):
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    r = api.post(PATH, headers=headers)
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] in {"missing_token", "invalid_token"}
+    assert "token" not in r.json()
+
+
+def test_refresh_token_is_not_an_access_token(api, admin):
+    body = login(api, admin["email"])
+    assert api.with_token(body["refreshToken"]).post(PATH).status_code == 401
+
+
+def test_get_is_405(api, admin):
+    r = api.with_token(login(api, admin["email"])["token"]).get(PATH)
+    assert r.status_code == 405
+
+
+def test_claims_open_own_workspace_conversations_and_nothing_else(api, admin, stack):
+    """The custom token's claims, as Firebase puts them in the ID token, against the real rules."""
+    from utalk import clients
+
+    db = clients.firestore()
+    own = f"workspaces/{admin['workspaceId']}/conversations/conv_ft"
+    other = "workspaces/ws_other_ft/conversations/conv_ft"
+    for path, ws in ((own, admin["workspaceId"]), (other, "ws_other_ft")):
+        db.document(path).set({"workspaceId": ws, "assignedAgent": None})
+    custom = verify(mint(api, login(api, admin["email"])["token"])["token"])
+    id_token = unsigned_id_token(stack.project, custom["uid"], **custom["claims"])
+    browser = Browser(f"127.0.0.1:{stack.ports.firestore}", stack.project, id_token)
+    assert browser.get(own).status_code == 200
+    assert browser.get(other).status_code == 403
+    assert browser.get(f"workspaces/{admin['workspaceId']}/users/{admin['id']}").status_code == 403
+
+
+def _run_in_production(code: str, **env) -> "subprocess.CompletedProcess":
+    """Run `code` in a fresh interpreter configured as production (settings are cached per process)."""
+    import subprocess
+    import sys
+
+    from devstack.stack import ROOT
+
+    clean = {k: v for k, v in os.environ.items() if k != "FIREBASE_SERVICE_ACCOUNT"}
+    clean.update(UTALK_ENV="production", UTALK_JWT_SECRET="p" * 40, **env)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT / "functions", env=clean,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_production_refuses_to_load_without_the_service_account():
+    r = _run_in_production("import main; main.auth_firebase_token")
+    assert r.returncode != 0
+    assert "ConfigError" in r.stderr and "FIREBASE_SERVICE_ACCOUNT is required" in r.stderr
+
+
+def test_production_signs_with_the_secret_given_inline():
+    """The secret arrives as the JSON itself (Secret Manager env var), not as a file path."""
+    sa = service_account()
+    code = ("import main, os; from utalk.auth import firebase_tokens as f; from utalk.auth.tokens import Principal;"
+            "assert 'GOOGLE_APPLICATION_CREDENTIALS' not in os.environ;"
+            "print(f.mint(Principal('u_1', 'agent', 'ws_1', 'tenant_1', 0)))")
+    r = _run_in_production(code, FIREBASE_SERVICE_ACCOUNT=json.dumps(sa))
+    assert r.returncode == 0, r.stderr
+    claims = verify(r.stdout.strip())
+    assert claims["uid"] == "u_1" and claims["claims"] == {"workspaceId": "ws_1", "tenantId": "tenant_1",
+                                                          "role": "agent"}

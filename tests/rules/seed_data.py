@@ -1,0 +1,96 @@
+"""The documents and identities of the rules matrix: workspaces of two tenants, global collections.
+
+ws_a shows agents every conversation (no setting: the default "all"); ws_b shows agents only the
+conversations assigned to them; ws_c has an unknown visibility value (must act as "assigned");
+ws_ghost has conversations but no workspace document (agents get "assigned", never "all").
+ws_a and ws_b hold one document in each collection a client might try, protected or not, so every
+(identity, document) pair of the matrix exists to be asked for.
+"""
+from __future__ import annotations
+
+import os
+
+from google.cloud import firestore
+
+WS_A, WS_B, WS_C, WS_GHOST = "ws_a", "ws_b", "ws_c", "ws_ghost"
+TENANT_A, TENANT_B = "tenant_a", "tenant_b"
+
+# Workspace documents (ws_ghost has none on purpose).
+WORKSPACES = {
+    WS_A: {"tenantId": TENANT_A, "name": "A", "settings": {}},
+    WS_B: {"tenantId": TENANT_B, "name": "B", "settings": {"agentVisibility": "assigned"}},
+    WS_C: {"tenantId": TENANT_B, "name": "C", "settings": {"agentVisibility": "everyone"}},
+}
+
+# Conversations per workspace: id -> assigned agent (None = in the bot's hands).
+CONVERSATIONS = {
+    WS_A: {"conv_a1": "agent_a1", "conv_a2": None},
+    WS_B: {"conv_b1": "agent_b1", "conv_b2": "agent_b2", "conv_b3": None},
+    WS_C: {"conv_c1": "agent_c1", "conv_c2": None},
+    WS_GHOST: {"conv_g1": "agent_g1", "conv_g2": None},
+}
+FULL_WORKSPACES = (WS_A, WS_B)  # the ones that also hold every other collection
+
+# Who asks: name -> claims of the unsigned ID token (None = not signed in).
+IDENTITIES = {
+    "admin_a": {"uid": "admin_a", "workspaceId": WS_A, "tenantId": TENANT_A, "role": "admin"},
+    "agent_a1": {"uid": "agent_a1", "workspaceId": WS_A, "tenantId": TENANT_A, "role": "agent"},
+    "bot_a": {"uid": "bot_a", "workspaceId": WS_A, "tenantId": TENANT_A, "role": "bot"},
+    "service_a": {"uid": "service_a", "workspaceId": WS_A, "tenantId": TENANT_A, "role": "service"},
+    "admin_b": {"uid": "admin_b", "workspaceId": WS_B, "tenantId": TENANT_B, "role": "admin"},
+    "agent_b1": {"uid": "agent_b1", "workspaceId": WS_B, "tenantId": TENANT_B, "role": "agent"},
+    "agent_c1": {"uid": "agent_c1", "workspaceId": WS_C, "tenantId": TENANT_B, "role": "agent"},
+    "agent_g1": {"uid": "agent_g1", "workspaceId": WS_GHOST, "tenantId": TENANT_B, "role": "agent"},
+    # Right claims, wrong sign-in: not a session our custom token started.
+    "admin_a_password": {"uid": "admin_a", "workspaceId": WS_A, "tenantId": TENANT_A, "role": "admin",
+                         "provider": "password"},
+    # A custom-token session without our claims (e.g. minted by some other tool).
+    "no_claims": {"uid": "admin_a"},
+    # The role claim in a different case or unknown: never matches.
+    "role_unknown": {"uid": "admin_a", "workspaceId": WS_A, "tenantId": TENANT_A, "role": "ADMIN"},
+    "anonymous": None,
+}
+
+# Documents of each workspace besides conversations/messages: the collections rules must cover.
+WORKSPACE_DOCS = {
+    "users/u1": {"email": "u1@example.com", "role": "agent", "passwordHash": "$argon2id$v=19$..."},
+    "agents/agent_1": {"status": "online", "maxConversations": 5, "currentConversations": 1},
+    "channels/ch_1": {"type": "whatsapp", "address": "+15550001", "credentialsRef": "secrets/twilio"},
+    "secrets/twilio": {"authToken": "secret-token"},
+    "idempotency/key_1": {"handler": "webhooks_twilio", "at": "2026-01-01T00:00:00Z"},
+    "botRuns/run_1": {"tokens": 120, "costUsd": 0.001, "prompt": "system prompt ..."},
+    "escalations/esc_1": {"reason": "keyword"},
+    "media/media_1": {"path": "ws/media_1.jpg"},
+}
+
+GLOBAL_DOCS = {
+    "tenants/tenant_a": {"name": "Tenant A"},
+    "userEmails/u1@example.com": {"userId": "u1", "workspaceId": WS_A, "tenantId": TENANT_A},
+    "refreshTokens/jti_1": {"hash": "abc", "familyId": "fam_1"},
+    "tokenFamilies/fam_1": {"userId": "u1", "revoked": False},
+    "rateLimits/login:1.2.3.4": {"count": 3},
+    "channelRoutes/whatsapp:+15550001": {"workspaceId": WS_A, "channelId": "ch_1"},
+}
+
+
+def messages_of(ws: str, conv: str) -> list[str]:
+    return [f"workspaces/{ws}/conversations/{conv}/messages/msg_{conv}_{i}" for i in (1, 2)]
+
+
+def seed() -> None:
+    db = firestore.Client(project=os.environ["GOOGLE_CLOUD_PROJECT"])
+    batch = db.batch()
+    for ws, data in WORKSPACES.items():
+        batch.set(db.document(f"workspaces/{ws}"), data)
+    for ws in FULL_WORKSPACES:
+        for doc, data in WORKSPACE_DOCS.items():
+            batch.set(db.document(f"workspaces/{ws}/{doc}"), data)
+    for ws, convs in CONVERSATIONS.items():
+        for conv, agent in convs.items():
+            batch.set(db.document(f"workspaces/{ws}/conversations/{conv}"),
+                      {"workspaceId": ws, "assignedAgent": agent, "status": "open"})
+            for path in messages_of(ws, conv):
+                batch.set(db.document(path), {"workspaceId": ws, "conversationId": conv, "text": "hola"})
+    for doc, data in GLOBAL_DOCS.items():
+        batch.set(db.document(doc), data)
+    batch.commit()
