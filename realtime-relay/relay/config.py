@@ -1,0 +1,55 @@
+"""Relay settings read once from the environment (shared JWT/project settings live in utalk.config)."""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    host: str
+    port: int
+    instance_id: str
+    redis_url: str | None
+    topic: str
+    # One subscription shared by every instance: Pub/Sub hands each message to exactly one of
+    # them, and that instance emits through the Redis manager to the sockets of all instances.
+    subscription: str
+    presence_grace_seconds: float
+    events_per_minute: int
+    max_event_bytes: int
+    # Events older than this (a backlog after every relay was down) are dropped: clients
+    # resynchronise over REST when they reconnect, so stale live updates only mislead.
+    max_event_age_seconds: float
+    pull_max_messages: int
+    shutdown_grace_seconds: float
+
+
+def _instance_id() -> str:
+    return os.environ.get("RELAY_INSTANCE_ID") or f"{socket.gethostname()[:20]}-{uuid.uuid4().hex[:8]}"
+
+
+def load() -> RelayConfig:
+    env = os.environ.get
+    return RelayConfig(
+        host=env("HOST", "127.0.0.1"),
+        port=int(env("PORT", "3002")),
+        instance_id=_instance_id(),
+        redis_url=env("UTALK_REDIS_URL") or None,
+        topic=env("RELAY_TOPIC", "realtime-events"),
+        subscription=env("RELAY_SUBSCRIPTION", "realtime-events--relay"),
+        presence_grace_seconds=float(env("RELAY_PRESENCE_GRACE_SECONDS", "10")),
+        events_per_minute=int(env("RELAY_EVENTS_PER_MINUTE", "50")),
+        max_event_bytes=int(env("RELAY_MAX_EVENT_BYTES", str(64 * 1024))),
+        max_event_age_seconds=float(env("RELAY_MAX_EVENT_AGE_SECONDS", "120")),
+        pull_max_messages=int(env("RELAY_PULL_MAX_MESSAGES", "1000")),
+        shutdown_grace_seconds=float(env("RELAY_SHUTDOWN_GRACE_SECONDS", "5")),
+    )
+
+
+@lru_cache(maxsize=1)
+def config() -> RelayConfig:
+    return load()

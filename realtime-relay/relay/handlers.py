@@ -1,0 +1,194 @@
+"""Socket.IO handlers: connect/disconnect, conversation rooms, typing, presence, token refresh.
+
+Every client event goes through `client_event`: per-socket rate limit, size and shape checks,
+and a catch-all so a bad event yields an `error` event ({code, event}) instead of an exception.
+Handlers with an ack callback also get {ok: true|false, error?}.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+
+import socketio
+
+from utalk import logs
+
+from . import rooms
+from .auth import AuthError, authenticate, verify
+from .presence import STATUSES
+from .rate_limit import TokenBucket
+from .routing import valid_id
+from .sessions import Session, Sessions
+
+log = logs.get("relay.handlers")
+
+PRESENCE_ROLES = ("admin", "agent")
+
+
+class Refused(Exception):
+    """A client event that cannot be served; `code` goes back in the ack and the error event."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+class Relay:
+    def __init__(self, sio: socketio.AsyncServer, db, presence, cfg):
+        self.sio, self.db, self.presence, self.cfg = sio, db, presence, cfg
+        self.sessions = Sessions()
+        sio.on("connect", self.connect)
+        sio.on("disconnect", self.disconnect)
+        for name, fn in (("conversation:join", self.conversation_join),
+                         ("conversation:leave", self.conversation_leave),
+                         ("typing:start", functools.partial(self.typing, "typing:start")),
+                         ("typing:stop", functools.partial(self.typing, "typing:stop")),
+                         ("presence:update", self.presence_update),
+                         ("auth:refresh", self.auth_refresh)):
+            sio.on(name, self.client_event(name, fn))
+        sio.on("*", self.unknown_event)
+
+    # -- connection -------------------------------------------------------------------------
+    async def connect(self, sid, environ, auth=None):
+        try:
+            principal = authenticate(environ, auth)
+            if not valid_id(principal.workspace_id) or not valid_id(principal.user_id):
+                raise AuthError("token_invalid", "ids not usable in room names")
+        except AuthError as exc:
+            log.info("connect refused", extra={"code": exc.code, "detail": exc.detail})
+            raise socketio.exceptions.ConnectionRefusedError(exc.code, {"code": exc.code}) from None
+        # socketio keeps this environ for the socket's lifetime: the bearer token has no business
+        # staying in memory after it was verified.
+        environ.pop("HTTP_AUTHORIZATION", None)
+        session = Session(principal, TokenBucket(self.cfg.events_per_minute))
+        self.sessions[sid] = session
+        ws, user = principal.workspace_id, principal.user_id
+        await self.sio.enter_room(sid, rooms.workspace(ws))
+        await self.sio.enter_room(sid, rooms.agent(ws, user))
+        self._schedule_expiry(sid, session)
+        try:
+            await self.presence.connected(ws, user, sid)
+        except Exception:
+            # Presence bookkeeping must not cost the agent their live feed; the heartbeat
+            # re-registers the socket within HEARTBEAT_SECONDS.
+            log.exception("presence bookkeeping failed on connect", extra={"sid": sid})
+        log.debug("connected", extra={"sid": sid, "workspaceId": ws, "userId": user})
+
+    async def disconnect(self, sid, reason=None):
+        session = self.sessions.pop(sid, None)
+        if session is None:
+            return
+        if session.expiry is not None:
+            session.expiry.cancel()
+        try:
+            await self.presence.disconnected(session.workspace_id, session.user_id, sid)
+        except Exception:
+            log.exception("presence bookkeeping failed on disconnect", extra={"sid": sid})
+        log.debug("disconnected", extra={"sid": sid, "reason": str(reason)})
+
+    def _schedule_expiry(self, sid: str, session: Session) -> None:
+        if session.expiry is not None:
+            session.expiry.cancel()
+        delay = max(0.0, session.principal.expires_at - time.time())
+        session.expiry = asyncio.get_running_loop().call_later(
+            delay, lambda: asyncio.ensure_future(self._expire(sid, session)))
+
+    async def _expire(self, sid: str, session: Session) -> None:
+        if self.sessions.get(sid) is not session:
+            return
+        log.info("token expired, disconnecting", extra={"sid": sid, "userId": session.user_id})
+        await self.sio.emit("error", {"code": "token_expired"}, to=sid)
+        await self.sio.disconnect(sid)
+
+    # -- the guard every client event passes --------------------------------------------------
+    def client_event(self, name: str, fn):
+        async def handler(sid, *args):
+            session = self.sessions.get(sid)
+            if session is None:
+                return {"ok": False, "error": "not_connected"}
+            code = self._check(session, args)
+            if code is None:
+                try:
+                    return await fn(sid, session, args[0])
+                except (Refused, AuthError) as exc:
+                    code = exc.code
+                except Exception:
+                    log.exception("client event failed", extra={"event": name, "sid": sid})
+                    code = "internal"
+            await self.sio.emit("error", {"code": code, "event": name}, to=sid)
+            return {"ok": False, "error": code}
+        return handler
+
+    def _check(self, session: Session, args: tuple) -> str | None:
+        if not session.limiter.allow():
+            return "rate_limited"
+        try:
+            size = len(json.dumps(args, separators=(",", ":")))
+        except (TypeError, ValueError):
+            return "invalid_payload"  # binary attachments or values JSON cannot carry
+        if size > self.cfg.max_event_bytes:
+            return "payload_too_large"
+        if len(args) != 1 or not isinstance(args[0], dict):
+            return "invalid_payload"
+        return None
+
+    async def unknown_event(self, event, sid, *args):
+        session = self.sessions.get(sid)
+        if session is None:
+            return
+        code = "rate_limited" if not session.limiter.allow() else "unknown_event"
+        await self.sio.emit("error", {"code": code, "event": str(event)[:100]}, to=sid)
+        return {"ok": False, "error": code}
+
+    # -- events -----------------------------------------------------------------------------
+    async def conversation_join(self, sid, session: Session, data: dict):
+        conv = data.get("conversationId")
+        if not valid_id(conv):
+            raise Refused("invalid_payload")
+        if conv not in session.conversations:
+            # Checked against Firestore under the socket's own workspace, never taken on trust:
+            # another workspace's conversation id simply does not exist here.
+            snap = await self.db.document(f"workspaces/{session.workspace_id}/conversations/{conv}").get()
+            if not snap.exists:
+                return {"ok": False, "error": "not_found"}
+            session.conversations.add(conv)
+            await self.sio.enter_room(sid, rooms.conversation(session.workspace_id, conv))
+        return {"ok": True}
+
+    async def conversation_leave(self, sid, session: Session, data: dict):
+        conv = data.get("conversationId")
+        if not valid_id(conv):
+            raise Refused("invalid_payload")
+        if conv in session.conversations:
+            session.conversations.discard(conv)
+            await self.sio.leave_room(sid, rooms.conversation(session.workspace_id, conv))
+        return {"ok": True}
+
+    async def typing(self, event: str, sid, session: Session, data: dict):
+        conv = data.get("conversationId")
+        if not valid_id(conv):
+            raise Refused("invalid_payload")
+        if conv not in session.conversations:
+            raise Refused("not_in_conversation")
+        await self.sio.emit(event, {"conversationId": conv, "userId": session.user_id},
+                            room=rooms.conversation(session.workspace_id, conv), skip_sid=sid)
+        return {"ok": True}
+
+    async def presence_update(self, sid, session: Session, data: dict):
+        status = data.get("status")
+        if status not in STATUSES:
+            raise Refused("invalid_payload")
+        if session.principal.role not in PRESENCE_ROLES:
+            raise Refused("forbidden")
+        await self.presence.set_status(session.workspace_id, session.user_id, status)
+        return {"ok": True}
+
+    async def auth_refresh(self, sid, session: Session, data: dict):
+        principal = verify(data.get("token"))
+        if (principal.user_id, principal.workspace_id) != (session.user_id, session.workspace_id):
+            raise Refused("token_mismatch")
+        session.principal = principal
+        self._schedule_expiry(sid, session)
+        return {"ok": True, "expiresAt": principal.expires_at}

@@ -1,0 +1,129 @@
+"""Entry point: `python -m relay.server` (PYTHONPATH=realtime-relay:shared).
+
+Builds the Socket.IO server on aiohttp, the Redis manager (when UTALK_REDIS_URL is set), the
+Firestore client and the Pub/Sub feed, serves until SIGTERM/SIGINT, then shuts down in order:
+stop pulling (unemitted messages are nacked for redelivery), disconnect sockets, close, exit 0.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+import socketio
+from aiohttp import web
+from google.cloud import firestore
+
+from utalk import logs
+from utalk.config import settings
+
+from .config import RelayConfig, config
+from .dedup import LocalDedup, RedisDedup
+from .feed import Feed
+from .handlers import Relay
+from .protocol import RelayServer
+from .presence import LocalRegistry, Presence, RedisRegistry
+from .transport import disable_websocket_compression, drop_transports, tune_gc, watch_loop_lag
+
+log = logs.get("relay.server")
+
+# The engine.io frame cap sits above the 64 KB event limit so an oversized event reaches the
+# handler guard and gets a `payload_too_large` error event instead of a dropped connection.
+MAX_FRAME_BYTES = 1_000_000
+
+
+def origin_checker(configured: tuple[str, ...]):
+    """The web app origins from UTALK_CORS_ORIGINS, plus the relay's own origin (what non-browser
+    clients such as python-socketio send), which a plain list would refuse."""
+    allowed = set(configured)
+
+    def check(origin, environ) -> bool:
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin in allowed or origin == own
+    return check
+
+
+def build_sio(cfg: RelayConfig, redis_url: str | None) -> socketio.AsyncServer:
+    manager = socketio.AsyncRedisManager(redis_url, channel="utalk-relay") if redis_url else None
+    sio = RelayServer(async_mode="aiohttp", client_manager=manager,
+                      cors_allowed_origins=origin_checker(settings().cors_origins),
+                      max_http_buffer_size=MAX_FRAME_BYTES, logger=False, engineio_logger=False)
+    disable_websocket_compression(sio)
+    return sio
+
+
+async def serve(cfg: RelayConfig) -> None:
+    loop = asyncio.get_running_loop()
+    redis = None
+    if cfg.redis_url:
+        import redis.asyncio as aioredis
+        # A blocking pool: a burst of connects waits for a free connection instead of failing
+        # with "Too many connections" (what the default pool does at a few hundred at once).
+        redis = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
+            cfg.redis_url, max_connections=64, timeout=10))
+        await redis.ping()
+    sio = build_sio(cfg, cfg.redis_url)
+    db = firestore.AsyncClient(project=settings().project_id)
+    presence = Presence(sio, db, RedisRegistry(redis) if redis else LocalRegistry(),
+                        cfg.presence_grace_seconds)
+    relay = Relay(sio, db, presence, cfg)
+    feed = Feed(sio, settings().project_id, cfg.topic, cfg.subscription,
+                RedisDedup(redis) if redis else LocalDedup(),
+                max_messages=cfg.pull_max_messages, max_age_seconds=cfg.max_event_age_seconds)
+    await loop.run_in_executor(None, feed.ensure_subscription)
+
+    app = web.Application()
+    sio.attach(app)
+
+    async def health(_request):
+        ok = feed.pulling
+        return web.json_response({
+            "status": "ok" if ok else "degraded", "instance": cfg.instance_id,
+            "subscription": feed.subscription_path, "pulling": ok, "streaming": feed.streaming,
+            "redis": redis is not None,
+            "sockets": len(relay.sessions), "events": feed.stats,
+        }, status=200 if ok else 503)
+
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, cfg.host, cfg.port).start()
+    feed.start()
+    heartbeat = asyncio.ensure_future(presence.heartbeat_forever(relay.sessions))
+    lag_watch = asyncio.ensure_future(watch_loop_lag())
+    tune_gc()
+    log.info("relay ready", extra={"port": cfg.port, "instance": cfg.instance_id,
+                                   "subscription": feed.subscription_path, "redis": redis is not None})
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    log.info("relay stopping", extra={"sockets": len(relay.sessions)})
+    await feed.stop(timeout=cfg.shutdown_grace_seconds)
+    await drop_transports(sio)
+    heartbeat.cancel()
+    lag_watch.cancel()
+    await presence.cancel_pending()
+    await runner.cleanup()
+    if redis is not None:
+        await redis.aclose()
+    log.info("relay stopped")
+
+
+def main() -> int:
+    logs.get("relay")  # installs the JSON handler on the `utalk` logger
+    logging.getLogger("utalk").setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    # Libraries (aiohttp, engineio, grpc) log through the root logger: same JSON lines, warnings up.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logs.JsonFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    asyncio.run(serve(config()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
