@@ -71,3 +71,19 @@ class Api:
 @pytest.fixture
 def api(clean) -> Api:
     return Api(f"http://127.0.0.1:{clean.ports.gateway}")
+
+
+@pytest.fixture(scope="session")
+def _twilio_server(stack):
+    """The fake Twilio REST API on the stack's port for it (the gateway's twilio client calls it)."""
+    from fakes.twilio_server import FakeTwilio
+
+    fake = FakeTwilio(stack.ports.twilio_api).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def twilio(_twilio_server):
+    _twilio_server.reset()
+    return _twilio_server

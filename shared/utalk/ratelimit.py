@@ -61,3 +61,19 @@ def retry_after(window_seconds: int) -> int:
 
 def _expiry(now: float, window_seconds: int) -> datetime:
     return datetime.fromtimestamp(now, timezone.utc) + timedelta(seconds=2 * window_seconds)
+
+
+def take(key: str, limit: int, window_seconds: int) -> None:
+    """Like hit() but without a read: one blind Increment whose result says whether we were over.
+
+    For limits a user can hit concurrently (sending messages from several tabs): the transaction
+    in hit() aborts under contention on one document; a field transform never does. Requests
+    over the limit still count, which only matters within the window that is already exhausted.
+    """
+    from utalk.repositories.transforms import transform_result
+
+    now = time.time()
+    ref, retry_after = _ref(key, window_seconds, now)
+    fields = {"count": firestore.Increment(1), "expireAt": _expiry(now, window_seconds)}
+    if transform_result(ref.set(fields, merge=True), fields, "count") > limit:
+        raise errors.RateLimited(retry_after=retry_after)

@@ -1,0 +1,309 @@
+"""Benchmark (not a test): our inbound WhatsApp webhook against the floor webhook, same run.
+
+Starts a bench copy of the local emulators (or reuses them with --reuse), creates a workspace with
+a WhatsApp channel, then for each concurrency level drives signed Twilio-style inbound webhooks
+(unique MessageSid, 1,000 customers at random, like ../shared/bench/floor-webhook/inbound.lua) for
+--seconds against:
+  floor : ../shared/bench/floor-webhook `inbound_batch` under gunicorn 2x8 (one batch, no read,
+          no signature, no Pub/Sub) - the least work an inbound webhook can do;
+  utalk : our gateway's twilio_inbound under gunicorn 2x8, as deployed: route read, signature check,
+          one batch (message create + conversation merge), message.received + realtime events.
+Both use the same Firestore emulator. Topics exist but have no subscriptions, so the function is
+measured alone (in production the bot and relay run in other instances).
+
+The load generator is pure Python (processes x threads, keep-alive http.client), so it shares the
+machine's cores with the servers; compare the ratio, not absolute numbers. Firestore reads and
+writes per inbound message are counted, not assumed: the same handler runs in-process with the
+Firestore client's RPCs instrumented.
+
+    .venv/bin/python bench/inbound_bench.py                      # c = 1, 16, 64; 10 s each
+    .venv/bin/python bench/inbound_bench.py --levels 16 --seconds 5
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing as mp
+import os
+import random
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
+
+from devstack.stack import TEST_PORTS, VENV, Ports, Stack, http_ok, port_open  # noqa: E402
+
+PROJECT = "utalk-bench"
+FLOOR_PROJECT = "floor-bench"
+FLOOR_DIR = ROOT.parent / "shared" / "bench" / "floor-webhook"
+BUSINESS = "+14155238886"
+PATH = "/webhooks/twilio/whatsapp"
+NCONV = 1000
+
+
+# -- load generation ------------------------------------------------------------------------------
+def _worker(port: int, path: str, public_url: str, token: str, threads: int, seconds: float, run: str,
+            out: mp.Queue) -> None:
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(token)
+    deadline = time.monotonic() + seconds
+    results: list[tuple[float, bool]] = []
+    lock = threading.Lock()
+    pid = os.getpid()
+
+    def loop(tid: int):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        rnd = random.Random(pid * 1000 + tid)
+        mine, n = [], 0
+        while time.monotonic() < deadline:
+            n += 1
+            sid = f"SM{run}p{pid}t{tid}n{n}"
+            form = {"MessageSid": sid, "AccountSid": "AC" + "0" * 32,
+                    "From": f"whatsapp:+1555{rnd.randrange(NCONV):07d}", "To": f"whatsapp:{BUSINESS}",
+                    "Body": "hola mundo", "NumMedia": "0", "NumSegments": "1"}
+            body = urlencode(form)
+            headers = {"Content-Type": "application/x-www-form-urlencoded",
+                       "X-Twilio-Signature": validator.compute_signature(public_url, form)}
+            started = time.perf_counter()
+            ok = False
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status == 200
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            mine.append((time.perf_counter() - started, ok))
+        with lock:
+            results.extend(mine)
+
+    pool = [threading.Thread(target=loop, args=(t,)) for t in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    out.put(results)
+
+
+def drive(port: int, path: str, public_url: str, token: str, concurrency: int, seconds: float) -> dict:
+    procs = min(2, concurrency)  # two generator processes: one Python process cannot drive 64 alone
+    out: mp.Queue = mp.Queue()
+    run = uuid.uuid4().hex[:8]
+    started = time.monotonic()
+    workers = [mp.Process(target=_worker, args=(port, path, public_url, token, concurrency // procs + (i < concurrency % procs),
+                                                seconds, run, out)) for i in range(procs)]
+    for w in workers:
+        w.start()
+    samples = [s for _ in workers for s in out.get()]
+    for w in workers:
+        w.join()
+    elapsed = time.monotonic() - started
+    lat = sorted(s[0] for s in samples)
+    pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
+    return {"requests": len(samples), "failures": sum(1 for s in samples if not s[1]),
+            "rps": len(samples) / elapsed, "p50": pct(50), "p95": pct(95), "p99": pct(99)}
+
+
+# -- servers --------------------------------------------------------------------------------------
+def gunicorn(name: str, stack: Stack, port: int, app: str, env: dict, chdir: Path | None = None):
+    argv = [str(VENV / "bin/gunicorn"), "-w", "2", "--threads", "8", "-b", f"127.0.0.1:{port}",
+            "--graceful-timeout", "5", app]
+    if chdir:
+        argv[1:1] = ["--chdir", str(chdir)]
+    proc = stack._spawn(name, argv, env={"PYTHONDONTWRITEBYTECODE": "1", **env})
+    return proc
+
+
+def setup_workspace() -> tuple[str, str]:
+    """A workspace with a WhatsApp channel on BUSINESS (sandbox provider); returns (ws, token)."""
+    from devstack.seed import create_workspace
+    from utalk import clients
+    from utalk.auth.tokens import Principal
+    from utalk.channels import credentials
+    from utalk.models.channels import CreateChannel
+    from utalk.repositories.channels import ROUTES, route_key
+    from utalk.services.channels import create_channel
+
+    ws = f"ws_bench{uuid.uuid4().hex[:6]}"
+    create_workspace(ws, "tenant_bench", "Bench")
+    clients.firestore().collection(ROUTES).document(route_key("whatsapp", BUSINESS)).delete()
+    create_channel(Principal(user_id="bench", role="admin", workspace_id=ws, tenant_id="tenant_bench",
+                             expires_at=0), CreateChannel(name="bench", phoneNumber=BUSINESS, provider="sandbox"))
+    return ws, credentials.auth_token("TWILIO_AUTH_TOKEN")
+
+
+def create_topics() -> None:
+    from google.api_core import exceptions
+
+    from utalk import clients, manifest
+    from utalk.config import settings
+
+    pub = clients.publisher()
+    for topic in manifest.TOPICS:
+        try:
+            pub.create_topic(name=pub.topic_path(settings().project_id, topic))
+        except exceptions.AlreadyExists:
+            pass
+
+
+# -- Firestore operations per inbound message, counted --------------------------------------------
+def count_operations(token: str, messages: int = 50) -> dict:
+    """Run the twilio_inbound function in-process with the Firestore RPCs counted."""
+    from functions_framework import create_app
+    from twilio.request_validator import RequestValidator
+
+    import logging
+
+    from utalk import clients
+    from utalk.config import settings
+
+    logging.getLogger("utalk").setLevel(logging.WARNING)  # one log line per request is not the table
+    api = clients.firestore()._firestore_api
+    counts = {"reads": 0, "writes": 0, "queries": 0, "transactions": 0}
+
+    def wrap(name, fn):
+        def counted(*args, **kwargs):
+            request = kwargs.get("request") or (args[0] if args else None)
+            if name == "batch_get_documents":
+                counts["reads"] += len(getattr(request, "documents", []) or request.get("documents", []))
+            elif name == "commit":
+                counts["writes"] += len(getattr(request, "writes", []) or request.get("writes", []))
+            elif name == "run_query":
+                counts["queries"] += 1
+            elif name == "begin_transaction":
+                counts["transactions"] += 1
+            return fn(*args, **kwargs)
+        return counted
+
+    for name in ("batch_get_documents", "commit", "run_query", "begin_transaction"):
+        setattr(api, name, wrap(name, getattr(api, name)))
+    app = create_app("twilio_inbound", str(ROOT / "functions" / "main.py")).test_client()
+    url = settings().public_base_url + PATH
+    validator = RequestValidator(token)
+    run = uuid.uuid4().hex[:8]
+
+    def send(i: int, customer: str) -> None:
+        form = {"MessageSid": f"SMops{run}{i}", "AccountSid": "AC" + "0" * 32, "From": f"whatsapp:{customer}",
+                "To": f"whatsapp:{BUSINESS}", "Body": "hola", "NumMedia": "0"}
+        resp = app.post(PATH, data=form, headers={"X-Twilio-Signature": validator.compute_signature(url, form)})
+        assert resp.status_code == 200, resp.data
+
+    # Where the time goes (bench process only): the batch commit and the wait for the publishes.
+    from utalk.repositories.messages import MessageRepository
+    from utalk.services import inbound
+
+    spent = {"commitMs": 0.0, "publishWaitMs": 0.0, "totalMs": 0.0}
+
+    def timing(owner, attr, key):
+        original = getattr(owner, attr)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[key] += (time.perf_counter() - started) * 1000
+        setattr(owner, attr, timed)
+
+    timing(MessageRepository, "store", "commitMs")
+    timing(inbound.pubsub, "wait", "publishWaitMs")
+
+    def measured(sends: list[tuple[int, str]]) -> dict:
+        for k in counts:
+            counts[k] = 0
+        for k in spent:
+            spent[k] = 0.0
+        started = time.perf_counter()
+        for i, customer in sends:
+            send(i, customer)
+        spent["totalMs"] = (time.perf_counter() - started) * 1000
+        return {**{k: v / len(sends) for k, v in counts.items()}, **{k: v / len(sends) for k, v in spent.items()}}
+
+    customers = [f"+1666{run[:4]}{i:03d}".replace("a", "1").replace("b", "2").replace("c", "3")
+                 .replace("d", "4").replace("e", "5").replace("f", "6") for i in range(5)]
+    new = measured([(i, c) for i, c in enumerate(customers)])
+    existing = measured([(100 + i, customers[i % 5]) for i in range(messages)])
+    return {"new": new, "existing": existing, "messages": messages}
+
+
+# -- main -----------------------------------------------------------------------------------------
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--levels", default="1,16,64")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--port-offset", type=int, default=int(os.environ.get("UTALK_BENCH_PORT_OFFSET", "600")))
+    ap.add_argument("--reuse", action="store_true", help="use emulators already running on the bench ports")
+    args = ap.parse_args()
+    if not (FLOOR_DIR / "main.py").exists():
+        sys.exit(f"floor webhook not found at {FLOOR_DIR}")
+
+    ports = Ports(**{k: v + args.port_offset for k, v in vars(TEST_PORTS).items()})
+    stack = Stack(ports, project=PROJECT, env_name="test", state_dir=ROOT / ".devstack" / f"bench-{args.port_offset}",
+                  rules=False)
+    stack.apply_env()
+    os.environ.pop("TWILIO_API_BASE_URL", None)
+    floor_port, ours_port = ports.gateway + 50, ports.gateway
+    started_emulators = not (args.reuse and port_open(ports.firestore))
+    busy = [p for p in (floor_port, ours_port) + ((ports.firestore, ports.pubsub) if started_emulators else ())
+            if port_open(p)]
+    if busy:  # never load somebody else's server by accident
+        sys.exit(f"ports {busy} are in use; pick another --port-offset")
+    try:
+        if started_emulators:
+            stack.start_emulators()
+        create_topics()
+        ws, token = setup_workspace()
+        gunicorn("gateway", stack, ours_port, "devstack.gateway:app", {})
+        gunicorn("floor", stack, floor_port, "wsgi:app", {"TARGET": "inbound_batch", "FLOOR_PROJECT": FLOOR_PROJECT},
+                 chdir=FLOOR_DIR)
+        stack._wait("gateway", lambda: http_ok(f"http://127.0.0.1:{ours_port}/health"))
+        stack._wait("floor", lambda: port_open(floor_port))
+
+        ops = count_operations(token)
+        public = os.environ["UTALK_GATEWAY_URL"] + PATH
+        rows = []
+        for c in [int(x) for x in args.levels.split(",")]:
+            for name, port, path in (("floor", floor_port, "/"), ("utalk", ours_port, PATH)):
+                drive(port, path, public, token, c, args.warmup)
+                rows.append((c, name, drive(port, path, public, token, c, args.seconds)))
+                print(f"  c={c:<3} {name:<6} {rows[-1][2]['rps']:8.1f} req/s", file=sys.stderr, flush=True)
+
+        print(f"\nInbound webhook, gunicorn 2 workers x 8 threads, {args.seconds:.0f} s per run, "
+              f"{os.cpu_count()} cores shared with the load generator")
+        print(f"{'conc':>4}  {'server':<6} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'fail':>5} "
+              f"{'vs floor':>8}")
+        floor = {}
+        for c, name, r in rows:
+            if name == "floor":
+                floor[c] = r["rps"]
+            ratio = f"{r['rps'] / floor[c]:.2f}x" if name == "utalk" and floor.get(c) else ""
+            print(f"{c:>4}  {name:<6} {r['rps']:8.1f} {r['p50']:7.1f} {r['p95']:7.1f} {r['p99']:7.1f} "
+                  f"{r['failures']:>5} {ratio:>8}")
+        print("\nFirestore operations per inbound message (counted on the RPCs, in-process):")
+        for label, key in (("existing conversation", "existing"), ("first message of a conversation", "new")):
+            o = ops[key]
+            print(f"  {label:<32} reads {o['reads']:.2f}  writes {o['writes']:.2f}  queries {o['queries']:.2f}  "
+                  f"transactions {o['transactions']:.2f}   time {o['totalMs']:.1f} ms = commit "
+                  f"{o['commitMs']:.1f} + publish wait {o['publishWaitMs']:.1f} + rest "
+                  f"{o['totalMs'] - o['commitMs'] - o['publishWaitMs']:.1f}")
+        return 0
+    finally:
+        for name in ("floor", "gateway"):
+            proc = stack.procs.pop(name, None)
+            if proc and proc.poll() is None:
+                proc.terminate()
+                proc.wait(10)
+        if started_emulators:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

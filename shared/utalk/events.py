@@ -1,0 +1,32 @@
+"""Publishing realtime events to the `realtime-events` topic (format in docs/architecture.md).
+
+The audience travels in the attributes so the relay routes without parsing the payload; rooms
+are always prefixed by the workspace, so an event never reaches another workspace.
+"""
+from __future__ import annotations
+
+import uuid
+
+from utalk import pubsub
+from utalk.models.common import Output, iso_utc, utcnow
+from utalk.models.events import EVENT_PAYLOADS
+
+TOPIC = "realtime-events"
+
+
+def envelope(event: str, workspace_id: str, payload: Output) -> dict:
+    expected = EVENT_PAYLOADS[event]
+    if not isinstance(payload, expected):
+        raise TypeError(f"{event} takes a {expected.__name__} payload")
+    return {"id": f"evt_{uuid.uuid4()}", "event": event, "workspaceId": workspace_id,
+            "occurredAt": iso_utc(utcnow()), "payload": payload.model_dump(mode="json")}
+
+
+def publish(event: str, workspace_id: str, payload: Output, *, conversation_id: str | None = None,
+            agent_id: str | None = None, workspace: bool = True):
+    """Publish one event; returns the publish future (callers wait on all of theirs together)."""
+    audience = [name for name, on in (("workspace", workspace), ("conversation", conversation_id),
+                                      ("agent", agent_id)) if on]
+    return pubsub.publish(TOPIC, envelope(event, workspace_id, payload), event=event,
+                          workspaceId=workspace_id, audience=",".join(audience),
+                          conversationId=conversation_id, agentId=agent_id)

@@ -1,0 +1,93 @@
+"""Messages: stored shape, API output and the agent's send request."""
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from utalk.models.common import Input, Output, Timestamp
+
+MAX_TEXT = 4096
+MessageType = Literal["text", "image", "audio", "video", "file", "location", "sticker", "template"]
+MessageStatus = Literal["received", "queued", "sending", "sent", "delivered", "read", "failed", "undelivered"]
+SenderType = Literal["customer", "agent", "bot", "system"]
+
+# Forward-only ordering of statuses; failed/undelivered are terminal (nothing moves past them).
+STATUS_RANK = {"received": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4,
+               "failed": 5, "undelivered": 5}
+
+
+class Location(Input):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    label: str | None = Field(default=None, max_length=256)
+
+
+class Template(Input):
+    """An approved WhatsApp template (Twilio Content API): allowed outside the 24 h window."""
+    contentSid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
+    variables: dict[str, str] = Field(default_factory=dict, max_length=50)
+
+
+class SendMessage(Input):
+    conversationId: str = Field(min_length=1, max_length=200)
+    messageId: str                       # client UUID v4: the idempotency key
+    text: str | None = Field(default=None, max_length=MAX_TEXT)
+    mediaId: str | None = Field(default=None, max_length=200)
+    location: Location | None = None
+    template: Template | None = None
+
+    @field_validator("messageId")
+    @classmethod
+    def _uuid4(cls, v: str) -> str:
+        try:
+            parsed = uuid.UUID(v)
+        except ValueError:
+            raise ValueError("must be a UUID v4") from None
+        if parsed.version != 4:
+            raise ValueError("must be a UUID v4")
+        return str(parsed)
+
+    @model_validator(mode="after")
+    def _one_content(self):
+        if self.text is not None and not self.text.strip():
+            self.text = None
+        if not (self.text or self.mediaId or self.location or self.template):
+            raise ValueError("one of text, mediaId, location or template is required")
+        if self.location and (self.mediaId or self.template):
+            raise ValueError("location cannot be combined with media or a template")
+        return self
+
+
+class MessageLocation(Output):
+    latitude: float
+    longitude: float
+    label: str | None = None
+
+
+class Message(Output):
+    id: str
+    conversationId: str
+    workspaceId: str
+    messageId: str | None = None
+    providerId: str | None = None
+    type: MessageType = "text"
+    text: str | None = None
+    mediaId: str | None = None
+    location: MessageLocation | None = None
+    sender: str | None = None
+    senderType: SenderType
+    senderId: str | None = None
+    direction: Literal["inbound", "outbound"]
+    status: MessageStatus
+    errorCode: str | None = None
+    errorMessage: str | None = None
+    metadata: dict = {}
+    createdAt: Timestamp | None = None
+    updatedAt: Timestamp | None = None
+
+
+class MessageQuery(Input):
+    limit: int = Field(default=50, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,70 @@
+"""Conversations of one workspace: the no-read inbound upsert, reads, lists and status changes."""
+from __future__ import annotations
+
+from google.cloud import firestore
+
+from utalk import errors
+from utalk.repositories import queries
+from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, safe_id
+
+
+class ConversationRepository:
+    def __init__(self, workspace_id: str):
+        self.scope = WorkspaceScope(workspace_id)
+        self.conversations = self.scope.collection("conversations")
+
+    def ref(self, conversation_id: str):
+        return self.conversations.document(safe_id(conversation_id, "conversation"))
+
+    def get(self, conversation_id: str) -> dict | None:
+        snap = self.ref(conversation_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def list(self, filters: dict, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+        spec = queries.CONVERSATIONS_BY_ACTIVITY
+        query = self.conversations
+        for name in spec.filters:
+            if filters.get(name) is not None:
+                query = query.where(filter=firestore.FieldFilter(name, "==", filters[name]))
+        for name, direction in spec.order:
+            query = query.order_by(name, direction=direction)
+        query = query.order_by("__name__", direction="DESCENDING")
+        if cursor:
+            values = decode_cursor(cursor)
+            if len(values) != 2 or not isinstance(values[1], str):
+                raise errors.BadRequest("Invalid cursor", code="invalid_cursor")
+            from datetime import datetime
+            try:
+                at = datetime.fromisoformat(values[0])
+            except (TypeError, ValueError):
+                raise errors.BadRequest("Invalid cursor", code="invalid_cursor") from None
+            query = query.start_after([at, self.ref(values[1])])
+        docs = [d.to_dict() for d in query.limit(limit + 1).stream()]
+        next_cursor = None
+        if len(docs) > limit:
+            last = docs[limit - 1]
+            next_cursor = encode_cursor([last["lastMessageAt"].isoformat(), last["id"]])
+        return docs[:limit], next_cursor
+
+    def update(self, conversation_id: str, fields: dict) -> None:
+        self.ref(conversation_id).update({**fields, "updatedAt": firestore.SERVER_TIMESTAMP})
+
+    def set_status(self, conversation_id: str, decide) -> tuple[dict, dict]:
+        """Read-decide-write in a transaction (an API action, never a hot path).
+
+        `decide(current) -> changes` raises to refuse; returns (before, changes).
+        """
+        ref = self.ref(conversation_id)
+
+        @firestore.transactional
+        def run(txn):
+            snap = ref.get(transaction=txn)
+            if not snap.exists:
+                raise errors.NotFound("No such conversation", code="conversation_not_found")
+            current = snap.to_dict()
+            changes = decide(current)
+            if changes:
+                txn.update(ref, {**changes, "updatedAt": firestore.SERVER_TIMESTAMP})
+            return current, changes
+
+        return run(self.scope.db.transaction())

@@ -1,0 +1,88 @@
+"""Messages of one workspace's conversations, and media records.
+
+The write paths never read the conversation: new messages are `create()`d under deterministic ids
+(a duplicate fails the whole batch) and the conversation is updated with field transforms
+(see DESIGN.md, "hot documents").
+"""
+from __future__ import annotations
+
+from google.api_core.exceptions import AlreadyExists
+from google.cloud import firestore
+
+from utalk import errors
+from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, safe_id
+
+
+class Duplicate(Exception):
+    """The message id already exists: a retried webhook or a retried client send."""
+
+
+class MessageRepository:
+    def __init__(self, workspace_id: str):
+        self.scope = WorkspaceScope(workspace_id)
+        self.conversations = self.scope.collection("conversations")
+        self.media = self.scope.collection("media")
+
+    def ref(self, conversation_id: str, message_id: str):
+        return self.conversations.document(safe_id(conversation_id, "conversation")) \
+            .collection("messages").document(safe_id(message_id, "message"))
+
+    def get(self, conversation_id: str, message_id: str) -> dict | None:
+        snap = self.ref(conversation_id, message_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def store(self, message: dict, conversation_fields: dict, media: list[dict] = ()) -> list:
+        """One atomic batch, no read: create the message (+ media records), merge the conversation.
+
+        Returns the write results; the conversation's transform results tell the caller the new
+        counter values. Raises Duplicate when the message already exists (nothing is written).
+        """
+        db = self.scope.db
+        batch = db.batch()
+        batch.create(self.ref(message["conversationId"], message["id"]), message)
+        for record in media:
+            batch.set(self.media.document(record["id"]), record)
+        batch.set(self.conversations.document(message["conversationId"]), conversation_fields, merge=True)
+        try:
+            return batch.commit()
+        except AlreadyExists:
+            raise Duplicate(message["id"]) from None
+
+    def list(self, conversation_id: str, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+        """Newest first; the cursor is the last message id (its createdAt is read from the document)."""
+        col = self.conversations.document(safe_id(conversation_id, "conversation")).collection("messages")
+        query = col.order_by("createdAt", direction="DESCENDING").order_by("__name__", direction="DESCENDING")
+        if cursor:
+            values = decode_cursor(cursor)
+            if len(values) != 1 or not isinstance(values[0], str):
+                raise errors.BadRequest("Invalid cursor", code="invalid_cursor")
+            snap = col.document(safe_id(values[0], "cursor")).get()
+            if not snap.exists:
+                raise errors.BadRequest("Invalid cursor", code="invalid_cursor")
+            query = query.start_after(snap)
+        docs = [d.to_dict() for d in query.limit(limit + 1).stream()]
+        next_cursor = encode_cursor([docs[limit - 1]["id"]]) if len(docs) > limit else None
+        return docs[:limit], next_cursor
+
+    def transition(self, conversation_id: str, message_id: str, decide):
+        """Read-decide-write on one message document (low contention: one message's callbacks).
+
+        `decide(current_or_None) -> changes or None`; returns (before, changes).
+        """
+        ref = self.ref(conversation_id, message_id)
+
+        @firestore.transactional
+        def run(txn):
+            snap = ref.get(transaction=txn)
+            current = snap.to_dict() if snap.exists else None
+            changes = decide(current)
+            if changes:
+                txn.update(ref, {**changes, "updatedAt": firestore.SERVER_TIMESTAMP})
+            return current, changes
+
+        return run(self.scope.db.transaction())
+
+    def get_media(self, media_id: str) -> dict | None:
+        snap = self.media.document(safe_id(media_id, "media")).get()
+        return snap.to_dict() if snap.exists else None
+

@@ -1,0 +1,44 @@
+"""Every composite-index-relevant Firestore query of the repositories, declared once.
+
+Repositories build their queries from these specs, and a unit test checks that
+`firestore.indexes.json` holds an index for each, so a new filter cannot ship without its index.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    collection: str                           # collection id (collection group in the index file)
+    filters: tuple[str, ...]                  # equality filters the query may combine
+    order: tuple[tuple[str, str], ...]        # (field, ASCENDING|DESCENDING), then __name__
+
+    def index_fields(self, field: str) -> list[tuple[str, str]]:
+        """The composite index one equality filter needs (Firestore merges them for combinations)."""
+        return [(field, "ASCENDING"), *self.order]
+
+
+CONVERSATIONS_BY_ACTIVITY = QuerySpec(
+    collection="conversations",
+    filters=("status", "channel", "assignedAgent", "botEnabled"),
+    order=(("lastMessageAt", "DESCENDING"),),
+)
+
+# The waiting queue of escalations, oldest first (repositories/escalations.py).
+ESCALATIONS_WAITING = QuerySpec(
+    collection="escalations",
+    filters=("status",),
+    order=(("createdAt", "ASCENDING"),),
+)
+
+# The admin's user list, filtered by role or status, ordered by email (repositories/users.py).
+USERS_BY_EMAIL = QuerySpec(
+    collection="users",
+    filters=("role", "status"),
+    order=(("email", "ASCENDING"),),
+)
+
+# Messages are listed by createdAt alone (single-field index, automatic), so no composite spec.
+# Equality-only queries (refresh-token families, online agents) merge single-field indexes.
+ALL = (CONVERSATIONS_BY_ACTIVITY, ESCALATIONS_WAITING, USERS_BY_EMAIL)

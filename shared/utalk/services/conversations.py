@@ -1,0 +1,107 @@
+"""Conversation use cases: the id rule, listing, reading, status changes and marking read."""
+from __future__ import annotations
+
+from utalk import errors, events, pubsub
+from utalk.auth.tokens import Principal
+from utalk.models.conversations import TRANSITIONS, Conversation, ConversationQuery
+from utalk.models.events import ConversationUpdated
+from utalk.repositories.conversations import ConversationRepository
+from utalk.repositories.workspaces import workspace_settings
+
+
+def conversation_id(customer: str, business: str) -> str:
+    """`conv_+<a>_+<b>` with the two addresses sorted, so both sides map to one conversation.
+
+    Phone numbers are E.164 (`+1555...`); other channels pass their own stable addresses
+    (`fb:<psid>`, `web:<visitor>`), giving `conv_fb:<psid>_fb:<page>` in the same shape.
+    """
+    a, b = sorted((customer, business))
+    return f"conv_{a}_{b}"
+
+
+def to_conversation(stored: dict) -> Conversation:
+    return Conversation.model_validate(stored)
+
+
+def restricted_to(viewer: Principal | None) -> str | None:
+    """The agent a viewer's sight is limited to, or None when they see the whole workspace.
+
+    Mirrors firestore.rules: agents see every conversation when the workspace's
+    `settings.agentVisibility` is "all" (the default), otherwise only those assigned to them.
+    """
+    if viewer is None or viewer.role != "agent":
+        return None
+    if workspace_settings(viewer.workspace_id).get("agentVisibility", "all") == "all":
+        return None
+    return viewer.user_id
+
+
+def ensure_visible(stored: dict | None, only_agent: str | None) -> dict:
+    """404 for a conversation that is missing or that the viewer may not see (indistinguishable)."""
+    if stored is None or (only_agent and stored.get("assignedAgent") != only_agent):
+        raise errors.NotFound("No such conversation", code="conversation_not_found")
+    return stored
+
+
+def get(workspace_id: str, conversation_id_: str, viewer: Principal | None = None) -> Conversation:
+    stored = ConversationRepository(workspace_id).get(conversation_id_)
+    return to_conversation(ensure_visible(stored, restricted_to(viewer)))
+
+
+def list_conversations(viewer: Principal, q: ConversationQuery):
+    filters = {"status": q.status, "channel": q.channel, "assignedAgent": q.assignedAgent,
+               "botEnabled": q.botEnabled}
+    only = restricted_to(viewer)
+    if only:
+        if q.assignedAgent not in (None, only):
+            return [], None
+        filters["assignedAgent"] = only
+    stored, cursor = ConversationRepository(viewer.workspace_id).list(filters, q.limit, q.cursor)
+    return [to_conversation(c) for c in stored], cursor
+
+
+def set_status(principal: Principal, conversation_id_: str, status: str) -> Conversation:
+    repo = ConversationRepository(principal.workspace_id)
+    only = restricted_to(principal)
+
+    def decide(current: dict) -> dict:
+        ensure_visible(current, only)
+        now = current.get("status") or "open"
+        if now == status:
+            return {}
+        if status not in TRANSITIONS[now]:
+            raise errors.Conflict(f"Cannot move a conversation from {now} to {status}",
+                                  code="invalid_transition", details={"from": now, "to": status})
+        return {"status": status}
+
+    before, changes = repo.set_status(conversation_id_, decide)
+    if changes:
+        _announce(principal.workspace_id, conversation_id_, before.get("assignedAgent"),
+                  ConversationUpdated(conversationId=conversation_id_, reason="status", status=status))
+    if status == "closed":
+        # Closing ends the escalation and frees the agent's slot. Also on a repeated close (no
+        # change): the first attempt may have died between the two steps; the release is idempotent.
+        from utalk.services import escalation  # only the close path pays for importing it
+
+        escalation.complete_on_close(principal.workspace_id, conversation_id_)
+    return get(principal.workspace_id, conversation_id_)
+
+
+def mark_read(principal: Principal, conversation_id_: str) -> Conversation:
+    repo = ConversationRepository(principal.workspace_id)
+    only = restricted_to(principal)
+
+    def decide(current: dict) -> dict:
+        ensure_visible(current, only)
+        return {"unreadCount": 0} if current.get("unreadCount") else {}
+
+    before, changes = repo.set_status(conversation_id_, decide)
+    if changes:
+        _announce(principal.workspace_id, conversation_id_, before.get("assignedAgent"),
+                  ConversationUpdated(conversationId=conversation_id_, reason="read", unreadCount=0))
+    return get(principal.workspace_id, conversation_id_)
+
+
+def _announce(workspace_id: str, conversation_id_: str, agent_id: str | None, payload: ConversationUpdated):
+    pubsub.wait([events.publish("conversation:updated", workspace_id, payload,
+                                conversation_id=conversation_id_, agent_id=agent_id)])

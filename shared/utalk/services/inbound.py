@@ -1,0 +1,167 @@
+"""Inbound WhatsApp messages from Twilio: route by number, verify, store once, announce.
+
+The hot path spends one read (the route of the number written to) and one atomic batch of two
+writes (message `create()` under an id derived from the MessageSid + conversation merge with
+field transforms); a conversation's first message adds one follow-up write for its initial
+state. No read-modify-write transaction: an album's concurrent webhooks never contend. The route
+is cached per instance, so the steady state reads nothing.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from google.cloud import firestore
+
+from utalk import errors, events, logs, pubsub
+from utalk.channels import adapter_for, credentials
+from utalk.channels.twilio_whatsapp import validate_signature
+from utalk.models.common import utcnow
+from utalk.models.conversations import Customer, LastMessage
+from utalk.models.events import ConversationNew, ConversationUpdated, MessageNew
+from utalk.models.messages import MAX_TEXT, Message
+from utalk.repositories.channels import find_route
+from utalk.repositories.messages import Duplicate, MessageRepository
+from utalk.repositories.transforms import transform_result
+from utalk.services import media
+from utalk.services.conversations import conversation_id
+
+log = logs.get("inbound")
+NAMESPACE = uuid.UUID("9a4c1f53-7d1e-4a8e-b1b5-2a8d6c0f3e21")
+MAX_MEDIA = 10
+PREVIEW = 200
+
+
+def message_id(provider: str, provider_message_id: str) -> str:
+    """uuid5 of provider + provider id: every retry of one webhook maps to the same document."""
+    return f"msg_{uuid.uuid5(NAMESPACE, f'{provider}:{provider_message_id}')}"
+
+
+def address(value: str | None) -> str:
+    return (value or "").removeprefix("whatsapp:").strip()
+
+
+@dataclass(frozen=True)
+class Stored:
+    message_id: str
+    conversation_id: str
+    workspace_id: str
+    duplicate: bool
+
+
+def verify(form, url: str, signature: str | None) -> dict:
+    """Route the webhook by the number it was sent to and check Twilio's signature for it."""
+    to = address(form.get("To"))
+    if not to or not form.get("MessageSid") or not form.get("From"):
+        raise errors.BadRequest("MessageSid, From and To are required", code="invalid_webhook")
+    route = find_route("whatsapp", to)
+    if route is None:
+        raise errors.NotFound("No channel for this number", code="unknown_channel")
+    if not validate_signature(credentials.auth_token(route.get("authTokenRef")), url, form, signature):
+        raise errors.Forbidden("Invalid Twilio signature", code="invalid_signature")
+    account = route.get("accountSid")
+    if account and form.get("AccountSid") and form.get("AccountSid") != account:
+        raise errors.Forbidden("Webhook from another Twilio account", code="account_mismatch")
+    return route
+
+
+def receive(form, url: str, signature: str | None) -> Stored:
+    route = verify(form, url, signature)
+    ws, sid = route["workspaceId"], form["MessageSid"]
+    customer, business = address(form.get("From")), route["address"]
+    conv_id = conversation_id(customer, business)
+    msg_id = message_id("twilio", sid)
+    message = _message(form, ws, conv_id, msg_id, customer)
+
+    records = []
+    count = min(_int(form.get("NumMedia")), MAX_MEDIA)
+    if count:
+        items = [(form.get(f"MediaUrl{i}"), form.get(f"MediaContentType{i}", "")) for i in range(count)]
+        items = [(u, t) for u, t in items if u]
+        records, failures = media.store_inbound(adapter_for(route), ws, conv_id, msg_id, "twilio", sid, items)
+        if records:
+            message["mediaId"] = records[0]["id"]
+            message["type"] = records[0]["kind"]
+            if len(records) > 1:
+                message["metadata"]["mediaIds"] = [r["id"] for r in records]
+        if failures:
+            message["metadata"]["mediaErrors"] = failures
+            if not records and message["type"] == "text" and not message["text"]:
+                message["type"] = "file"
+
+    last = {"text": (message.get("text") or "")[:PREVIEW] or None, "direction": "inbound",
+            "type": message["type"], "at": firestore.SERVER_TIMESTAMP}
+    fields = {"id": conv_id, "workspaceId": ws, "channel": "whatsapp", "channelId": route["channelId"],
+              "participants": [customer, business],
+              "customer": {k: v for k, v in {"address": customer, "name": form.get("ProfileName"),
+                                             "waId": form.get("WaId")}.items() if v},
+              "unreadCount": firestore.Increment(1), "messageCount": firestore.Increment(1),
+              "lastMessage": last, "lastMessageAt": firestore.SERVER_TIMESTAMP,
+              "lastInboundAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
+    repo = MessageRepository(ws)
+    try:
+        results = repo.store(message, fields, records)
+    except Duplicate:
+        # A Twilio retry. The first delivery may have stored the message and then failed to publish
+        # (which is why Twilio retried), so announce again: every subscriber is idempotent per message.
+        pubsub.wait(_announce(ws, conv_id, message, utcnow()))
+        return Stored(msg_id, conv_id, ws, duplicate=True)
+
+    # Publish only after the commit: a subscriber (the bot) must always find the message it is told
+    # about. The publishes run concurrently; the request waits for the slowest so none is lost.
+    futures = _announce(ws, conv_id, message, utcnow())
+    if transform_result(results[-1], fields, "messageCount") == 1:
+        # Only a brand-new conversation needs its initial state; done as a follow-up write so the
+        # common path never reads. Later messages must not reset status, assignment or bot flag.
+        repo.conversations.document(conv_id).update({"status": "open", "botEnabled": True,
+                                                     "assignedAgent": None,
+                                                     "createdAt": firestore.SERVER_TIMESTAMP})
+        futures.append(events.publish("conversation:new", ws, ConversationNew(
+            conversationId=conv_id, channel="whatsapp", channelId=route["channelId"],
+            customer=Customer.model_validate(fields["customer"])), conversation_id=conv_id))
+    pubsub.wait(futures)
+    return Stored(msg_id, conv_id, ws, duplicate=False)
+
+
+def _message(form, ws: str, conv_id: str, msg_id: str, customer: str) -> dict:
+    text = (form.get("Body") or "")[:MAX_TEXT] or None
+    message = {"id": msg_id, "conversationId": conv_id, "workspaceId": ws, "messageId": None,
+               "providerId": form["MessageSid"], "type": "text", "text": text, "mediaId": None, "location": None,
+               "sender": customer, "senderType": "customer", "senderId": None, "direction": "inbound",
+               "status": "received", "errorCode": None, "errorMessage": None,
+               "metadata": {k: form[f] for k, f in (("profileName", "ProfileName"), ("waId", "WaId"),
+                                                    ("referral", "ReferralSourceUrl"),
+                                                    ("replyTo", "OriginalRepliedMessageSid")) if form.get(f)},
+               "createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
+    lat, lng = form.get("Latitude"), form.get("Longitude")
+    if lat and lng:
+        try:
+            message["location"] = {"latitude": float(lat), "longitude": float(lng),
+                                   "label": form.get("Label") or form.get("Address") or None}
+            message["type"] = "location"
+        except ValueError:
+            raise errors.BadRequest("Latitude/Longitude must be numbers", code="invalid_webhook") from None
+    return message
+
+
+def _announce(ws: str, conv_id: str, message: dict, now) -> list:
+    """Start the publishes every stored inbound message makes; returns their futures."""
+    shown = Message.model_validate({**message, "createdAt": now, "updatedAt": now})
+    return [
+        pubsub.publish("message-received", {"workspaceId": ws, "conversationId": conv_id,
+                                            "messageId": message["id"]},
+                       workspaceId=ws, conversationId=conv_id, messageId=message["id"]),
+        events.publish("message:new", ws, MessageNew(conversationId=conv_id, message=shown),
+                       conversation_id=conv_id),
+        events.publish("conversation:updated", ws, ConversationUpdated(
+            conversationId=conv_id, reason="message", unreadDelta=1, lastMessage=LastMessage(
+                text=shown.text and shown.text[:PREVIEW], direction="inbound", type=shown.type, at=now)),
+            conversation_id=conv_id),
+    ]
+
+
+def _int(value) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        raise errors.BadRequest("NumMedia must be a number", code="invalid_webhook") from None

@@ -1,0 +1,246 @@
+"""Outbound messaging: agents (and the bot) queue messages; the sender delivers them once.
+
+queue_outbound() stores the message as `queued` (its `message_id` is the idempotency key: a
+retry finds the stored message and sends nothing twice) and publishes `message-outbound`.
+deliver() runs in the sender function: it claims the message (queued -> sending, a transaction
+on that one document, so a duplicate Pub/Sub delivery cannot send again), calls the provider with
+bounded retries and backoff, and records the provider id or the failure.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from google.cloud import firestore
+
+from utalk import errors, events, logs, pubsub, ratelimit
+from utalk.auth.tokens import Principal
+from utalk.channels import adapter_for
+from utalk.channels.base import Outbound, PermanentSendError, TransientSendError
+from utalk.config import settings
+from utalk.models.common import utcnow
+from utalk.models.conversations import LastMessage
+from utalk.models.events import ConversationUpdated, MessageNew, MessageStatusChanged
+from utalk.models.messages import STATUS_RANK, Message, SendMessage
+from utalk.repositories.channels import ChannelRepository
+from utalk.repositories.conversations import ConversationRepository
+from utalk.repositories.messages import Duplicate, MessageRepository
+from utalk.services.conversations import ensure_visible, restricted_to
+
+log = logs.get("messaging")
+WINDOW = timedelta(hours=24)
+SENDS_PER_MINUTE = 60
+SEND_ATTEMPTS = 4
+BACKOFF_SECONDS = 0.5                 # 0.5, 1, 2 s between the attempts
+CLAIM_LEASE = timedelta(seconds=150)  # longer than the sender's timeout: a live claim is never stolen
+STATUS_EVENTS = {"sent": "message:sent", "delivered": "message:delivered", "read": "message:read",
+                 "failed": "message:failed", "undelivered": "message:failed"}
+
+
+class ClaimedElsewhere(Exception):
+    """Another delivery of the same Pub/Sub message is sending it right now: redeliver later."""
+
+
+def outbound_id(message_id: str) -> str:
+    return f"msg_{message_id}"
+
+
+# -- agents ---------------------------------------------------------------------------------------
+def send_from_agent(principal: Principal, body: SendMessage) -> tuple[Message, bool]:
+    """Returns (message, created). A retried send (same messageId) returns the stored message."""
+    ws = principal.workspace_id
+    existing = MessageRepository(ws).get(body.conversationId, outbound_id(body.messageId))
+    if existing is not None:
+        return _same_send(ws, existing, principal), False
+    conversation = ensure_visible(ConversationRepository(ws).get(body.conversationId), restricted_to(principal))
+    if principal.role == "agent" and conversation.get("assignedAgent") not in (None, principal.user_id):
+        raise errors.Forbidden("This conversation is assigned to another agent", code="not_assigned")
+    if body.mediaId and MessageRepository(ws).get_media(body.mediaId) is None:
+        raise errors.ValidationFailed("Unknown mediaId", code="media_not_found")
+    check_window(conversation, template=body.template is not None)
+    ratelimit.take(f"messages:{ws}:{principal.user_id}", SENDS_PER_MINUTE, 60)
+    message, created = queue_outbound(
+        ws, body.conversationId, text=body.text, media_id=body.mediaId,
+        location=body.location.model_dump() if body.location else None,
+        template=body.template.model_dump() if body.template else None,
+        sender_type="agent", sender_id=principal.user_id, message_id=body.messageId)
+    return message, created
+
+
+def _same_send(ws: str, existing: dict, principal: Principal) -> Message:
+    if existing.get("senderId") != principal.user_id:
+        raise errors.Conflict("messageId already used", code="duplicate_message_id")
+    if existing.get("status") == "queued":
+        _publish_outbound(ws, existing["conversationId"], existing["id"])  # the first try may have died
+    return Message.model_validate(existing)
+
+
+def check_window(conversation: dict, *, template: bool) -> None:
+    """WhatsApp: free-form messages only within 24 h of the customer's last message."""
+    if conversation.get("channel") != "whatsapp" or template:
+        return
+    last = conversation.get("lastInboundAt")
+    if not isinstance(last, datetime) or utcnow() - last > WINDOW:
+        raise errors.Conflict("The WhatsApp 24-hour window is closed; send an approved template",
+                              code="whatsapp_window_closed",
+                              details={"lastInboundAt": last.isoformat() if isinstance(last, datetime) else None})
+
+
+# -- the bot and agents both end here -----------------------------------------------------------
+def queue_outbound(workspace_id: str, conversation_id: str, *, text=None, media_id=None, location=None,
+                   template=None, sender_type: str, sender_id: str | None, message_id: str
+                   ) -> tuple[Message, bool]:
+    """Store a message as queued and publish it for the sender; idempotent on `message_id`."""
+    repo = MessageRepository(workspace_id)
+    msg_type = "location" if location else "template" if template else "image" if media_id else "text"
+    if media_id:
+        record = repo.get_media(media_id)
+        msg_type = (record or {}).get("kind", "file") if msg_type == "image" else msg_type
+    message = {"id": outbound_id(message_id), "conversationId": conversation_id, "workspaceId": workspace_id,
+               "messageId": message_id, "providerId": None, "type": msg_type, "text": text, "mediaId": media_id,
+               "location": location, "sender": sender_id, "senderType": sender_type, "senderId": sender_id,
+               "direction": "outbound", "status": "queued", "errorCode": None, "errorMessage": None,
+               "metadata": {"template": template} if template else {},
+               "createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
+    preview = (text or "")[:200] or None
+    fields = {"messageCount": firestore.Increment(1), "lastMessageAt": firestore.SERVER_TIMESTAMP,
+              "lastMessage": {"text": preview, "direction": "outbound", "type": msg_type,
+                              "at": firestore.SERVER_TIMESTAMP},
+              "updatedAt": firestore.SERVER_TIMESTAMP}
+    try:
+        repo.store(message, fields)
+    except Duplicate:
+        stored = repo.get(conversation_id, message["id"])
+        if stored and stored.get("status") == "queued":
+            _publish_outbound(workspace_id, conversation_id, message["id"])
+        return Message.model_validate(stored), False
+    now = utcnow()
+    shown = Message.model_validate({**message, "createdAt": now, "updatedAt": now})
+    pubsub.wait([
+        _publish_outbound(workspace_id, conversation_id, message["id"], wait=False),
+        events.publish("message:new", workspace_id, MessageNew(conversationId=conversation_id, message=shown),
+                       conversation_id=conversation_id),
+        events.publish("conversation:updated", workspace_id, ConversationUpdated(
+            conversationId=conversation_id, reason="message",
+            lastMessage=LastMessage(text=preview, direction="outbound", type=msg_type, at=now)),
+            conversation_id=conversation_id),
+    ])
+    return shown, True
+
+
+def _publish_outbound(ws: str, conv_id: str, msg_id: str, wait: bool = True):
+    future = pubsub.publish("message-outbound", {"workspaceId": ws, "conversationId": conv_id,
+                                                 "messageId": msg_id},
+                            workspaceId=ws, conversationId=conv_id, messageId=msg_id)
+    if wait:
+        future.result(timeout=30)
+    return future
+
+
+# -- the sender ---------------------------------------------------------------------------------
+def deliver(ws: str, conv_id: str, msg_id: str) -> str:
+    """Send one queued message; returns what happened (for logs)."""
+    repo = MessageRepository(ws)
+    claim = utcnow()
+
+    def take(current):
+        if current is None or current.get("direction") != "outbound":
+            return None
+        status = current.get("status")
+        if status == "queued":
+            return {"status": "sending", "claimedAt": claim}
+        if status == "sending" and not current.get("providerId"):
+            claimed = current.get("claimedAt")
+            if isinstance(claimed, datetime) and claim - claimed < CLAIM_LEASE:
+                raise ClaimedElsewhere(msg_id)
+            return {"status": "sending", "claimedAt": claim}   # the earlier claimant died
+        return None
+
+    before, changes = repo.transition(conv_id, msg_id, take)
+    if not changes:
+        return "missing" if before is None else f"already {before.get('status')}"
+    conversation = ConversationRepository(ws).get(conv_id) or {}
+    channel = ChannelRepository(ws).get(conversation.get("channelId") or "") if conversation else None
+    if channel is None:
+        _fail(ws, conv_id, msg_id, "no_channel", "The conversation has no usable channel")
+        return "failed: no channel"
+    try:
+        out = _outbound(repo, ws, conversation, channel, before)
+        adapter = adapter_for(channel)
+        result = _with_retries(lambda: adapter.send(out))
+    except (PermanentSendError, TransientSendError) as exc:
+        _fail(ws, conv_id, msg_id, exc.code or "send_failed", exc.message)
+        return f"failed: {exc.code}"
+    apply_status(ws, conv_id, msg_id, "sending", provider_id=result.provider_id)
+    return f"sent {result.provider_id}"
+
+
+def _outbound(repo, ws: str, conversation: dict, channel: dict, message: dict) -> Outbound:
+    template = (message.get("metadata") or {}).get("template") or {}
+    media_urls = ()
+    if message.get("mediaId"):
+        from utalk.services import media
+        record = repo.get_media(message["mediaId"])
+        if record is None:
+            raise PermanentSendError("The media no longer exists", "media_not_found")
+        media_urls = (media.public_url(record),)
+    query = urlencode({"ws": ws, "conv": conversation["id"], "msg": message["id"], "ch": channel["id"]})
+    return Outbound(workspace_id=ws, conversation_id=conversation["id"], message_id=message["id"],
+                    to=(conversation.get("customer") or {}).get("address", ""), from_=channel["address"],
+                    text=message.get("text"), media_urls=media_urls, location=message.get("location"),
+                    content_sid=template.get("contentSid"), content_variables=template.get("variables") or {},
+                    status_callback=f"{settings().public_base_url}/webhooks/twilio/status?{query}")
+
+
+def _with_retries(send):
+    for attempt in range(SEND_ATTEMPTS):
+        try:
+            return send()
+        except TransientSendError as exc:
+            if attempt == SEND_ATTEMPTS - 1:
+                raise
+            log.warning("transient send failure (%s), retrying", exc.message)
+            time.sleep(BACKOFF_SECONDS * 2 ** attempt)
+
+
+def _fail(ws: str, conv_id: str, msg_id: str, code: str, reason: str) -> None:
+    apply_status(ws, conv_id, msg_id, "failed", error_code=code, error_message=reason[:500])
+
+
+# -- statuses (sender and provider callbacks) -----------------------------------------------------
+def apply_status(ws: str, conv_id: str, msg_id: str, status: str, *, provider_id: str | None = None,
+                 error_code: str | None = None, error_message: str | None = None) -> bool:
+    """Move a message's status forward only; returns whether anything changed. Unknown messages and
+    stale or out-of-order statuses change nothing. Each change publishes its realtime event."""
+    if status not in STATUS_RANK:
+        return False
+    repo = MessageRepository(ws)
+
+    def decide(current):
+        if current is None or current.get("direction") != "outbound":
+            return None
+        changes = {}
+        if provider_id and current.get("providerId") not in (None, provider_id):
+            return None  # a callback about another provider message: not ours to apply
+        if provider_id and not current.get("providerId"):
+            changes["providerId"] = provider_id
+        now_rank = STATUS_RANK.get(current.get("status"), 0)
+        if STATUS_RANK[status] > now_rank:
+            changes["status"] = status
+            changes[f"statusAt.{status}"] = firestore.SERVER_TIMESTAMP
+            if status in ("failed", "undelivered"):
+                changes["errorCode"] = error_code
+                changes["errorMessage"] = error_message
+        return changes or None
+
+    before, changes = repo.transition(conv_id, msg_id, decide)
+    if not changes or "status" not in changes:
+        return bool(changes)
+    event = STATUS_EVENTS.get(status)
+    if event:
+        pubsub.wait([events.publish(event, ws, MessageStatusChanged(
+            conversationId=conv_id, messageId=msg_id, status=status,
+            providerId=provider_id or before.get("providerId"), errorCode=error_code,
+            errorMessage=error_message, at=utcnow()), conversation_id=conv_id)])
+    return True
