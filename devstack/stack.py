@@ -33,11 +33,13 @@ class Ports:
     redis: int
     gateway: int
     relay: int
+    twilio_api: int = 0    # a local fake of Twilio's REST API (tests); 0 = the real api.twilio.com
+    openai_api: int = 0    # a local fake of OpenAI's API (tests); 0 = OPENAI_BASE_URL or api.openai.com
 
 
 DEV_PORTS = Ports(firestore=8090, pubsub=8681, storage=9023, tasks=9090, redis=6390, gateway=3001, relay=3002)
 TEST_PORTS = Ports(firestore=18090, pubsub=18681, storage=19023, tasks=19090, redis=16390, gateway=13001,
-                   relay=13002)
+                   relay=13002, twilio_api=13005, openai_api=13006)
 
 
 def sdk_root() -> Path:
@@ -101,6 +103,13 @@ class Stack:
             "PYTHONPATH": os.pathsep.join([str(ROOT / "shared"), str(ROOT)]),
             # Throwaway key so firebase-admin can sign custom tokens offline (generated once per stack).
             "FIREBASE_SERVICE_ACCOUNT": str(service_account.ensure(self.state_dir, self.project)),
+            # The official twilio client is pointed here when set (tests run a fake Twilio on it).
+            **({"TWILIO_API_BASE_URL": f"http://127.0.0.1:{p.twilio_api}"} if p.twilio_api else {}),
+            # The official openai client is pointed at a fake (tests). Workspaces still default to the
+            # offline responder here; bot tests opt in with settings.bot.provider = "openai".
+            **({"OPENAI_BASE_URL": f"http://127.0.0.1:{p.openai_api}/v1", "OPENAI_API_KEY": "sk-test-local-fake-openai",
+                "UTALK_AI_PROVIDER": "offline", "UTALK_AI_TIMEOUT_SECONDS": "2", "UTALK_AI_MAX_RETRIES": "1"}
+               if p.openai_api else {}),
         }
 
     def apply_env(self) -> None:
@@ -202,7 +211,17 @@ class Stack:
         """Delete every document (the emulator's REST reset endpoint)."""
         url = (f"http://127.0.0.1:{self.ports.firestore}/emulator/v1/projects/{self.project}"
                f"/databases/(default)/documents")
-        urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).read()
+        # The emulator answers 409 while a transaction is open; background work of the previous
+        # test (a task or push still running) holds one briefly, so retry for a bounded time.
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).read()
+                return
+            except urllib.error.HTTPError as exc:
+                if exc.code != 409 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
 
 def test_stack() -> Stack:

@@ -48,6 +48,8 @@ def health_detailed(call: http.Call):
 @http.endpoint("health_services", auth=False)
 def health_services(call: http.Call):
     """Which implementation each external service uses here (live provider or local stand-in)."""
+    from utalk.ai import default_provider_name
+
     env = os.environ
     return {"services": {
         "firestore": "emulator" if env.get("FIRESTORE_EMULATOR_HOST") else "cloud",
@@ -55,5 +57,5 @@ def health_services(call: http.Call):
         "storage": "emulator" if env.get("STORAGE_EMULATOR_HOST") else "cloud",
         "tasks": "emulator" if env.get("CLOUD_TASKS_EMULATOR_HOST") else "cloud",
         "whatsapp": "twilio" if env.get("TWILIO_ACCOUNT_SID") else "sandbox",
-        "ai": "openai" if env.get("OPENAI_API_KEY") else "offline",
+        "ai": default_provider_name(),
     }}

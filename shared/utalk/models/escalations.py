@@ -1,0 +1,107 @@
+"""Escalation models: the stored record, API inputs, task payloads and realtime event payloads."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from utalk.models.common import Input, Output, Timestamp
+
+Reason = Literal["keyword", "intent", "low_confidence", "timeout", "error", "manual"]
+# pending: waiting for an agent; assigned: offered to an agent (holds one of its slots);
+# accepted: the agent took it; completed: closed or returned to the bot.
+Status = Literal["pending", "assigned", "accepted", "completed"]
+ACTIVE = ("pending", "assigned", "accepted")
+
+
+class Escalation(Output):
+    id: str
+    workspaceId: str
+    conversationId: str
+    status: Status
+    reason: Reason
+    detail: str | None = None
+    trigger: str | None = None          # what caused it (message id, or the caller for manual)
+    fromType: Literal["bot", "agent", "system"] = "bot"
+    fromId: str | None = None
+    toAgentId: str | None = None
+    skills: list[str] = []
+    rejectedBy: list[str] = []
+    completion: str | None = None       # returned_to_bot | closed
+    createdAt: Timestamp | None = None
+    assignedAt: Timestamp | None = None
+    acceptedAt: Timestamp | None = None
+    completedAt: Timestamp | None = None
+
+
+class EscalateBody(Input):
+    reason: str | None = Field(default=None, max_length=500)
+    skills: list[str] = Field(default_factory=list, max_length=20)
+
+
+class AssignBody(Input):
+    agentId: str = Field(min_length=1, max_length=200)
+
+
+class RejectBody(Input):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class AgentStatusBody(Input):
+    status: Literal["online", "offline", "busy"]
+
+
+class AssignmentTask(BaseModel):
+    """Body of an `assignment_run` task: assign the workspace's waiting escalations, oldest first."""
+    model_config = ConfigDict(extra="forbid")
+
+    workspaceId: str = Field(min_length=1, max_length=200)
+    escalationId: str | None = Field(default=None, max_length=200)   # the one that asked, for logs
+
+
+class TimeoutTask(BaseModel):
+    """Body of an `escalation_timeout` task: escalate if this inbound message is still unanswered."""
+    model_config = ConfigDict(extra="forbid")
+
+    workspaceId: str = Field(min_length=1, max_length=200)
+    conversationId: str = Field(min_length=1, max_length=300)
+    messageId: str = Field(min_length=1, max_length=200)
+
+
+# -- realtime event payloads ---------------------------------------------------------------------
+class EscalationStartedPayload(Output):
+    escalationId: str
+    conversationId: str
+    reason: Reason
+    detail: str | None = None
+
+
+class EscalationAcceptedPayload(Output):
+    escalationId: str
+    conversationId: str
+    agentId: str
+
+
+class ConversationAssignedPayload(Output):
+    conversationId: str
+    escalationId: str | None = None
+    agentId: str
+    previousAgentId: str | None = None
+
+
+def _register_events() -> None:
+    """Add this module's events to the realtime registry `utalk.events` validates payloads against.
+
+    The registry lives with the messaging events (models/events.py); registering here keeps the
+    escalation contract next to the escalation models without editing that module.
+    """
+    from utalk.models.bot import BotResumedPayload
+    from utalk.models.events import EVENT_PAYLOADS
+
+    EVENT_PAYLOADS.setdefault("escalation:started", EscalationStartedPayload)
+    EVENT_PAYLOADS.setdefault("escalation:accepted", EscalationAcceptedPayload)
+    EVENT_PAYLOADS.setdefault("conversation:assigned", ConversationAssignedPayload)
+    EVENT_PAYLOADS.setdefault("bot:resumed", BotResumedPayload)
+
+
+_register_events()

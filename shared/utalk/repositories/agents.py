@@ -1,0 +1,45 @@
+"""Agent profiles (`workspaces/{ws}/agents/{userId}`) as assignment sees them, and the choice rule."""
+from __future__ import annotations
+
+from google.cloud import firestore
+
+from utalk.repositories.base import WorkspaceScope, safe_id
+
+DEFAULT_MAX_CONVERSATIONS = 10
+
+
+def has_capacity(agent: dict) -> bool:
+    return int(agent.get("currentConversations") or 0) < int(agent.get("maxConversations")
+                                                             or DEFAULT_MAX_CONVERSATIONS)
+
+
+def pick_agent(agents: list[dict], *, skills=(), rejected=(), route_by_skill: bool = False) -> dict | None:
+    """Online, under capacity, not among those who rejected, with the skills if routing by skill;
+    fewest current conversations first, then the one assigned longest ago, then by id (stable)."""
+    needed = set(skills or ())
+    candidates = [a for a in agents
+                  if a.get("status") == "online" and has_capacity(a) and a.get("userId") not in rejected
+                  and (not route_by_skill or needed <= set(a.get("skills") or ()))]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda a: (int(a.get("currentConversations") or 0),
+                                          str(a.get("lastAssignedAt") or ""), a["userId"]))
+
+
+class AgentRepository:
+    def __init__(self, workspace_id: str):
+        self.scope = WorkspaceScope(workspace_id)
+        self.agents = self.scope.collection("agents")
+
+    def ref(self, user_id: str):
+        return self.agents.document(safe_id(user_id, "agent"))
+
+    def get(self, user_id: str) -> dict | None:
+        snap = self.ref(user_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def online_query(self):
+        return self.agents.where(filter=firestore.FieldFilter("status", "==", "online"))
+
+    def set_status(self, user_id: str, status: str) -> None:
+        self.ref(user_id).update({"status": status, "statusChangedAt": firestore.SERVER_TIMESTAMP})

@@ -1,0 +1,27 @@
+"""BotRun records (`workspaces/{ws}/botRuns/{id}`): one per inbound message answered by the bot."""
+from __future__ import annotations
+
+from google.api_core.exceptions import NotFound
+from google.cloud import firestore
+
+from utalk.repositories.base import WorkspaceScope
+
+
+class BotRunRepository:
+    def __init__(self, workspace_id: str):
+        self.scope = WorkspaceScope(workspace_id)
+        self.runs = self.scope.collection("botRuns")
+
+    def get(self, run_id: str) -> dict | None:
+        snap = self.runs.document(run_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def save(self, run: dict) -> None:
+        """Keyed by the inbound message, so a retried run overwrites instead of adding a second."""
+        self.runs.document(run["id"]).set({**run, "createdAt": firestore.SERVER_TIMESTAMP})
+
+    def set_outcome(self, run_id: str, outcome: str) -> None:
+        try:
+            self.runs.document(run_id).update({"outcome": outcome})
+        except NotFound:   # the workspace's data is gone (deleted meanwhile): nothing to annotate
+            pass

@@ -1,0 +1,284 @@
+"""Escalations (`workspaces/{ws}/escalations/{id}`) and the transactions that move them.
+
+Each state change touches the escalation, its conversation and the agents whose slots change in
+ONE transaction that re-reads and re-checks state, so a redelivered task or a concurrent request
+either sees the change already made or retries on fresh data; capacity can never be exceeded.
+Functions return what happened so the service can publish events after the commit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from google.api_core.exceptions import Aborted
+from google.cloud import firestore
+
+from utalk import errors
+from utalk.models.escalations import ACTIVE
+from utalk.repositories.agents import DEFAULT_MAX_CONVERSATIONS, has_capacity, pick_agent
+from utalk.repositories.base import WorkspaceScope, safe_id
+
+TS = firestore.SERVER_TIMESTAMP
+MAX_ATTEMPTS = 5   # the library default; the caller (queue or client) retries after a 503
+
+
+class Contended(errors.Unavailable):
+    """A transaction could not commit after its retries (503: retry later)."""
+
+
+@dataclass
+class Outcome:
+    """What a transaction did: `changed` False means it found the work already done."""
+    changed: bool
+    escalation: dict | None = None
+    conversation: dict | None = None
+    agent_id: str | None = None
+    previous_agent_id: str | None = None
+    freed_slot: bool = False
+    created: bool = False
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _free_slot(txn, agent_ref, agent: dict | None) -> None:
+    if agent is not None:
+        txn.update(agent_ref, {"currentConversations": max(0, int(agent.get("currentConversations") or 0) - 1)})
+
+
+class EscalationRepository:
+    def __init__(self, workspace_id: str):
+        self.scope = WorkspaceScope(workspace_id)
+        self.db = self.scope.db
+        self.escalations = self.scope.collection("escalations")
+        self.conversations = self.scope.collection("conversations")
+        self.agents = self.scope.collection("agents")
+
+    def ref(self, escalation_id: str):
+        return self.escalations.document(safe_id(escalation_id, "escalation"))
+
+    def conv_ref(self, conversation_id: str):
+        return self.conversations.document(safe_id(conversation_id, "conversation"))
+
+    def get(self, escalation_id: str) -> dict | None:
+        snap = self.ref(escalation_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def waiting(self, limit: int) -> list[dict]:
+        """The waiting queue, oldest first (index: status ASC, createdAt ASC)."""
+        query = self.escalations.where(filter=firestore.FieldFilter("status", "==", "pending")) \
+            .order_by("createdAt").limit(limit)
+        return [d.to_dict() for d in query.stream()]
+
+    def _get(self, txn, ref) -> dict | None:
+        snap = ref.get(transaction=txn)
+        return snap.to_dict() if snap.exists else None
+
+    def _run(self, fn):
+        try:
+            return firestore.transactional(fn)(self.db.transaction(max_attempts=MAX_ATTEMPTS))
+        except (Aborted, ValueError) as exc:
+            if isinstance(exc, ValueError) and "Failed to commit transaction" not in str(exc):
+                raise
+            # Still contended after every retry (only when writers overlap, e.g. the emulator's
+            # pessimistic locks under a burst): nothing was written; say "try again", not 500.
+            raise Contended("The conversation is busy, try again", code="contention") from None
+
+    # -- start ------------------------------------------------------------------------------
+    def start(self, record: dict) -> Outcome:
+        """Create the escalation and pause the bot, unless the conversation is already escalated
+        or this trigger already produced one (its id is derived from the trigger)."""
+        esc_ref, conv_ref = self.ref(record["id"]), self.conv_ref(record["conversationId"])
+
+        def run(txn):
+            conv = self._get(txn, conv_ref)
+            if conv is None:
+                raise errors.NotFound("No such conversation", code="conversation_not_found")
+            existing = self._get(txn, esc_ref)
+            if existing is not None:
+                return Outcome(False, existing, conv, note="duplicate_trigger")
+            active_id = conv.get("escalationId")
+            if active_id:
+                active = self._get(txn, self.ref(active_id))
+                if active and active.get("status") in ACTIVE:
+                    return Outcome(False, active, conv, note="already_escalated")
+            if conv.get("status") == "closed":
+                raise errors.Conflict("The conversation is closed", code="conversation_closed")
+            txn.create(esc_ref, {**record, "status": "pending", "toAgentId": None, "rejectedBy": [],
+                                 "createdAt": TS, "updatedAt": TS})
+            changes = {"status": "escalated", "botEnabled": False, "escalationId": record["id"],
+                       "assignedAgent": None, "updatedAt": TS}
+            txn.update(conv_ref, changes)
+            return Outcome(True, {**record, "status": "pending"}, {**conv, **changes}, created=True)
+
+        return self._run(run)
+
+    # -- assignment (run from the `assignments` queue, concurrency 1) ----------------------------
+    def assign_next_agent(self, escalation_id: str, route_by_skill: bool) -> Outcome:
+        """Offer a waiting escalation to the best available agent; note says why not if it cannot."""
+        esc_ref = self.ref(escalation_id)
+        online = self.agents.where(filter=firestore.FieldFilter("status", "==", "online"))
+
+        def run(txn):
+            esc = self._get(txn, esc_ref)
+            if esc is None or esc.get("status") != "pending":
+                return Outcome(False, esc, note="not_waiting")
+            conv_ref = self.conv_ref(esc["conversationId"])
+            conv = self._get(txn, conv_ref)
+            if conv is None or conv.get("status") == "closed" or conv.get("escalationId") != escalation_id:
+                # Closed or handed back before an agent was found: nothing left to assign.
+                txn.update(esc_ref, {"status": "completed", "completion": "closed", "completedAt": TS,
+                                     "updatedAt": TS})
+                return Outcome(True, esc, conv, note="completed")
+            agents = [{**s.to_dict(), "userId": s.id} for s in online.stream(transaction=txn)]
+            agent = pick_agent(agents, skills=esc.get("skills") or (), rejected=esc.get("rejectedBy") or (),
+                               route_by_skill=route_by_skill)
+            if agent is None:
+                return Outcome(False, esc, conv, note="no_agent",
+                               extra={"anyCapacity": any(has_capacity(a) for a in agents)})
+            txn.update(self.agents.document(agent["userId"]), {
+                "currentConversations": int(agent.get("currentConversations") or 0) + 1,
+                "maxConversations": int(agent.get("maxConversations") or DEFAULT_MAX_CONVERSATIONS),
+                "lastAssignedAt": TS})
+            txn.update(esc_ref, {"status": "assigned", "toAgentId": agent["userId"], "assignedAt": TS,
+                                 "updatedAt": TS})
+            txn.update(conv_ref, {"assignedAgent": agent["userId"], "updatedAt": TS})
+            return Outcome(True, {**esc, "status": "assigned", "toAgentId": agent["userId"]}, conv,
+                           agent_id=agent["userId"], note="assigned")
+
+        return self._run(run)
+
+    # -- agent answers -----------------------------------------------------------------------
+    def accept(self, escalation_id: str, agent_id: str) -> Outcome:
+        esc_ref = self.ref(escalation_id)
+
+        def run(txn):
+            esc = self._get(txn, esc_ref)
+            if esc is None:
+                raise errors.NotFound("No such escalation", code="escalation_not_found")
+            if esc.get("toAgentId") != agent_id or esc.get("status") not in ("assigned", "accepted"):
+                raise errors.Conflict("This escalation is not offered to you", code="not_assigned_to_you",
+                                      details={"status": esc.get("status")})
+            if esc["status"] == "accepted":
+                return Outcome(False, esc, agent_id=agent_id)
+            txn.update(esc_ref, {"status": "accepted", "acceptedAt": TS, "updatedAt": TS})
+            return Outcome(True, {**esc, "status": "accepted"}, agent_id=agent_id)
+
+        return self._run(run)
+
+    def reject(self, escalation_id: str, agent_id: str, reason: str | None) -> Outcome:
+        """Back to the waiting queue (keeping its age), never to this agent again; frees the slot."""
+        esc_ref = self.ref(escalation_id)
+        agent_ref = self.agents.document(safe_id(agent_id, "agent"))
+
+        def run(txn):
+            esc = self._get(txn, esc_ref)
+            if esc is None:
+                raise errors.NotFound("No such escalation", code="escalation_not_found")
+            if esc.get("status") == "pending" and agent_id in (esc.get("rejectedBy") or []):
+                return Outcome(False, esc, agent_id=agent_id)
+            if esc.get("toAgentId") != agent_id or esc.get("status") != "assigned":
+                raise errors.Conflict("Only an offered, not yet accepted escalation can be rejected",
+                                      code="not_assigned_to_you", details={"status": esc.get("status")})
+            agent = self._get(txn, agent_ref)
+            conv_ref = self.conv_ref(esc["conversationId"])
+            _free_slot(txn, agent_ref, agent)
+            txn.update(esc_ref, {"status": "pending", "toAgentId": None, "assignedAt": None,
+                                 "rejectedBy": firestore.ArrayUnion([agent_id]), "lastRejectReason": reason,
+                                 "updatedAt": TS})
+            txn.update(conv_ref, {"assignedAgent": None, "updatedAt": TS})
+            return Outcome(True, {**esc, "status": "pending", "toAgentId": None}, agent_id=agent_id,
+                           previous_agent_id=agent_id, freed_slot=True)
+
+        return self._run(run)
+
+    # -- manual assignment and hand-back ---------------------------------------------------------
+    def assign(self, conversation_id: str, target_id: str, by, new_record: dict) -> Outcome:
+        """Give the conversation to `target_id` (escalating it if needed); `by` is the Principal."""
+        conv_ref = self.conv_ref(conversation_id)
+        target_ref = self.agents.document(safe_id(target_id, "agent"))
+
+        def run(txn):
+            conv = self._get(txn, conv_ref)
+            if conv is None:
+                raise errors.NotFound("No such conversation", code="conversation_not_found")
+            if conv.get("status") == "closed":
+                raise errors.Conflict("The conversation is closed", code="conversation_closed")
+            current = conv.get("assignedAgent")
+            # Agents take an unassigned conversation for themselves or transfer their own; admins anything.
+            if by.role != "admin" and not (current == by.user_id or (current is None and target_id == by.user_id)):
+                raise errors.Forbidden("Agents can take an unassigned conversation or transfer their own",
+                                       code="not_your_conversation")
+            esc_id = conv.get("escalationId")
+            esc = self._get(txn, self.ref(esc_id)) if esc_id else None
+            if esc is not None and esc.get("status") not in ACTIVE:
+                esc = None
+            if current == target_id and esc is not None:
+                return Outcome(False, esc, conv, agent_id=target_id)
+            target = self._get(txn, target_ref)
+            if target is None:
+                raise errors.NotFound("No such agent", code="agent_not_found")
+            if not has_capacity(target):
+                raise errors.Conflict("The agent has no free slot", code="agent_at_capacity",
+                                      details={"maxConversations": target.get("maxConversations")})
+            # Reads first (a transaction requires it), then writes.
+            prev_ref = self.agents.document(current) if current and current != target_id else None
+            prev = self._get(txn, prev_ref) if prev_ref is not None else None
+            status = "accepted" if target_id == by.user_id else "assigned"
+            created = esc is None
+            if created:
+                esc = {**new_record, "rejectedBy": [], "createdAt": TS}
+                txn.create(self.ref(esc["id"]), {**esc, "status": status, "toAgentId": target_id,
+                                                 "assignedAt": TS, "updatedAt": TS,
+                                                 **({"acceptedAt": TS} if status == "accepted" else {})})
+            else:
+                txn.update(self.ref(esc["id"]), {"status": status, "toAgentId": target_id, "assignedAt": TS,
+                                                 "updatedAt": TS,
+                                                 **({"acceptedAt": TS} if status == "accepted" else {})})
+            if prev is not None:
+                _free_slot(txn, prev_ref, prev)
+            txn.update(target_ref, {"currentConversations": int(target.get("currentConversations") or 0) + 1,
+                                    "lastAssignedAt": TS})
+            changes = {"status": "escalated", "botEnabled": False, "assignedAgent": target_id,
+                       "escalationId": esc["id"], "updatedAt": TS}
+            txn.update(conv_ref, changes)
+            return Outcome(True, {**esc, "status": status, "toAgentId": target_id}, {**conv, **changes},
+                           agent_id=target_id, previous_agent_id=current, freed_slot=prev is not None,
+                           created=created)
+
+        return self._run(run)
+
+    def release(self, conversation_id: str, completion: str, by=None, resume_bot: bool = True) -> Outcome:
+        """Complete the active escalation, unassign and free the agent's slot; with `resume_bot` the
+        conversation goes back to the bot (return-to-bot), otherwise only the escalation ends (closed)."""
+        conv_ref = self.conv_ref(conversation_id)
+
+        def run(txn):
+            conv = self._get(txn, conv_ref)
+            if conv is None:
+                raise errors.NotFound("No such conversation", code="conversation_not_found")
+            current = conv.get("assignedAgent")
+            if by is not None and by.role != "admin" and current not in (None, by.user_id):
+                raise errors.Forbidden("Only the assigned agent or an admin can do this",
+                                       code="not_your_conversation")
+            esc_id = conv.get("escalationId")
+            esc = self._get(txn, self.ref(esc_id)) if esc_id else None
+            holder = esc.get("toAgentId") if esc and esc.get("status") in ("assigned", "accepted") else None
+            holder = holder or current
+            agent_ref = self.agents.document(holder) if holder else None
+            agent = self._get(txn, agent_ref) if agent_ref is not None else None
+            nothing_to_do = esc is None or esc.get("status") not in ACTIVE
+            if nothing_to_do and not current and (not resume_bot or (conv.get("botEnabled")
+                                                                     and conv.get("status") != "escalated")):
+                return Outcome(False, esc, conv)
+            if esc is not None and esc.get("status") in ACTIVE:
+                txn.update(self.ref(esc_id), {"status": "completed", "completion": completion,
+                                              "completedAt": TS, "updatedAt": TS})
+            if agent is not None:
+                _free_slot(txn, agent_ref, agent)
+            changes = {"assignedAgent": None, "escalationId": None, "updatedAt": TS}
+            if resume_bot:
+                changes.update({"status": "open", "botEnabled": True})
+            txn.update(conv_ref, changes)
+            return Outcome(True, esc, {**conv, **changes}, previous_agent_id=holder,
+                           freed_slot=agent is not None)
+
+        return self._run(run)

@@ -1,0 +1,26 @@
+"""Text matching for keywords: case- and accent-insensitive, on whole words."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+
+def normalize(text: str) -> str:
+    """"¡Quiero un AGENTE, señor!" -> "quiero un agente senor" (accents and case dropped)."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.findall(r"\w+", stripped.casefold()))
+
+
+def find_keyword(text: str, keywords) -> str | None:
+    """The first keyword (or phrase) present as whole words in `text`, else None."""
+    padded = f" {normalize(text)} "
+    for keyword in keywords or []:
+        norm = normalize(str(keyword))
+        if norm and f" {norm} " in padded:
+            return str(keyword)
+    return None
+
+
+def contains_any(text: str, keywords) -> bool:
+    return find_keyword(text, keywords) is not None

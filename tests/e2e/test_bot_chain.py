@@ -1,0 +1,98 @@
+"""The whole story on the real chain: a customer writes on WhatsApp (signed Twilio webhook), the
+bot answers through the fake OpenAI, the customer asks for a person, an agent comes online, gets
+it, accepts, answers and hands back to the bot, which answers again; the realtime events of each
+step are read from the `realtime-events` topic with their pydantic payloads."""
+from __future__ import annotations
+
+import json
+import uuid
+import warnings
+
+import pytest
+
+from bot_support import (agent_doc, conversation, customer_says, escalations, new_agents,  # noqa: F401
+                         openai_fake, outbound, set_settings)
+from messaging_support import wait_for, workspace
+
+
+@pytest.fixture
+def realtime(stack):
+    """A pull subscription on the realtime topic; yields a function returning the events so far."""
+    from google.cloud import pubsub_v1
+
+    from utalk.config import settings
+    sub = pubsub_v1.SubscriberClient()
+    name = sub.subscription_path(settings().project_id, f"test-realtime-{uuid.uuid4().hex[:8]}")
+    sub.create_subscription(name=name, topic=f"projects/{settings().project_id}/topics/realtime-events")
+    seen: list[dict] = []
+
+    def pull() -> list[dict]:
+        with warnings.catch_warnings():   # the emulator answers at once only with this (deprecated) flag
+            warnings.simplefilter("ignore", DeprecationWarning)
+            resp = sub.pull(subscription=name, max_messages=500, timeout=5, return_immediately=True)
+        if resp.received_messages:
+            sub.acknowledge(subscription=name, ack_ids=[m.ack_id for m in resp.received_messages])
+            seen.extend({"attributes": dict(m.message.attributes), **json.loads(m.message.data)}
+                        for m in resp.received_messages)
+        return seen
+
+    yield pull
+    sub.delete_subscription(subscription=name)
+    sub.close()
+
+
+def _events(pull, ws_id: str, name: str) -> list[dict]:
+    return [e for e in pull() if e["workspaceId"] == ws_id and e["event"] == name]
+
+
+def test_customer_bot_agent_and_back(api, openai_fake, realtime):
+    from utalk.models.bot import BotResumedPayload
+    from utalk.models.escalations import (ConversationAssignedPayload, EscalationAcceptedPayload,
+                                          EscalationStartedPayload)
+    from utalk.models.events import ConversationUpdated
+
+    ws = workspace(api)
+    set_settings(ws.id, **{"bot.provider": "openai", "escalation.timeoutHours": 0})
+    (agent_api, agent_id), = new_agents(api, ws, 1, status="offline")
+    openai_fake.when("envío", reply="El envío tarda 2 días.", intent="shipping", confidence=0.9)
+
+    conv, _ = customer_says(api, ws, "¿Cuánto tarda el envío?")
+    customer = conversation(ws.id, conv)["customer"]["address"]
+    wait_for(lambda: [m for m in outbound(ws.id, conv) if m["text"] == "El envío tarda 2 días."], timeout=60)
+
+    customer_says(api, ws, "mejor quiero hablar con un humano", customer=customer)
+    [started] = wait_for(lambda: _events(realtime, ws.id, "escalation:started"), timeout=60)
+    payload = EscalationStartedPayload.model_validate(started["payload"])
+    assert payload.reason == "keyword" and payload.conversationId == conv
+    assert started["attributes"]["audience"] == "workspace,conversation"
+    assert conversation(ws.id, conv)["status"] == "escalated"
+    [esc] = escalations(ws.id)
+    assert esc["status"] == "pending"                       # nobody online yet: it waits
+
+    assert agent_api.patch("/api/v1/agents/me/status", json={"status": "online"}).status_code == 200
+    # The assignments queue runs one task at a time for every workspace: allow for a backlog.
+    [assigned] = wait_for(lambda: _events(realtime, ws.id, "conversation:assigned"), timeout=60)
+    assert ConversationAssignedPayload.model_validate(assigned["payload"]).agentId == agent_id
+    assert assigned["attributes"]["agentId"] == agent_id
+
+    assert agent_api.post(f"/api/v1/escalations/{esc['id']}/accept").status_code == 200
+    [accepted] = wait_for(lambda: _events(realtime, ws.id, "escalation:accepted"), timeout=60)
+    assert EscalationAcceptedPayload.model_validate(accepted["payload"]).escalationId == esc["id"]
+    r = agent_api.post("/api/v1/messages", json={"conversationId": conv, "messageId": str(uuid.uuid4()),
+                                                 "text": "Hola, soy Ana. ¿En qué te ayudo?"})
+    assert r.status_code in (200, 201), r.text
+    customer_says(api, ws, "¿me cambian la dirección de envío?", customer=customer)   # agent's turn, not the bot's
+
+    assert agent_api.post(f"/api/v1/conversations/{conv}/return-to-bot").status_code == 200
+    [resumed] = wait_for(lambda: _events(realtime, ws.id, "bot:resumed"), timeout=60)
+    assert BotResumedPayload.model_validate(resumed["payload"]).by == agent_id
+    updates = [ConversationUpdated.model_validate(e["payload"]) for e in _events(realtime, ws.id,
+                                                                                  "conversation:updated")]
+    assert {u.reason for u in updates} >= {"bot", "assignment"}
+    assert agent_doc(ws.id, agent_id)["currentConversations"] == 0
+
+    customer_says(api, ws, "gracias, ¿y el envío express?", customer=customer)
+    wait_for(lambda: len([m for m in outbound(ws.id, conv) if m["text"] == "El envío tarda 2 días."]) == 2, timeout=60)
+    bot_replies = outbound(ws.id, conv)
+    # Two LLM answers and the handover line; nothing while the agent had the conversation.
+    assert len(bot_replies) == 3 and openai_fake.calls(about="¿Cuánto tarda el envío?") == 2

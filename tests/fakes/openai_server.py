@@ -1,0 +1,165 @@
+"""A local HTTP server speaking the OpenAI Chat Completions wire format, for tests.
+
+The product's official `openai` client is pointed at it (OPENAI_BASE_URL). It checks the bearer
+key, records every request, and answers from a script: by default a confident reply; `answer()`
+sets the next decision(s), `timeout()` makes the next calls hang past the client's timeout,
+`fail()` makes them answer an HTTP error (5xx is retried by the client), `garbage()` answers
+content that is not a valid decision. A rule can also match the customer's text (`when(...)`).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+API_KEY = "sk-test-local-fake-openai"
+
+
+def decision(reply: str = "Claro, con gusto te ayudo.", intent: str = "question", confidence: float = 0.9,
+             escalate: bool = False, reason: str | None = None) -> dict:
+    return {"reply": reply, "intent": intent, "confidence": confidence, "escalate": escalate, "reason": reason}
+
+
+@dataclass
+class FakeOpenAI:
+    port: int
+    requests: list[dict] = field(default_factory=list)
+    script: list[tuple] = field(default_factory=list)        # ("answer", dict) | ("timeout",) | ("fail", status)
+    rules: list[tuple[str, tuple]] = field(default_factory=list)
+    hang_seconds: float = 10.0
+    prompt_tokens: int | None = None                          # None: ~chars/4 of the prompt
+
+    def __post_init__(self):
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> "FakeOpenAI":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.script.clear()
+            self.rules.clear()
+            self.hang_seconds = 10.0
+
+    # -- commands ----------------------------------------------------------------------------
+    def answer(self, times: int = 1, **kw) -> None:
+        with self.lock:
+            self.script.extend([("answer", decision(**kw))] * times)
+
+    def timeout(self, times: int = 1) -> None:
+        with self.lock:
+            self.script.extend([("timeout",)] * times)
+
+    def fail(self, status: int = 500, times: int = 1) -> None:
+        with self.lock:
+            self.script.extend([("fail", status)] * times)
+
+    def garbage(self, times: int = 1) -> None:
+        with self.lock:
+            self.script.extend([("garbage",)] * times)
+
+    def when(self, text: str, **kw) -> None:
+        """Answer `decision(**kw)` whenever the last user message contains `text`."""
+        with self.lock:
+            self.rules.append((text, ("answer", decision(**kw))))
+
+    def when_timeout(self, text: str) -> None:
+        with self.lock:
+            self.rules.append((text, ("timeout",)))
+
+    def when_fail(self, text: str, status: int = 500) -> None:
+        with self.lock:
+            self.rules.append((text, ("fail", status)))
+
+    def when_garbage(self, text: str) -> None:
+        with self.lock:
+            self.rules.append((text, ("garbage",)))
+
+    def calls(self, about: str | None = None) -> int:
+        """Requests so far; with `about`, only those whose context mentions that text (a bot run of an
+        earlier test may still reach this shared server after the reset)."""
+        with self.lock:
+            return sum(1 for r in self.requests
+                       if about is None or any(about in (m.get("content") or "") for m in r.get("messages") or []))
+
+    def requests_about(self, about: str) -> list[dict]:
+        with self.lock:
+            return [r for r in self.requests if any(about in (m.get("content") or "") for m in r.get("messages") or [])]
+
+    def _next(self, body: dict) -> tuple:
+        last = next((m.get("content", "") for m in reversed(body.get("messages") or []) if m.get("role") == "user"), "")
+        with self.lock:
+            self.requests.append(body)
+            for text, action in self.rules:
+                if text in last:
+                    return action
+            return self.script.pop(0) if self.script else ("answer", decision())
+
+
+def _handler(fake: FakeOpenAI):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _json(self, status: int, body: dict) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def _error(self, status: int, message: str, type_: str) -> None:
+            self._json(status, {"error": {"message": message, "type": type_, "param": None, "code": None}})
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            if self.path.rstrip("/") != "/v1/chat/completions":
+                return self._error(404, f"Unknown path {self.path}", "invalid_request_error")
+            if self.headers.get("Authorization") != f"Bearer {API_KEY}":
+                return self._error(401, "Incorrect API key provided", "invalid_request_error")
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return self._error(400, "Invalid JSON", "invalid_request_error")
+            action = fake._next(body)
+            if action[0] == "timeout":
+                time.sleep(fake.hang_seconds)
+                try:
+                    return self._error(504, "too late", "server_error")
+                except OSError:          # the client gave up long ago, as intended
+                    return None
+            if action[0] == "fail":
+                return self._error(action[1], "The server had an error", "server_error")
+            content = "this is not json" if action[0] == "garbage" else json.dumps(action[1], ensure_ascii=False)
+            prompt_chars = sum(len(m.get("content") or "") for m in body.get("messages") or [])
+            prompt_tokens = fake.prompt_tokens if fake.prompt_tokens is not None else prompt_chars // 4 + 1
+            self._json(200, {
+                "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
+                "model": body.get("model", "gpt-4o-mini"), "system_fingerprint": "fp_fake",
+                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                             "message": {"role": "assistant", "content": content, "refusal": None}}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4 + 1,
+                          "total_tokens": prompt_tokens + len(content) // 4 + 1},
+            })
+
+    return Handler
