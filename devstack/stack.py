@@ -168,14 +168,12 @@ class Stack:
                                 "--access-logfile", "-", "devstack.gateway:app"])
         self._wait("gateway", lambda: http_ok(f"http://127.0.0.1:{self.ports.gateway}/health"))
 
-    def start_relay(self) -> None:
-        relay = ROOT / "realtime-relay" / "relay" / "server.py"
-        if not relay.exists():
-            return
-        self._spawn("relay", [str(VENV / "bin/python"), "-m", "relay.server"],
+    def start_relay(self, port: int | None = None, name: str = "relay", extra_env: dict | None = None) -> None:
+        port = port or self.ports.relay
+        self._spawn(name, [str(VENV / "bin/python"), "-m", "relay.server"],
                     env={"PYTHONPATH": os.pathsep.join([str(ROOT / "realtime-relay"), str(ROOT / "shared")]),
-                         "PORT": str(self.ports.relay)})
-        self._wait("relay", lambda: http_ok(f"http://127.0.0.1:{self.ports.relay}/health"))
+                         "PORT": str(port), "RELAY_INSTANCE_ID": name, **(extra_env or {})})
+        self._wait(name, lambda: http_ok(f"http://127.0.0.1:{port}/health"))
 
     def stop_stale(self) -> None:
         """Stop processes a previous run of this stack left behind (their pid files say which)."""

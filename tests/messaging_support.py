@@ -85,7 +85,7 @@ def messages(ws_id: str, conv: str) -> list[dict]:
     return [d.to_dict() for d in conversation_doc(ws_id, conv).collection("messages").stream()]
 
 
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+def wait_for(predicate, timeout: float = 45.0, interval: float = 0.1):
     """Poll until predicate() is truthy (returns it) or fail after a bounded deadline."""
     deadline = time.monotonic() + timeout
     last = None

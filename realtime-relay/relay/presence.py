@@ -124,6 +124,8 @@ class Presence:
         await self.sio.emit("presence:update", {"userId": user, "status": status},
                             room=rooms.workspace(ws))
         log.info("presence", extra={"workspaceId": ws, "userId": user, "status": status})
+        if status == "online":
+            await _request_assignment(ws)
 
     async def connected(self, ws: str, user: str, sid: str) -> None:
         await self.registry.add(ws, user, sid)
@@ -175,3 +177,17 @@ class Presence:
         for t in tasks:
             t.cancel()
         self._pending.clear()
+
+
+async def _request_assignment(ws: str) -> None:
+    """An agent came online: ask the assignments queue to offer them waiting escalations.
+
+    Best effort: presence is already stored, and the next assignment run (any escalation, any
+    freed slot) would find this agent anyway; a failure here only delays that.
+    """
+    from utalk import tasks  # the same enqueue the functions use (queue `assignments`, concurrency 1)
+
+    try:
+        await asyncio.to_thread(tasks.enqueue, "assignment_run", {"workspaceId": ws, "escalationId": None})
+    except Exception:
+        log.exception("could not request assignment", extra={"workspaceId": ws})
