@@ -139,8 +139,23 @@ class Stack:
         raise RuntimeError(f"{name} did not become ready on time; log tail:\n{tail}")
 
     def start_emulators(self) -> None:
+        """Start every emulator; on any failure stop what did start, so nothing is left behind."""
+        try:
+            self._start_emulators()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_emulators(self) -> None:
         p, sdk = self.ports, sdk_root()
         self.stop_stale()
+        # A port still taken now belongs to someone else: sharing it would be silent and wrong
+        # (gRPC servers bind with SO_REUSEPORT, so a second tasks emulator would split the traffic).
+        busy = [name for name, port in vars(p).items()
+                if name not in ("gateway", "relay", "twilio_api", "openai_api") and port and port_open(port)]
+        if busy:
+            raise RuntimeError(f"ports for {', '.join(busy)} are already in use (another stack running?); "
+                               "stop it or set UTALK_TEST_PORT_OFFSET")
         fs_argv = ["java", "-Duser.language=en", "-cp",
                    str(sdk / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"),
                    "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
@@ -189,20 +204,22 @@ class Stack:
         while time.monotonic() < deadline and any(port_open(x) for x in vars(self.ports).values()):
             time.sleep(0.2)
 
-    def stop(self) -> None:
-        for name, proc in reversed(list(self.procs.items())):
+    def stop(self, *names: str) -> None:
+        """Stop the named processes of this stack, or all of them (newest first)."""
+        chosen = [(n, p) for n, p in reversed(list(self.procs.items())) if not names or n in names]
+        for name, proc in chosen:
             if proc.poll() is None:
                 try:
                     os.killpg(proc.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
-        for name, proc in self.procs.items():
+        for name, proc in chosen:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
             (self.state_dir / f"{name}.pid").unlink(missing_ok=True)
-        self.procs.clear()
+            del self.procs[name]
 
     # -- data --------------------------------------------------------------------------------
     def reset_firestore(self) -> None:

@@ -26,8 +26,8 @@ def stack():
     """Emulators, provisioning and the gateway, started once for the whole session."""
     from devstack.provision import provision
 
-    STACK.start_emulators()
     try:
+        STACK.start_emulators()
         provision()
         STACK.start_gateway(workers=int(os.environ.get("UTALK_TEST_GATEWAY_WORKERS", "2")))
         yield STACK
@@ -87,3 +87,19 @@ def _twilio_server(stack):
 def twilio(_twilio_server):
     _twilio_server.reset()
     return _twilio_server
+
+
+@pytest.fixture(scope="session")
+def _openai_server(stack):
+    """The fake OpenAI API on the stack's port for it (the gateway's openai client calls it)."""
+    from fakes.openai_server import FakeOpenAI
+
+    fake = FakeOpenAI(stack.ports.openai_api).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def openai_fake(_openai_server):
+    _openai_server.reset()
+    return _openai_server
