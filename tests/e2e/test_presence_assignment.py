@@ -5,16 +5,25 @@ assignment run on the Cloud Tasks emulator, which calls the assignment function 
 """
 from __future__ import annotations
 
+import pytest
 import socketio
 
 from bot_support import agent_doc, customer_says, escalations, new_agents, quiet_workspace
 from messaging_support import wait_for, workspace
 
 
-def test_agent_coming_online_over_socketio_takes_the_waiting_escalation(api, stack):
-    port = stack.ports.relay + 2000  # apart from the relay tests' own instances
-    if "relay-e2e" not in stack.procs:
-        stack.start_relay(port=port, name="relay-e2e")
+@pytest.fixture
+def relay_port(stack):
+    """A relay of its own: its own port and subscription, so the relay tests' instances (which
+    count what they consume from theirs) never share work with it; stopped after the test."""
+    port = stack.ports.relay + 2000
+    stack.start_relay(port=port, name="relay-e2e", extra_env={"RELAY_SUBSCRIPTION": "realtime-events--relay-e2e"})
+    yield port
+    stack.stop("relay-e2e")
+
+
+def test_agent_coming_online_over_socketio_takes_the_waiting_escalation(api, relay_port):
+    port = relay_port
     ws = workspace(api)
     quiet_workspace(ws.id)
     conv, _ = customer_says(api, ws, "hola")
