@@ -1,32 +1,14 @@
-"""Helpers for bot and escalation tests: the fake OpenAI fixture, workspace settings, agents,
-customer messages through the real webhook, and Firestore reads of escalations and bot runs.
-
-Import the fixtures into a test module (`from bot_support import openai_fake  # noqa: F401`).
-"""
+"""Helpers for bot and escalation tests: workspace settings, agents, customer messages through the
+real webhook, and Firestore reads of escalations and bot runs (the fake OpenAI is in conftest)."""
 from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 import helpers
-from fakes.openai_server import FakeOpenAI
 from messaging_support import INBOUND, conv_id, conversation_doc, db, inbound_form, messages, post_signed, wait_for
 
 
-_server: FakeOpenAI | None = None
-
-
-@pytest.fixture
-def openai_fake(stack) -> FakeOpenAI:
-    """The fake OpenAI on the stack's port: one per test process (daemon thread), reset per test.
-    A module-level singleton rather than a session fixture, because several test modules import it."""
-    global _server
-    if _server is None:
-        _server = FakeOpenAI(stack.ports.openai_api).start()
-    _server.reset()
-    return _server
 
 
 def ws_doc(ws_id: str):

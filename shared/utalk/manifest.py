@@ -9,7 +9,7 @@ exactly one trigger (http route, Pub/Sub topic, Cloud Tasks queue or schedule), 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 API = "/api/v1"

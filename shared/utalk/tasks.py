@@ -13,13 +13,16 @@ import json
 import os
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from google.api_core.exceptions import AlreadyExists
 from pydantic import BaseModel, ValidationError
 
 from utalk import clients, errors, logs, manifest
 from utalk.config import settings
+
+if TYPE_CHECKING:
+    import flask
 
 log = logs.get("tasks")
 
@@ -72,7 +75,7 @@ class Retry(Exception):
     """Raise from a task handler to answer 503 and have Cloud Tasks try again later."""
 
 
-def _json(data: dict, status: int) -> "flask.Response":
+def _json(data: dict, status: int) -> flask.Response:
     import flask  # handlers run under functions-framework; enqueuers (the relay) need no Flask
 
     return flask.Response(json.dumps(data, separators=(",", ":"), default=str), status=status,
@@ -90,7 +93,7 @@ def task_handler(name: str, body: type[BaseModel]) -> Callable[[Callable[[Any], 
     manifest.get(name)  # fail at import time on a name the manifest does not know
 
     def wrap(handler):
-        def entry(request: "flask.Request") -> "flask.Response":
+        def entry(request: "flask.Request") -> flask.Response:
             started = time.perf_counter()
             attempt = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
             if request.method != "POST":

@@ -10,8 +10,8 @@ import warnings
 
 import pytest
 
-from bot_support import (agent_doc, conversation, customer_says, escalations, new_agents,  # noqa: F401
-                         openai_fake, outbound, set_settings)
+from bot_support import (agent_doc, conversation, customer_says, escalations, new_agents,
+                         outbound, set_settings)
 from messaging_support import wait_for, workspace
 
 
@@ -45,7 +45,7 @@ def _events(pull, ws_id: str, name: str) -> list[dict]:
     return [e for e in pull() if e["workspaceId"] == ws_id and e["event"] == name]
 
 
-def test_customer_bot_agent_and_back(api, openai_fake, realtime):
+def test_customer_bot_agent_and_back(api, realtime, openai_fake):
     from utalk.models.bot import BotResumedPayload
     from utalk.models.escalations import (ConversationAssignedPayload, EscalationAcceptedPayload,
                                           EscalationStartedPayload)

@@ -9,11 +9,12 @@ content that is not a valid decision. A rule can also match the customer's text 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from fakes import LocalServer
 
 API_KEY = "sk-test-local-fake-openai"
 
@@ -24,7 +25,7 @@ def decision(reply: str = "Claro, con gusto te ayudo.", intent: str = "question"
 
 
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     port: int
     requests: list[dict] = field(default_factory=list)
     script: list[tuple] = field(default_factory=list)        # ("answer", dict) | ("timeout",) | ("fail", status)
@@ -33,22 +34,11 @@ class FakeOpenAI:
     prompt_tokens: int | None = None                          # None: ~chars/4 of the prompt
 
     def __post_init__(self):
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serve(_handler(self))
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self) -> "FakeOpenAI":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def reset(self) -> None:
         with self.lock:

@@ -11,7 +11,9 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from fakes import LocalServer
 from urllib.parse import parse_qs
 
 ACCOUNT_SID = "AC" + "1" * 32
@@ -19,7 +21,7 @@ AUTH_TOKEN = "sandbox-auth-token-local-only-000000"   # what the stack resolves 
 
 
 @dataclass
-class FakeTwilio:
+class FakeTwilio(LocalServer):
     port: int
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
@@ -29,21 +31,11 @@ class FakeTwilio:
     media_hits: int = 0
 
     def __post_init__(self):
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serve(_handler(self))
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "FakeTwilio":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def reset(self) -> None:
         with self.lock:

@@ -92,6 +92,7 @@ def _claims(admin, **over):
     return base
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # HS512 forged on purpose
 def test_rejected_tokens(api, admin):
     from utalk.config import settings
 

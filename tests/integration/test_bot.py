@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
-from bot_support import (bot_runs, conversation, customer_says, escalations, openai_fake,  # noqa: F401
+from bot_support import (bot_runs, conversation, customer_says, escalations,
                          outbound, set_settings)
 from messaging_support import wait_for, workspace
 

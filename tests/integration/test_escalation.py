@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from bot_support import (agent_doc, conversation, customer_says, escalations,  # noqa: F401
-                         new_agents, openai_fake, outbound, quiet_workspace, set_settings)
+from bot_support import (agent_doc, conversation, customer_says, escalations,
+                         new_agents, outbound, quiet_workspace, set_settings)
 from messaging_support import wait_for, workspace
 
 
@@ -56,7 +56,7 @@ def test_intent_and_low_confidence_escalate(api, openai_fake):
     assert all(e["status"] == "pending" for e in escalations(ws.id))                   # nobody online
 
 
-def test_timeout_escalates_only_unanswered_messages(api, openai_fake):
+def test_timeout_escalates_only_unanswered_messages(api):
     ws = workspace(api)
     set_settings(ws.id, **{"bot.enabled": False, "escalation.timeoutHours": 2 / 3600})   # 2 seconds
     unanswered, _ = customer_says(api, ws, "¿alguien?")
@@ -78,7 +78,7 @@ def test_timeout_escalates_only_unanswered_messages(api, openai_fake):
     assert len(escalations(ws.id)) == 1
 
 
-def test_manual_escalation_reject_goes_to_next_agent_then_return_to_bot(api, openai_fake):
+def test_manual_escalation_reject_goes_to_next_agent_then_return_to_bot(api):
     ws = workspace(api)
     quiet_workspace(ws.id)
     conv, _ = customer_says(api, ws, "hola")

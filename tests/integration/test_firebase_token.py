@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 import jwt
@@ -132,8 +134,6 @@ def test_claims_open_own_workspace_conversations_and_nothing_else(api, admin, st
 
 def _run_in_production(code: str, **env) -> "subprocess.CompletedProcess":
     """Run `code` in a fresh interpreter configured as production (settings are cached per process)."""
-    import subprocess
-    import sys
 
     from devstack.stack import ROOT
 

@@ -1,6 +1,5 @@
 """Every bad-input class through the gateway: envelope, status, no 500; routing, CORS, headers."""
 import pytest
-import requests
 
 from tests.helpers import login, new_admin
 

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import base64
-import json
 from concurrent.futures import ThreadPoolExecutor
 
-from messaging_support import (INBOUND, conv_id, conversation_doc, inbound_form, messages, post_signed,
-                               wait_for, workspace)
+from messaging_support import INBOUND, conv_id, conversation_doc, inbound_form, messages, post_signed, workspace
 
 CUSTOMER = "+5215512345678"
 

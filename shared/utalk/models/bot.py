@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from utalk.models.common import Output, Timestamp
+from utalk.models.common import MessageTask, Output, Timestamp
 
 
 class BotDecision(BaseModel):
@@ -34,13 +34,8 @@ class Completion(BaseModel):
     tokens_out: int = 0
 
 
-class BotRunTask(BaseModel):
+class BotRunTask(MessageTask):
     """Body of a `bot_run` Cloud Task: one inbound message to answer."""
-    model_config = ConfigDict(extra="forbid")
-
-    workspaceId: str = Field(min_length=1, max_length=200)
-    conversationId: str = Field(min_length=1, max_length=300)
-    messageId: str = Field(min_length=1, max_length=200)
 
 
 class BotRun(Output):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 
 def iso_utc(value: datetime) -> str:
@@ -27,3 +27,12 @@ class Output(BaseModel):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class MessageTask(BaseModel):
+    """Body of a Cloud Task about one stored inbound message (bot run, unanswered timeout)."""
+    model_config = ConfigDict(extra="forbid")
+
+    workspaceId: str = Field(min_length=1, max_length=200)
+    conversationId: str = Field(min_length=1, max_length=300)
+    messageId: str = Field(min_length=1, max_length=200)

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from utalk.models.common import Input, Output, Timestamp
+from utalk.models.common import Input, MessageTask, Output, Timestamp
 
 Reason = Literal["keyword", "intent", "low_confidence", "timeout", "error", "manual"]
 # pending: waiting for an agent; assigned: offered to an agent (holds one of its slots);
@@ -59,13 +59,8 @@ class AssignmentTask(BaseModel):
     escalationId: str | None = Field(default=None, max_length=200)   # the one that asked, for logs
 
 
-class TimeoutTask(BaseModel):
+class TimeoutTask(MessageTask):
     """Body of an `escalation_timeout` task: escalate if this inbound message is still unanswered."""
-    model_config = ConfigDict(extra="forbid")
-
-    workspaceId: str = Field(min_length=1, max_length=200)
-    conversationId: str = Field(min_length=1, max_length=300)
-    messageId: str = Field(min_length=1, max_length=200)
 
 
 # -- realtime event payloads ---------------------------------------------------------------------
