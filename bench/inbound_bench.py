@@ -11,8 +11,9 @@ a WhatsApp channel, then for each concurrency level drives signed Twilio-style i
 Both use the same Firestore emulator. Topics exist but have no subscriptions, so the function is
 measured alone (in production the bot and relay run in other instances).
 
-The load generator is pure Python (processes x threads, keep-alive http.client), so it shares the
-machine's cores with the servers; compare the ratio, not absolute numbers. Firestore reads and
+The load comes from wrk replaying pre-signed requests (bench/inbound_replay.lua) when wrk is
+installed, else from a pure-Python generator (processes x threads, keep-alive http.client); either
+shares the machine's cores with the servers, so compare the ratio, not absolute numbers. Firestore reads and
 writes per inbound message are counted, not assumed: the same handler runs in-process with the
 Firestore client's RPCs instrumented.
 
@@ -26,6 +27,7 @@ import http.client
 import multiprocessing as mp
 import os
 import random
+import shutil
 import sys
 import threading
 import time
@@ -109,6 +111,41 @@ def drive(port: int, path: str, public_url: str, token: str, concurrency: int, s
     pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
     return {"requests": len(samples), "failures": sum(1 for s in samples if not s[1]),
             "rps": len(samples) / elapsed, "p50": pct(50), "p95": pct(95), "p99": pct(99)}
+
+
+def drive_wrk(port: int, path: str, public_url: str, token: str, concurrency: int, seconds: float) -> dict:
+    """The same load from wrk (C, as ../shared/bench uses), replaying pre-signed requests, so the
+    load generator takes far less of the two cores than the Python one."""
+    import json
+    import subprocess
+    import tempfile
+
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(token)
+    run = uuid.uuid4().hex[:8]
+    rnd = random.Random(run)
+    count = int(max(2000, 1500 * seconds))  # above what 2 cores can serve in `seconds`
+    threads = min(2, concurrency)
+    with tempfile.NamedTemporaryFile("w", suffix=".reqs", delete=False) as f:
+        for n in range(count):
+            form = {"MessageSid": f"SM{run}n{n}", "AccountSid": "AC" + "0" * 32,
+                    "From": f"whatsapp:+1555{rnd.randrange(NCONV):07d}", "To": f"whatsapp:{BUSINESS}",
+                    "Body": "hola mundo", "NumMedia": "0", "NumSegments": "1"}
+            f.write(f"{validator.compute_signature(public_url, form)}\t{urlencode(form)}\n")
+        reqs = f.name
+    try:
+        out = subprocess.run(["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+                              "-s", str(ROOT / "bench" / "inbound_replay.lua"), f"http://127.0.0.1:{port}/"],
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "REQS_FILE": reqs, "REQ_PATH": path, "WRK_THREADS": str(threads)})
+    finally:
+        os.unlink(reqs)
+    line = next(x for x in out.stdout.splitlines() if x.startswith("WRKJSON "))
+    r = json.loads(line[len("WRKJSON "):])
+    failures = sum(r[k] for k in ("connect_err", "read_err", "write_err", "status_err", "timeout_err"))
+    return {"requests": r["requests"], "failures": failures, "rps": r["requests"] / (r["duration_us"] / 1e6),
+            "p50": r["p50_us"] / 1000, "p95": r["p95_us"] / 1000, "p99": r["p99_us"] / 1000}
 
 
 # -- servers --------------------------------------------------------------------------------------
@@ -241,7 +278,10 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--port-offset", type=int, default=int(os.environ.get("UTALK_BENCH_PORT_OFFSET", "600")))
     ap.add_argument("--reuse", action="store_true", help="use emulators already running on the bench ports")
+    ap.add_argument("--load", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python",
+                    help="load generator (default wrk when installed: apt-get install wrk)")
     args = ap.parse_args()
+    load = drive_wrk if args.load == "wrk" else drive
     if not (FLOOR_DIR / "main.py").exists():
         sys.exit(f"floor webhook not found at {FLOOR_DIR}")
 
@@ -272,12 +312,12 @@ def main() -> int:
         rows = []
         for c in [int(x) for x in args.levels.split(",")]:
             for name, port, path in (("floor", floor_port, "/"), ("utalk", ours_port, PATH)):
-                drive(port, path, public, token, c, args.warmup)
-                rows.append((c, name, drive(port, path, public, token, c, args.seconds)))
+                load(port, path, public, token, c, args.warmup)
+                rows.append((c, name, load(port, path, public, token, c, args.seconds)))
                 print(f"  c={c:<3} {name:<6} {rows[-1][2]['rps']:8.1f} req/s", file=sys.stderr, flush=True)
 
         print(f"\nInbound webhook, gunicorn 2 workers x 8 threads, {args.seconds:.0f} s per run, "
-              f"{os.cpu_count()} cores shared with the load generator")
+              f"{os.cpu_count()} cores shared with the load generator ({args.load})")
         print(f"{'conc':>4}  {'server':<6} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'fail':>5} "
               f"{'vs floor':>8}")
         floor = {}

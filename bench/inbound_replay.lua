@@ -1,0 +1,39 @@
+-- wrk script for bench/inbound_bench.py: replays pre-signed Twilio inbound webhooks.
+-- REQS_FILE holds one request a line, "<X-Twilio-Signature>\t<form body>", every MessageSid unique;
+-- thread k of n sends lines k, k+n, k+2n, ... so no two threads send the same message.
+-- REQ_PATH is the path to POST to. done() prints one WRKJSON line for the bench to parse.
+local threads = {}
+local path = os.getenv("REQ_PATH") or "/"
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local n = tonumber(os.getenv("WRK_THREADS") or "1")
+  reqs, i = {}, 0
+  local k = 0
+  for line in io.lines(os.getenv("REQS_FILE")) do
+    if k % n == tid then
+      local sig, body = line:match("^([^\t]*)\t(.*)$")
+      reqs[#reqs + 1] = wrk.format("POST", path, {
+        ["Content-Type"] = "application/x-www-form-urlencoded", ["X-Twilio-Signature"] = sig }, body)
+    end
+    k = k + 1
+  end
+end
+
+function request()
+  i = i % #reqs + 1   -- wraps only if the run outlives the file: the bench sizes it generously
+  return reqs[i]
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"connect_err":%d,"read_err":%d,"write_err":%d,' ..
+    '"status_err":%d,"timeout_err":%d,"p50_us":%d,"p95_us":%d,"p99_us":%d}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
