@@ -31,6 +31,8 @@ UTalk is running locally (logs in {stack.state_dir}):
 Demo workspace {creds['workspaceId']} (tenant {creds['tenantId']}); admin login:
   email    {creds['email']}
   password {creds['password']}
+WhatsApp number {creds['channel']['number']} ({creds['channel']['provider']}); play a customer with:
+  .venv/bin/python -m devstack.simulate "hola, necesito ayuda"
 Ctrl-C stops everything.""", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while all(proc.poll() is None for proc in stack.procs.values()):

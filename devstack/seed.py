@@ -1,6 +1,7 @@
-"""Seeds the demo tenant, workspace and admin user (idempotent: an existing admin is kept).
+"""Seeds the demo tenant, workspace, admin user and WhatsApp channel (idempotent: existing ones are kept).
 
-Credentials come from UTALK_DEMO_ADMIN_EMAIL / UTALK_DEMO_ADMIN_PASSWORD, with local defaults.
+Credentials come from UTALK_DEMO_ADMIN_EMAIL / UTALK_DEMO_ADMIN_PASSWORD, with local defaults. The
+channel uses the offline sandbox provider unless TWILIO_ACCOUNT_SID is set.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from utalk import clients
 from utalk.auth.passwords import hash_password
 
 TENANT, WORKSPACE = "tenant_demo", "ws_demo"
+DEMO_NUMBER = "+14155238886"  # Twilio's WhatsApp sandbox number
 DEFAULT_SETTINGS = {
     "language": "es",
     "agentVisibility": "all",
@@ -65,13 +67,27 @@ def create_admin(workspace_id: str, tenant_id: str, email: str, password: str, n
     return user_id
 
 
+def create_demo_channel(admin_id: str) -> dict:
+    """The demo workspace's WhatsApp number, made through the same use case the API uses."""
+    from utalk.auth.tokens import Principal
+    from utalk.models.channels import CreateChannel
+    from utalk.services.channels import create_channel, list_channels
+
+    existing = [c for c in list_channels(WORKSPACE) if c.address == DEMO_NUMBER]
+    if existing:
+        return existing[0].model_dump(mode="json")
+    admin = Principal(admin_id, "admin", WORKSPACE, TENANT, expires_at=0)
+    return create_channel(admin, CreateChannel(name="WhatsApp demo", phoneNumber=DEMO_NUMBER)).model_dump(mode="json")
+
+
 def seed() -> dict:
     email = os.environ.get("UTALK_DEMO_ADMIN_EMAIL", "admin@demo.utalk.app")
     password = os.environ.get("UTALK_DEMO_ADMIN_PASSWORD", "utalk-demo-2026")
     create_workspace(WORKSPACE, TENANT, "Demo")
     user_id = create_admin(WORKSPACE, TENANT, email, password)
+    channel = create_demo_channel(user_id)
     return {"tenantId": TENANT, "workspaceId": WORKSPACE, "userId": user_id, "email": email,
-            "password": password}
+            "password": password, "channel": {"number": channel["address"], "provider": channel["provider"]}}
 
 
 if __name__ == "__main__":

@@ -155,7 +155,7 @@ class Stack:
                 if name not in ("gateway", "relay", "twilio_api", "openai_api") and port and port_open(port)]
         if busy:
             raise RuntimeError(f"ports for {', '.join(busy)} are already in use (another stack running?); "
-                               "stop it or set UTALK_TEST_PORT_OFFSET")
+                               "stop it, or shift test ports with UTALK_TEST_PORT_OFFSET")
         fs_argv = ["java", "-Duser.language=en", "-cp",
                    str(sdk / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"),
                    "com.google.cloud.datastore.emulator.firestore.CloudFirestore",

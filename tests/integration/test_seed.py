@@ -1,0 +1,20 @@
+"""The demo seed: idempotent, and the local stack it prepares answers a simulated customer."""
+from devstack import seed, simulate
+from messaging_support import conv_id, messages, wait_for
+
+
+def test_seed_is_idempotent_and_the_demo_works_end_to_end(api):
+    first = seed.seed()
+    again = seed.seed()
+    assert again == first
+    from utalk.services.channels import list_channels
+    assert [c.address for c in list_channels(seed.WORKSPACE)] == [seed.DEMO_NUMBER]
+    token = api.post("/api/v1/auth/login", json={"email": first["email"], "password": first["password"]}).json()["token"]
+    assert token
+    r = simulate.send(api.base, "hola", "+5215512340000")
+    assert r.status_code == 200, r.text
+    conv = conv_id("+5215512340000", seed.DEMO_NUMBER)
+    # The offline bot answers through the sandbox channel, which reports the reply delivered.
+    reply = wait_for(lambda: [m for m in messages(seed.WORKSPACE, conv) if m["senderType"] == "bot"
+                              and m["status"] in ("sent", "delivered", "read")])
+    assert reply[0]["direction"] == "outbound"
