@@ -14,10 +14,11 @@ import requests
 from google.cloud import firestore
 from twilio.request_validator import RequestValidator
 
-from utalk import clients, logs
+from utalk import logs
 from utalk.channels import credentials
 from utalk.channels.base import Outbound, SendResult
 from utalk.channels.twilio_whatsapp import TwilioWhatsApp, wa
+from utalk.repositories.base import WorkspaceScope
 
 log = logs.get("sandbox")
 CALLBACK_STATUSES = ("sent", "delivered", "read")
@@ -33,12 +34,11 @@ class Sandbox(TwilioWhatsApp):
 
     def send(self, out: Outbound) -> SendResult:
         sid = "SM" + uuid.uuid4().hex
-        clients.firestore().collection("workspaces").document(out.workspace_id) \
-            .collection("sandboxOutbox").document(sid).set({
+        WorkspaceScope(out.workspace_id).collection("sandboxOutbox").document(sid).set({
                 "sid": sid, "to": wa(out.to), "from": wa(out.from_), "body": out.text,
-                "mediaUrls": list(out.media_urls), "location": out.location, "contentSid": out.content_sid,
-                "contentVariables": out.content_variables, "conversationId": out.conversation_id,
-                "messageId": out.message_id, "createdAt": firestore.SERVER_TIMESTAMP})
+            "mediaUrls": list(out.media_urls), "location": out.location, "contentSid": out.content_sid,
+            "contentVariables": out.content_variables, "conversationId": out.conversation_id,
+            "messageId": out.message_id, "createdAt": firestore.SERVER_TIMESTAMP})
         if out.status_callback:
             threading.Thread(target=self._callbacks, args=(out, sid), daemon=True).start()
         return SendResult(provider_id=sid, status="queued")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from google.cloud import firestore
 
-from utalk.repositories.base import WorkspaceScope, safe_id
+from utalk.repositories.base import WorkspaceScope, read, safe_id
 
 DEFAULT_MAX_CONVERSATIONS = 10
 
@@ -35,8 +35,7 @@ class AgentRepository:
         return self.agents.document(safe_id(user_id, "agent"))
 
     def get(self, user_id: str) -> dict | None:
-        snap = self.ref(user_id).get()
-        return snap.to_dict() if snap.exists else None
+        return read(self.ref(user_id))
 
     def online_query(self):
         return self.agents.where(filter=firestore.FieldFilter("status", "==", "online"))

@@ -21,6 +21,12 @@ class WorkspaceScope:
         return self.root.collection(name)
 
 
+def read(ref, transaction=None) -> dict | None:
+    """A document's data, or None when it does not exist (inside a transaction when given)."""
+    snap = ref.get(transaction=transaction)
+    return snap.to_dict() if snap.exists else None
+
+
 def safe_id(value: str, what: str = "id") -> str:
     """Ids from URLs become document ids: reject what Firestore would read as a path."""
     if not value or len(value) > 200 or "/" in value or value in (".", "..") or value.startswith("__"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from google.api_core.exceptions import NotFound
 from google.cloud import firestore
 
-from utalk.repositories.base import WorkspaceScope
+from utalk.repositories.base import WorkspaceScope, read
 
 
 class BotRunRepository:
@@ -13,8 +13,7 @@ class BotRunRepository:
         self.runs = self.scope.collection("botRuns")
 
     def get(self, run_id: str) -> dict | None:
-        snap = self.runs.document(run_id).get()
-        return snap.to_dict() if snap.exists else None
+        return read(self.runs.document(run_id))
 
     def save(self, run: dict) -> None:
         """Keyed by the inbound message, so a retried run overwrites instead of adding a second."""

@@ -8,7 +8,7 @@ import time
 from google.api_core.exceptions import AlreadyExists
 
 from utalk import clients, errors
-from utalk.repositories.base import WorkspaceScope, safe_id
+from utalk.repositories.base import WorkspaceScope, read, safe_id
 
 ROUTES = "channelRoutes"
 
@@ -32,8 +32,7 @@ def find_route(channel_type: str, address: str) -> dict | None:
     hit = _routes.get(key)
     if hit and hit[0] > now:
         return hit[1]
-    snap = clients.firestore().collection(ROUTES).document(key).get()
-    route = snap.to_dict() if snap.exists else None
+    route = read(clients.firestore().collection(ROUTES).document(key))
     if route is not None and _ROUTE_TTL > 0:
         with _routes_lock:
             if len(_routes) > 10_000:  # bound memory: drop everything, it refills on demand
@@ -60,8 +59,7 @@ class ChannelRepository:
                 from None
 
     def get(self, channel_id: str) -> dict | None:
-        snap = self.channels.document(safe_id(channel_id, "channel")).get()
-        return snap.to_dict() if snap.exists else None
+        return read(self.channels.document(safe_id(channel_id, "channel")))
 
     def list(self) -> list[dict]:
         return [d.to_dict() for d in self.channels.order_by("createdAt").limit(200).stream()]

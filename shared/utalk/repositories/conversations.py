@@ -5,7 +5,7 @@ from google.cloud import firestore
 
 from utalk import errors
 from utalk.repositories import queries
-from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, safe_id
+from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, read, safe_id
 
 
 class ConversationRepository:
@@ -17,8 +17,7 @@ class ConversationRepository:
         return self.conversations.document(safe_id(conversation_id, "conversation"))
 
     def get(self, conversation_id: str) -> dict | None:
-        snap = self.ref(conversation_id).get()
-        return snap.to_dict() if snap.exists else None
+        return read(self.ref(conversation_id))
 
     def list(self, filters: dict, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
         spec = queries.CONVERSATIONS_BY_ACTIVITY

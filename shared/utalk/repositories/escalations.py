@@ -15,7 +15,7 @@ from google.cloud import firestore
 from utalk import errors
 from utalk.models.escalations import ACTIVE
 from utalk.repositories.agents import DEFAULT_MAX_CONVERSATIONS, has_capacity, pick_agent
-from utalk.repositories.base import WorkspaceScope, safe_id
+from utalk.repositories.base import WorkspaceScope, read, safe_id
 
 TS = firestore.SERVER_TIMESTAMP
 MAX_ATTEMPTS = 5   # the library default; the caller (queue or client) retries after a 503
@@ -59,18 +59,13 @@ class EscalationRepository:
         return self.conversations.document(safe_id(conversation_id, "conversation"))
 
     def get(self, escalation_id: str) -> dict | None:
-        snap = self.ref(escalation_id).get()
-        return snap.to_dict() if snap.exists else None
+        return read(self.ref(escalation_id))
 
     def waiting(self, limit: int) -> list[dict]:
         """The waiting queue, oldest first (index: status ASC, createdAt ASC)."""
         query = self.escalations.where(filter=firestore.FieldFilter("status", "==", "pending")) \
             .order_by("createdAt").limit(limit)
         return [d.to_dict() for d in query.stream()]
-
-    def _get(self, txn, ref) -> dict | None:
-        snap = ref.get(transaction=txn)
-        return snap.to_dict() if snap.exists else None
 
     def _run(self, fn):
         try:
@@ -89,15 +84,15 @@ class EscalationRepository:
         esc_ref, conv_ref = self.ref(record["id"]), self.conv_ref(record["conversationId"])
 
         def run(txn):
-            conv = self._get(txn, conv_ref)
+            conv = read(conv_ref, txn)
             if conv is None:
                 raise errors.NotFound("No such conversation", code="conversation_not_found")
-            existing = self._get(txn, esc_ref)
+            existing = read(esc_ref, txn)
             if existing is not None:
                 return Outcome(False, existing, conv, note="duplicate_trigger")
             active_id = conv.get("escalationId")
             if active_id:
-                active = self._get(txn, self.ref(active_id))
+                active = read(self.ref(active_id), txn)
                 if active and active.get("status") in ACTIVE:
                     return Outcome(False, active, conv, note="already_escalated")
             if conv.get("status") == "closed":
@@ -118,11 +113,11 @@ class EscalationRepository:
         online = self.agents.where(filter=firestore.FieldFilter("status", "==", "online"))
 
         def run(txn):
-            esc = self._get(txn, esc_ref)
+            esc = read(esc_ref, txn)
             if esc is None or esc.get("status") != "pending":
                 return Outcome(False, esc, note="not_waiting")
             conv_ref = self.conv_ref(esc["conversationId"])
-            conv = self._get(txn, conv_ref)
+            conv = read(conv_ref, txn)
             if conv is None or conv.get("status") == "closed" or conv.get("escalationId") != escalation_id:
                 # Closed or handed back before an agent was found: nothing left to assign.
                 txn.update(esc_ref, {"status": "completed", "completion": "closed", "completedAt": TS,
@@ -151,7 +146,7 @@ class EscalationRepository:
         esc_ref = self.ref(escalation_id)
 
         def run(txn):
-            esc = self._get(txn, esc_ref)
+            esc = read(esc_ref, txn)
             if esc is None:
                 raise errors.NotFound("No such escalation", code="escalation_not_found")
             if esc.get("toAgentId") != agent_id or esc.get("status") not in ("assigned", "accepted"):
@@ -170,7 +165,7 @@ class EscalationRepository:
         agent_ref = self.agents.document(safe_id(agent_id, "agent"))
 
         def run(txn):
-            esc = self._get(txn, esc_ref)
+            esc = read(esc_ref, txn)
             if esc is None:
                 raise errors.NotFound("No such escalation", code="escalation_not_found")
             if esc.get("status") == "pending" and agent_id in (esc.get("rejectedBy") or []):
@@ -178,7 +173,7 @@ class EscalationRepository:
             if esc.get("toAgentId") != agent_id or esc.get("status") != "assigned":
                 raise errors.Conflict("Only an offered, not yet accepted escalation can be rejected",
                                       code="not_assigned_to_you", details={"status": esc.get("status")})
-            agent = self._get(txn, agent_ref)
+            agent = read(agent_ref, txn)
             conv_ref = self.conv_ref(esc["conversationId"])
             _free_slot(txn, agent_ref, agent)
             txn.update(esc_ref, {"status": "pending", "toAgentId": None, "assignedAt": None,
@@ -197,7 +192,7 @@ class EscalationRepository:
         target_ref = self.agents.document(safe_id(target_id, "agent"))
 
         def run(txn):
-            conv = self._get(txn, conv_ref)
+            conv = read(conv_ref, txn)
             if conv is None:
                 raise errors.NotFound("No such conversation", code="conversation_not_found")
             if conv.get("status") == "closed":
@@ -208,12 +203,12 @@ class EscalationRepository:
                 raise errors.Forbidden("Agents can take an unassigned conversation or transfer their own",
                                        code="not_your_conversation")
             esc_id = conv.get("escalationId")
-            esc = self._get(txn, self.ref(esc_id)) if esc_id else None
+            esc = read(self.ref(esc_id), txn) if esc_id else None
             if esc is not None and esc.get("status") not in ACTIVE:
                 esc = None
             if current == target_id and esc is not None:
                 return Outcome(False, esc, conv, agent_id=target_id)
-            target = self._get(txn, target_ref)
+            target = read(target_ref, txn)
             if target is None:
                 raise errors.NotFound("No such agent", code="agent_not_found")
             if not has_capacity(target):
@@ -221,7 +216,7 @@ class EscalationRepository:
                                       details={"maxConversations": target.get("maxConversations")})
             # Reads first (a transaction requires it), then writes.
             prev_ref = self.agents.document(current) if current and current != target_id else None
-            prev = self._get(txn, prev_ref) if prev_ref is not None else None
+            prev = read(prev_ref, txn) if prev_ref is not None else None
             status = "accepted" if target_id == by.user_id else "assigned"
             created = esc is None
             if created:
@@ -252,7 +247,7 @@ class EscalationRepository:
         conv_ref = self.conv_ref(conversation_id)
 
         def run(txn):
-            conv = self._get(txn, conv_ref)
+            conv = read(conv_ref, txn)
             if conv is None:
                 raise errors.NotFound("No such conversation", code="conversation_not_found")
             current = conv.get("assignedAgent")
@@ -260,11 +255,11 @@ class EscalationRepository:
                 raise errors.Forbidden("Only the assigned agent or an admin can do this",
                                        code="not_your_conversation")
             esc_id = conv.get("escalationId")
-            esc = self._get(txn, self.ref(esc_id)) if esc_id else None
+            esc = read(self.ref(esc_id), txn) if esc_id else None
             holder = esc.get("toAgentId") if esc and esc.get("status") in ("assigned", "accepted") else None
             holder = holder or current
             agent_ref = self.agents.document(holder) if holder else None
-            agent = self._get(txn, agent_ref) if agent_ref is not None else None
+            agent = read(agent_ref, txn) if agent_ref is not None else None
             nothing_to_do = esc is None or esc.get("status") not in ACTIVE
             if nothing_to_do and not current and (not resume_bot or (conv.get("botEnabled")
                                                                      and conv.get("status") != "escalated")):

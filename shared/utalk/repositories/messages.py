@@ -10,7 +10,7 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
 from utalk import errors
-from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, safe_id
+from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, read, safe_id
 
 
 class Duplicate(Exception):
@@ -28,8 +28,7 @@ class MessageRepository:
             .collection("messages").document(safe_id(message_id, "message"))
 
     def get(self, conversation_id: str, message_id: str) -> dict | None:
-        snap = self.ref(conversation_id, message_id).get()
-        return snap.to_dict() if snap.exists else None
+        return read(self.ref(conversation_id, message_id))
 
     def store(self, message: dict, conversation_fields: dict, media: list[dict] = ()) -> list:
         """One atomic batch, no read: create the message (+ media records), merge the conversation.
@@ -73,8 +72,7 @@ class MessageRepository:
 
         @firestore.transactional
         def run(txn):
-            snap = ref.get(transaction=txn)
-            current = snap.to_dict() if snap.exists else None
+            current = read(ref, txn)
             changes = decide(current)
             if changes:
                 txn.update(ref, {**changes, "updatedAt": firestore.SERVER_TIMESTAMP})
@@ -83,6 +81,5 @@ class MessageRepository:
         return run(self.scope.db.transaction())
 
     def get_media(self, media_id: str) -> dict | None:
-        snap = self.media.document(safe_id(media_id, "media")).get()
-        return snap.to_dict() if snap.exists else None
+        return read(self.media.document(safe_id(media_id, "media")))
 

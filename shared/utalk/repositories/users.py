@@ -5,7 +5,7 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
 from utalk import clients, errors
-from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, safe_id
+from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, read, safe_id
 
 EMAILS = "userEmails"
 
@@ -13,13 +13,10 @@ EMAILS = "userEmails"
 def find_login(email: str) -> dict | None:
     """The one lookup that precedes knowing the workspace: email -> stored user (with hash)."""
     db = clients.firestore()
-    entry = db.collection(EMAILS).document(email).get()
-    if not entry.exists:
+    entry = read(db.collection(EMAILS).document(email))
+    if entry is None:
         return None
-    ref = entry.to_dict()
-    snap = db.collection("workspaces").document(ref["workspaceId"]).collection("users") \
-        .document(ref["userId"]).get()
-    return snap.to_dict() if snap.exists else None
+    return UserRepository(entry["workspaceId"]).get(entry["userId"])
 
 
 class UserRepository:
@@ -29,12 +26,10 @@ class UserRepository:
         self.agents = self.scope.collection("agents")
 
     def get(self, user_id: str) -> dict | None:
-        snap = self.users.document(safe_id(user_id, "user")).get()
-        return snap.to_dict() if snap.exists else None
+        return read(self.users.document(safe_id(user_id, "user")))
 
     def agent(self, user_id: str) -> dict | None:
-        snap = self.agents.document(user_id).get()
-        return snap.to_dict() if snap.exists else None
+        return read(self.agents.document(user_id))
 
     def agents_for(self, user_ids: list[str]) -> dict[str, dict]:
         refs = [self.agents.document(u) for u in user_ids]

@@ -11,8 +11,9 @@ import uuid
 from utalk import events, logs, pubsub
 from utalk.auth.tokens import Principal
 from utalk.models.bot import BotResumedPayload
-from utalk.models.escalations import (Escalation, EscalationAcceptedPayload, EscalationStartedPayload)
+from utalk.models.escalations import Escalation, EscalationAcceptedPayload, EscalationStartedPayload
 from utalk.models.events import ConversationUpdated
+from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.escalations import EscalationRepository, Outcome
 from utalk.repositories.messages import MessageRepository
 from utalk.repositories.base import safe_id
@@ -155,7 +156,6 @@ def check_timeout(workspace_id: str, conversation_id: str, message_id: str) -> d
     The task is never cancelled (the emulator cannot); this check is what makes it harmless."""
     msgs = MessageRepository(workspace_id)
     message = msgs.get(conversation_id, message_id)
-    from utalk.repositories.conversations import ConversationRepository
     conv = ConversationRepository(workspace_id).get(conversation_id)
     if message is None or conv is None:
         return {"skipped": "gone"}

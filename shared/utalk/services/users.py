@@ -10,10 +10,10 @@ from utalk.auth.passwords import hash_password
 from utalk.auth.tokens import Principal
 from utalk.models.users import AgentProfile, CreateUser, UpdateUser, User
 from utalk.repositories import refresh_tokens
+from utalk.repositories.agents import DEFAULT_MAX_CONVERSATIONS
 from utalk.repositories.users import UserRepository
 
 AGENT_ROLES = ("admin", "agent")
-DEFAULT_MAX_CONVERSATIONS = 10
 
 
 def to_user(stored: dict, agent: dict | None = None) -> User:
