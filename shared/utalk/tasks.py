@@ -75,13 +75,6 @@ class Retry(Exception):
     """Raise from a task handler to answer 503 and have Cloud Tasks try again later."""
 
 
-def _json(data: dict, status: int) -> flask.Response:
-    import flask  # handlers run under functions-framework; enqueuers (the relay) need no Flask
-
-    return flask.Response(json.dumps(data, separators=(",", ":"), default=str), status=status,
-                          mimetype="application/json")
-
-
 def task_handler(name: str, body: type[BaseModel]) -> Callable[[Callable[[Any], Any]], Callable]:
     """Wrap `handler(payload)` as the HTTP entry point of task function `name`.
 
@@ -91,39 +84,45 @@ def task_handler(name: str, body: type[BaseModel]) -> Callable[[Callable[[Any], 
     with the queue's backoff.
     """
     manifest.get(name)  # fail at import time on a name the manifest does not know
+    from utalk import http  # handlers run under functions-framework; enqueuers (the relay) need no Flask
+
+    def reply(data: dict, status: int = 200) -> flask.Response:
+        return http.json_response(data, status)
+
+    def refuse(err: errors.ApiError) -> flask.Response:
+        return http.error_response(err)
 
     def wrap(handler):
-        def entry(request: "flask.Request") -> flask.Response:
+        def entry(request: flask.Request) -> flask.Response:
             started = time.perf_counter()
             attempt = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
             if request.method != "POST":
-                return _json({"error": {"code": "method_not_allowed", "message": "POST only", "details": None}},
-                             405)
+                return refuse(errors.MethodNotAllowed("POST only"))
             try:
                 payload = body.model_validate_json(request.get_data() or b"{}")
             except ValidationError as exc:
                 log.warning("rejected malformed task body for %s", name, extra={"function": name})
-                return _json({"error": {"code": "invalid_task", "message": "Task body is invalid",
-                                        "details": exc.errors(include_url=False, include_input=False)}}, 400)
+                return refuse(errors.BadRequest("Task body is invalid", code="invalid_task",
+                                                details=exc.errors(include_url=False, include_input=False)))
             try:
                 result = handler(payload) or {}
             except errors.Unavailable as exc:   # contention and the like: a retry can fix it
                 log.warning("task %s will be retried: %s", name, exc.message, extra={"function": name})
-                return _json({"error": {"code": exc.code, "message": exc.message, "details": None}}, 503)
+                return refuse(errors.Unavailable(exc.message, code=exc.code))
             except errors.ApiError as exc:
                 # A domain refusal (the conversation was closed meanwhile, an id that names nothing):
                 # retrying cannot change it, and any non-2xx would be retried, so acknowledge it.
                 log.warning("task %s dropped: %s (%s)", name, exc.message, exc.code, extra={"function": name})
-                return _json({"ok": False, "dropped": exc.code}, 200)
+                return reply({"ok": False, "dropped": exc.code})
             except Retry as exc:
                 log.warning("task %s asks for a retry: %s", name, exc, extra={"function": name})
-                return _json({"error": {"code": "retry", "message": str(exc), "details": None}}, 503)
+                return refuse(errors.Unavailable(str(exc), code="retry"))
             except Exception:
                 log.exception("task %s failed (attempt %s)", name, attempt, extra={"function": name})
-                return _json({"error": {"code": "internal", "message": "Internal error", "details": None}}, 500)
+                return refuse(errors.ApiError("Internal error", code="internal", status=500))
             log.info("task %s done", name, extra={"function": name, "attempt": attempt,
                                                   "latencyMs": round((time.perf_counter() - started) * 1000, 1)})
-            return _json({"ok": True, **result}, 200)
+            return reply({"ok": True, **result})
 
         entry.__name__ = name
         entry.__doc__ = handler.__doc__
