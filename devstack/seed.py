@@ -6,13 +6,11 @@ channel uses the offline sandbox provider unless TWILIO_ACCOUNT_SID is set.
 from __future__ import annotations
 
 import os
-import uuid
 
-from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
-from utalk import clients
-from utalk.auth.passwords import hash_password
+from utalk import clients, errors
+from utalk.auth.tokens import Principal
 
 TENANT, WORKSPACE = "tenant_demo", "ws_demo"
 DEMO_NUMBER = "+14155238886"  # Twilio's WhatsApp sandbox number
@@ -44,40 +42,34 @@ def create_workspace(workspace_id: str, tenant_id: str, name: str) -> None:
                 "createdAt": firestore.SERVER_TIMESTAMP})
 
 
+def _acting_admin(user_id: str, workspace_id: str, tenant_id: str) -> Principal:
+    """The seed acts through the same use cases as the API, as an admin of the workspace."""
+    return Principal(user_id, "admin", workspace_id, tenant_id, expires_at=0)
+
+
 def create_admin(workspace_id: str, tenant_id: str, email: str, password: str, name: str = "Admin") -> str:
-    """Create an admin directly (the API needs an admin to exist first). Returns the user id."""
-    db = clients.firestore()
-    email = email.strip().lower()
-    user_id = str(uuid.uuid4())
-    batch = db.batch()
-    batch.create(db.collection("userEmails").document(email),
-                 {"userId": user_id, "workspaceId": workspace_id, "tenantId": tenant_id})
-    ws = db.collection("workspaces").document(workspace_id)
-    batch.create(ws.collection("users").document(user_id), {
-        "id": user_id, "email": email, "name": name, "role": "admin", "workspaceId": workspace_id,
-        "tenantId": tenant_id, "status": "active", "passwordHash": hash_password(password),
-        "createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP, "lastLogin": None})
-    batch.set(ws.collection("agents").document(user_id), {
-        "userId": user_id, "status": "offline", "maxConversations": 10, "currentConversations": 0,
-        "skills": [], "createdAt": firestore.SERVER_TIMESTAMP})
+    """Create an admin through the users use case (the API needs an admin to exist first), or find
+    the existing one with that email. Returns the user id."""
+    from utalk.models.users import CreateUser
+    from utalk.services.users import create_user
+
+    body = CreateUser(email=email, password=password, name=name, role="admin")
     try:
-        batch.commit()
-    except AlreadyExists:
-        return db.collection("userEmails").document(email).get().get("userId")
-    return user_id
+        return create_user(_acting_admin("seed", workspace_id, tenant_id), body).id
+    except errors.Conflict:
+        return clients.firestore().collection("userEmails").document(body.email).get().get("userId")
 
 
 def create_demo_channel(admin_id: str) -> dict:
     """The demo workspace's WhatsApp number, made through the same use case the API uses."""
-    from utalk.auth.tokens import Principal
     from utalk.models.channels import CreateChannel
     from utalk.services.channels import create_channel, list_channels
 
     existing = [c for c in list_channels(WORKSPACE) if c.address == DEMO_NUMBER]
     if existing:
         return existing[0].model_dump(mode="json")
-    admin = Principal(admin_id, "admin", WORKSPACE, TENANT, expires_at=0)
-    return create_channel(admin, CreateChannel(name="WhatsApp demo", phoneNumber=DEMO_NUMBER)).model_dump(mode="json")
+    body = CreateChannel(name="WhatsApp demo", phoneNumber=DEMO_NUMBER)
+    return create_channel(_acting_admin(admin_id, WORKSPACE, TENANT), body).model_dump(mode="json")
 
 
 def seed() -> dict:
