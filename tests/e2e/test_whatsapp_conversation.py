@@ -30,7 +30,7 @@ def test_customer_album_agent_reply_and_close(api, twilio):
                                                      "text": "¡Sí! Te aparto la talla M."})
     assert reply.status_code == 201, reply.text
     ref = conversation_doc(ws.id, cid).collection("messages").document(reply.json()["id"])
-    sid = wait_for(lambda: ref.get().get("providerId"))
+    sid = wait_for(lambda: (ref.get().to_dict() or {}).get("providerId"))
     [sent] = [m for m in twilio.sent if m["sid"] == sid]
     assert sent["Body"] == "¡Sí! Te aparto la talla M." and sent["To"] == f"whatsapp:{CUSTOMER}"
 

@@ -45,7 +45,7 @@ def test_duplicate_pubsub_deliveries_send_once(api, twilio):
     ref = _send(ws, cid, text="solo una vez")
     for _ in range(3):  # the same outbound message delivered again (at-least-once delivery)
         pubsub.publish("message-outbound", {}, workspaceId=ws.id, conversationId=cid, messageId=ref.id).result()
-    wait_for(lambda: ref.get().get("providerId"))
+    wait_for(lambda: (ref.get().to_dict() or {}).get("providerId"))
     time.sleep(1.5)  # give the duplicates time to arrive; they must not send
     assert len(sent_for(twilio, ref)) == 1
 
@@ -79,12 +79,12 @@ def test_template_outside_window_and_location(api, twilio):
     ws, cid = _setup(api)
     conversation_doc(ws.id, cid).update({"lastInboundAt": datetime.now(timezone.utc) - timedelta(days=2)})
     ref = _send(ws, cid, template={"contentSid": "HX" + "c" * 32, "variables": {"1": "Ana"}})
-    wait_for(lambda: ref.get().get("providerId"))
+    wait_for(lambda: (ref.get().to_dict() or {}).get("providerId"))
     [sent] = sent_for(twilio, ref)
     assert sent["ContentSid"] == "HX" + "c" * 32 and sent["ContentVariables"] == '{"1": "Ana"}'
     post_signed(api, INBOUND, inbound_form(ws.number, CUSTOMER, "ok"))
     ref = _send(ws, cid, location={"latitude": 19.43, "longitude": -99.13, "label": "Oficina"})
-    wait_for(lambda: ref.get().get("providerId"))
+    wait_for(lambda: (ref.get().to_dict() or {}).get("providerId"))
     assert sent_for(twilio, ref)[0]["PersistentAction"] == "geo:19.43,-99.13|Oficina"
 
 
@@ -97,5 +97,5 @@ def test_inbound_media_can_be_forwarded(api, twilio):
     media_id = [d.to_dict() for d in conversation_doc(ws.id, cid).collection("messages").stream()
                 if d.to_dict().get("mediaId")][0]["mediaId"]
     ref = _send(ws, cid, mediaId=media_id, text="reenvío")
-    wait_for(lambda: ref.get().get("providerId"))
+    wait_for(lambda: (ref.get().to_dict() or {}).get("providerId"))
     assert sent_for(twilio, ref)[0]["MediaUrl"].endswith(".pdf") and ref.get().get("type") == "file"

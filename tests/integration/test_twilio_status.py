@@ -16,7 +16,7 @@ def _sent(api, twilio):
     cid = conv_id(CUSTOMER, ws.number)
     r = ws.api.post("/api/v1/messages", json={"conversationId": cid, "messageId": str(uuid.uuid4()), "text": "x"})
     ref = conversation_doc(ws.id, cid).collection("messages").document(r.json()["id"])
-    wait_for(lambda: ref.get().get("providerId"))
+    wait_for(lambda: (ref.get().to_dict() or {}).get("providerId"))
     [sent] = [m for m in list(twilio.sent) if f"msg={ref.id}&" in m["StatusCallback"]]
     parts = urlsplit(sent["StatusCallback"])
     return ws, ref, parts.path + "?" + parts.query, sent["sid"]

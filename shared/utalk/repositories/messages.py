@@ -11,6 +11,7 @@ from google.cloud import firestore
 
 from utalk import errors
 from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, read, safe_id
+from utalk.repositories.raw_writes import Batch
 
 
 class Duplicate(Exception):
@@ -35,10 +36,12 @@ class MessageRepository:
 
         Returns the write results; the conversation's transform results tell the caller the new
         counter values. Raises Duplicate when the message already exists (nothing is written).
+        Unset fields (None, empty maps) are left out of the document: readers default them, and
+        every stored field is indexed work for Firestore on each of the many messages.
         """
-        db = self.scope.db
-        batch = db.batch()
-        batch.create(self.ref(message["conversationId"], message["id"]), message)
+        batch = Batch(self.scope.db)  # raw protobuf: this is every message's write, in and out
+        stored = {k: v for k, v in message.items() if v is not None and v != {}}
+        batch.create(self.ref(message["conversationId"], message["id"]), stored)
         for record in media:
             batch.set(self.media.document(record["id"]), record)
         batch.set(self.conversations.document(message["conversationId"]), conversation_fields, merge=True)
