@@ -22,11 +22,20 @@ def envelope(event: str, workspace_id: str, payload: Output) -> dict:
             "occurredAt": iso_utc(utcnow()), "payload": payload.model_dump(mode="json")}
 
 
-def publish(event: str, workspace_id: str, payload: Output, *, conversation_id: str | None = None,
+def message(event: str, workspace_id: str, payload: Output, *, conversation_id: str | None = None,
             agent_id: str | None = None, workspace: bool = True):
-    """Publish one event; returns the publish future (callers wait on all of theirs together)."""
+    """One event as a Pub/Sub message; the audience (who may see it) goes in the attributes."""
     audience = [name for name, on in (("workspace", workspace), ("conversation", conversation_id),
                                       ("agent", agent_id)) if on]
-    return pubsub.publish(TOPIC, envelope(event, workspace_id, payload), event=event,
-                          workspaceId=workspace_id, audience=",".join(audience),
-                          conversationId=conversation_id, agentId=agent_id)
+    return pubsub.message(envelope(event, workspace_id, payload), event=event, workspaceId=workspace_id,
+                          audience=",".join(audience), conversationId=conversation_id, agentId=agent_id)
+
+
+def publish(event: str, workspace_id: str, payload: Output, **audience):
+    """Publish one event; returns the call (callers wait on all of theirs together)."""
+    return pubsub.Publish(TOPIC, [message(event, workspace_id, payload, **audience)])
+
+
+def publish_all(messages: list):
+    """Publish events built with `message()` in one RPC (one change that several events describe)."""
+    return pubsub.Publish(TOPIC, messages)

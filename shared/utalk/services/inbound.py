@@ -151,12 +151,14 @@ def _announce(ws: str, conv_id: str, message: dict, now) -> list:
         pubsub.publish("message-received", {"workspaceId": ws, "conversationId": conv_id,
                                             "messageId": message["id"]},
                        workspaceId=ws, conversationId=conv_id, messageId=message["id"]),
-        events.publish("message:new", ws, MessageNew(conversationId=conv_id, message=shown),
-                       conversation_id=conv_id),
-        events.publish("conversation:updated", ws, ConversationUpdated(
-            conversationId=conv_id, reason="message", unreadDelta=1, lastMessage=LastMessage(
-                text=shown.text and shown.text[:PREVIEW], direction="inbound", type=shown.type, at=now)),
-            conversation_id=conv_id),
+        events.publish_all([
+            events.message("message:new", ws, MessageNew(conversationId=conv_id, message=shown),
+                           conversation_id=conv_id),
+            events.message("conversation:updated", ws, ConversationUpdated(
+                conversationId=conv_id, reason="message", unreadDelta=1, lastMessage=LastMessage(
+                    text=shown.text and shown.text[:PREVIEW], direction="inbound", type=shown.type, at=now)),
+                conversation_id=conv_id),
+        ]),
     ]
 
 
