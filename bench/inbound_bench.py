@@ -6,8 +6,9 @@ a WhatsApp channel, then for each concurrency level drives signed Twilio-style i
 --seconds against:
   floor : ../shared/bench/floor-webhook `inbound_batch` under gunicorn 2x8 (one batch, no read,
           no signature, no Pub/Sub) - the least work an inbound webhook can do;
-  utalk : our gateway's twilio_inbound under gunicorn 2x8, as deployed: route read, signature check,
-          one batch (message create + conversation merge), message.received + realtime events.
+  utalk : our twilio_inbound under gunicorn 2x8, as deployed (its own functions-framework app,
+          devstack/function_app.py, no gateway): route (cached), signature check, one batch (message
+          create + conversation merge), message.received + realtime events (two Publish RPCs).
 Both use the same Firestore emulator. Topics exist but have no subscriptions, so the function is
 measured alone (in production the bot and relay run in other instances).
 
@@ -301,10 +302,10 @@ def main() -> int:
             stack.start_emulators()
         create_topics()
         ws, token = setup_workspace()
-        gunicorn("gateway", stack, ours_port, "devstack.gateway:app", {})
+        gunicorn("gateway", stack, ours_port, "devstack.function_app:app", {"UTALK_FUNCTION": "twilio_inbound"})
         gunicorn("floor", stack, floor_port, "wsgi:app", {"TARGET": "inbound_batch", "FLOOR_PROJECT": FLOOR_PROJECT},
                  chdir=FLOOR_DIR)
-        stack._wait("gateway", lambda: http_ok(f"http://127.0.0.1:{ours_port}/health"))
+        stack._wait("gateway", lambda: port_open(ours_port))
         stack._wait("floor", lambda: port_open(floor_port))
 
         ops = count_operations(token)
