@@ -33,9 +33,9 @@ def message(event: str, workspace_id: str, payload: Output, *, conversation_id: 
 
 def publish(event: str, workspace_id: str, payload: Output, **audience):
     """Publish one event; returns the call (callers wait on all of theirs together)."""
-    return pubsub.Publish(TOPIC, [message(event, workspace_id, payload, **audience)])
+    return pubsub.send(TOPIC, [message(event, workspace_id, payload, **audience)])
 
 
 def publish_all(messages: list):
     """Publish events built with `message()` in one RPC (one change that several events describe)."""
-    return pubsub.Publish(TOPIC, messages)
+    return pubsub.send(TOPIC, messages)

@@ -1,10 +1,10 @@
 """Pub/Sub helpers: publishing JSON with attributes, and decoding a push delivery.
 
-Publishing goes straight to the Publish RPC (the client's own authenticated stub, as a gRPC
-future) instead of through `PublisherClient.publish`: that client batches in the background with
-a thread per batch and proto-plus wrappers per message, which cost ~1 ms of CPU per message on
-the inbound webhook, where every publish is awaited anyway. Messages for one topic that are
-started together go in one RPC; transient failures are retried with the Publisher API's policy.
+Publishing calls the Publish RPC on the client's own channel (utalk.rpc) instead of going through
+`PublisherClient.publish`: that client batches in the background with a thread per batch and
+proto-plus wrappers per message, ~1 ms of CPU per message on the inbound webhook, which waits
+for every publish anyway. Messages started together for one topic go in one RPC; transient
+failures are retried with the Publisher API's policy.
 
 Pub/Sub-triggered functions receive a CloudEvent whose `data["message"]` holds base64 `data`
 and `attributes` (functions-framework converts the emulator's raw push into that shape).
@@ -12,12 +12,13 @@ and `attributes` (functions-framework converts the emulator's raw push into that
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from utalk import clients
+from utalk import clients, rpc
 from utalk.config import settings
 
 
@@ -62,9 +63,17 @@ def message(data: Any, **attributes: str):
     return PubsubMessage.pb()(data=raw, attributes={k: str(v) for k, v in attributes.items() if v is not None})
 
 
-def publish(topic: str, data: Any, **attributes: str) -> "Publish":
-    """Start publishing one message; returns the call (`.result()` waits for its id)."""
-    return Publish(topic, [message(data, **attributes)])
+def publish(topic: str, data: Any, **attributes: str) -> rpc.Pending:
+    """Start publishing one message; `.result()` on the returned call waits for it."""
+    return send(topic, [message(data, **attributes)])
+
+
+def send(topic: str, messages: list) -> rpc.Pending:
+    """Start one Publish RPC carrying `messages` (built with `message()`)."""
+    from google.pubsub_v1.types import PublishRequest
+
+    path = topic_path(topic)
+    return _method().start(PublishRequest.pb()(topic=path, messages=messages), _metadata(path))
 
 
 def wait(calls, timeout: float = 30.0) -> None:
@@ -74,42 +83,20 @@ def wait(calls, timeout: float = 30.0) -> None:
         call.result(timeout=max(0.0, deadline - time.monotonic()))
 
 
-# The Publisher API's default retry policy for Publish (codes, 0.1 s initial delay, x4, 60 s cap).
+# The Publisher API's default retry policy for Publish (these codes; 0.1 s initial delay, x4).
 RETRYABLE = frozenset({"ABORTED", "CANCELLED", "DEADLINE_EXCEEDED", "INTERNAL", "RESOURCE_EXHAUSTED",
                        "UNAVAILABLE", "UNKNOWN"})
-ATTEMPT_TIMEOUT = 10.0
 
 
-class Publish:
-    """One Publish RPC in flight; `result()` returns the message ids, retrying transient errors."""
+def _method() -> rpc.Method:
+    from google.pubsub_v1.types import PublishResponse
 
-    def __init__(self, topic: str, messages: list):
-        from google.api_core.gapic_v1.routing_header import to_grpc_metadata
-        from google.pubsub_v1.types import PublishRequest
+    return rpc.method(clients.publisher().transport.grpc_channel, "/google.pubsub.v1.Publisher/Publish",
+                      PublishResponse.pb(), RETRYABLE, 4.0)
 
-        path = topic_path(topic)
-        self._request = PublishRequest.wrap(PublishRequest.pb()(topic=path, messages=messages))
-        self._metadata = (to_grpc_metadata((("topic", path),)),)
-        self._call = self._start()
 
-    def _start(self):
-        return clients.publisher().transport.publish.future(
-            self._request, timeout=ATTEMPT_TIMEOUT, metadata=self._metadata)
+@functools.lru_cache(maxsize=64)
+def _metadata(path: str) -> tuple:
+    from google.api_core.gapic_v1.routing_header import to_grpc_metadata
 
-    def result(self, timeout: float = 30.0) -> list[str]:
-        import grpc
-        from google.api_core import exceptions
-
-        deadline, delay = time.monotonic() + timeout, 0.1
-        while True:
-            try:
-                return list(self._call.result(timeout=max(0.0, deadline - time.monotonic())).message_ids)
-            except grpc.FutureTimeoutError:
-                self._call.cancel()
-                raise exceptions.DeadlineExceeded(f"publish to {self._request.topic} timed out") from None
-            except grpc.RpcError as err:
-                if err.code().name not in RETRYABLE or time.monotonic() + delay >= deadline:
-                    raise exceptions.from_grpc_error(err) from None
-            time.sleep(delay)
-            delay = min(delay * 4, 60.0)
-            self._call = self._start()
+    return (to_grpc_metadata((("topic", path),)),)

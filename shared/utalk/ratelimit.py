@@ -70,10 +70,12 @@ def take(key: str, limit: int, window_seconds: int) -> None:
     in hit() aborts under contention on one document; a field transform never does. Requests
     over the limit still count, which only matters within the window that is already exhausted.
     """
+    from utalk.repositories.raw_writes import Batch
     from utalk.repositories.transforms import transform_result
 
     now = time.time()
     ref, retry_after = _ref(key, window_seconds, now)
     fields = {"count": firestore.Increment(1), "expireAt": _expiry(now, window_seconds)}
-    if transform_result(ref.set(fields, merge=True), fields, "count") > limit:
+    [result] = Batch(clients.firestore()).set(ref, fields, merge=True).commit()
+    if transform_result(result, fields, "count") > limit:
         raise errors.RateLimited(retry_after=retry_after)

@@ -1,10 +1,10 @@
-"""Atomic write batches built as raw protobuf, for the hot paths (inbound webhook, rate limits).
+"""Atomic write batches built as raw protobuf, for the hot paths (messages, send rate limits).
 
 google-cloud-firestore turns each write into proto-plus wrappers: one inbound message (a
 17-field message plus a conversation merge with transforms) costs ~56 wrapper objects and about
 1 ms of CPU, more than the rest of the request. This builds the same `CommitRequest` with the
-generated protobuf classes and sends it through the client's own GAPIC method (same channel,
-credentials, retry policy and metadata as `WriteBatch.commit`). The semantics are the library's:
+generated protobuf classes and sends it on the client's own channel (utalk.rpc) with the
+metadata and retry policy `WriteBatch.commit` uses. The semantics are the library's:
 keys walked in sorted order, nested dicts become field paths, sentinels (SERVER_TIMESTAMP,
 Increment, ...) become field transforms sorted by path, merge masks list every written leaf.
 tests/unit/test_raw_writes.py checks each request equals the one `WriteBatch` would send.
@@ -12,16 +12,19 @@ tests/unit/test_raw_writes.py checks each request equals the one `WriteBatch` wo
 from __future__ import annotations
 
 import datetime
+import functools
 
+from google.api_core.gapic_v1.routing_header import to_grpc_metadata
 from google.cloud.firestore_v1 import _helpers, transforms
 from google.cloud.firestore_v1.field_path import render_field_path
-from google.cloud.firestore_v1.types import common, firestore, write
+from google.cloud.firestore_v1.types import firestore, write
+
+from utalk import rpc
 
 _Write = write.Write.pb()
-_Transform = write.DocumentTransform.FieldTransform.pb()
 _Commit = firestore.CommitRequest.pb()
-_Mask = common.DocumentMask.pb()
 _REQUEST_TIME = write.DocumentTransform.FieldTransform.ServerValue.REQUEST_TIME.value
+COMMIT_RETRY = frozenset({"RESOURCE_EXHAUSTED", "UNAVAILABLE"})  # Firestore's default for Commit
 
 
 class Batch:
@@ -44,10 +47,8 @@ class Batch:
         return self
 
     def commit(self) -> list:
-        request = _Commit(database=self.db._database_string, writes=self.writes)
-        response = self.db._firestore_api.commit(request=firestore.CommitRequest.wrap(request),
-                                                 metadata=self.db._rpc_metadata)
-        return list(response._pb.write_results)
+        method, metadata = _commit(self.db)
+        return list(method.call(_Commit(database=self.db._database_string, writes=self.writes), metadata).write_results)
 
     def _update(self, ref, data: dict, *, allow_delete: bool, mask: bool = False):
         w = _Write()
@@ -134,3 +135,10 @@ def _encode(target, value, array: bool = False) -> None:
     else:  # bytes, GeoPoint, Vector, DocumentReference, nanosecond datetimes: the library's encoder
         target.CopyFrom(_helpers.encode_value(value)._pb)
 
+
+@functools.lru_cache(maxsize=4)
+def _commit(db) -> tuple[rpc.Method, tuple]:
+    """The Commit method on this client's channel, and the metadata the generated client sends."""
+    method = rpc.method(db._firestore_api.transport.grpc_channel, "/google.firestore.v1.Firestore/Commit",
+                        firestore.CommitResponse.pb(), COMMIT_RETRY, 1.3)
+    return method, (*db._rpc_metadata, to_grpc_metadata((("database", db._database_string),)))

@@ -22,6 +22,7 @@ from utalk.models.events import ConversationNew, ConversationUpdated, MessageNew
 from utalk.models.messages import MAX_TEXT, Message
 from utalk.repositories.channels import find_route
 from utalk.repositories.messages import Duplicate, MessageRepository
+from utalk.repositories.raw_writes import Batch
 from utalk.repositories.transforms import transform_result
 from utalk.services import media
 from utalk.services.conversations import conversation_id
@@ -104,22 +105,22 @@ def receive(form, url: str, signature: str | None) -> Stored:
     except Duplicate:
         # A Twilio retry. The first delivery may have stored the message and then failed to publish
         # (which is why Twilio retried), so announce again: every subscriber is idempotent per message.
-        pubsub.wait(_announce(ws, conv_id, message, utcnow()))
+        pubsub.wait(_announce(ws, conv_id, message, utcnow(), []))
         return Stored(msg_id, conv_id, ws, duplicate=True)
 
     # Publish only after the commit: a subscriber (the bot) must always find the message it is told
-    # about. The publishes run concurrently; the request waits for the slowest so none is lost.
-    futures = _announce(ws, conv_id, message, utcnow())
+    # about. The two RPCs (message-received, the realtime events) run concurrently.
+    realtime = []
     if transform_result(results[-1], fields, "messageCount") == 1:
         # Only a brand-new conversation needs its initial state; done as a follow-up write so the
         # common path never reads. Later messages must not reset status, assignment or bot flag.
-        repo.conversations.document(conv_id).update({"status": "open", "botEnabled": True,
-                                                     "assignedAgent": None,
-                                                     "createdAt": firestore.SERVER_TIMESTAMP})
-        futures.append(events.publish("conversation:new", ws, ConversationNew(
+        Batch(repo.scope.db).set(repo.conversations.document(conv_id), {
+            "status": "open", "botEnabled": True, "assignedAgent": None,
+            "createdAt": firestore.SERVER_TIMESTAMP}, merge=True).commit()
+        realtime.append(events.message("conversation:new", ws, ConversationNew(
             conversationId=conv_id, channel="whatsapp", channelId=route["channelId"],
             customer=Customer.model_validate(fields["customer"])), conversation_id=conv_id))
-    pubsub.wait(futures)
+    pubsub.wait(_announce(ws, conv_id, message, utcnow(), realtime))
     return Stored(msg_id, conv_id, ws, duplicate=False)
 
 
@@ -144,14 +145,16 @@ def _message(form, ws: str, conv_id: str, msg_id: str, customer: str) -> dict:
     return message
 
 
-def _announce(ws: str, conv_id: str, message: dict, now) -> list:
-    """Start the publishes every stored inbound message makes; returns their futures."""
+def _announce(ws: str, conv_id: str, message: dict, now, realtime: list) -> list:
+    """Start the two publishes of a stored inbound message (plus any `realtime` events); returns
+    the calls."""
     shown = Message.model_validate({**message, "createdAt": now, "updatedAt": now})
     return [
         pubsub.publish("message-received", {"workspaceId": ws, "conversationId": conv_id,
                                             "messageId": message["id"]},
                        workspaceId=ws, conversationId=conv_id, messageId=message["id"]),
         events.publish_all([
+            *realtime,  # conversation:new first, so a screen has the row when its message arrives
             events.message("message:new", ws, MessageNew(conversationId=conv_id, message=shown),
                            conversation_id=conv_id),
             events.message("conversation:updated", ws, ConversationUpdated(
