@@ -3,8 +3,8 @@
 Publishing calls the Publish RPC on the client's own channel (utalk.rpc) instead of going through
 `PublisherClient.publish`: that client batches in the background with a thread per batch and
 proto-plus wrappers per message, ~1 ms of CPU per message on the inbound webhook, which waits
-for every publish anyway. Messages started together for one topic go in one RPC; transient
-failures are retried with the Publisher API's policy.
+for every publish anyway. Events of one change for one topic go in one RPC; transient failures
+are retried with the Publisher API's policy.
 
 Pub/Sub-triggered functions receive a CloudEvent whose `data["message"]` holds base64 `data`
 and `attributes` (functions-framework converts the emulator's raw push into that shape).
@@ -64,20 +64,20 @@ def message(data: Any, **attributes: str):
 
 
 def publish(topic: str, data: Any, **attributes: str) -> rpc.Pending:
-    """Start publishing one message; `.result()` on the returned call waits for it."""
+    """Publishing one message; it goes out when `.result()` (or `wait()`) is called."""
     return send(topic, [message(data, **attributes)])
 
 
 def send(topic: str, messages: list) -> rpc.Pending:
-    """Start one Publish RPC carrying `messages` (built with `message()`)."""
+    """One Publish RPC carrying `messages` (built with `message()`), sent on `.result()`."""
     from google.pubsub_v1.types import PublishRequest
 
     path = topic_path(topic)
-    return _method().start(PublishRequest.pb()(topic=path, messages=messages), _metadata(path))
+    return _method().defer(PublishRequest.pb()(topic=path, messages=messages), _metadata(path))
 
 
 def wait(calls, timeout: float = 30.0) -> None:
-    """Wait for publishes started together (they run concurrently; this waits for the slowest)."""
+    """Send publishes prepared together, in order, within one overall timeout."""
     deadline = time.monotonic() + timeout
     for call in calls:
         call.result(timeout=max(0.0, deadline - time.monotonic()))

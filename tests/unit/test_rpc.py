@@ -7,7 +7,7 @@ from utalk import pubsub, rpc
 
 
 class Failed(grpc.RpcError, grpc.Call):
-    """What a failed call raises (a grpc.Call carrying the status), also from its future."""
+    """What a failed call raises: a grpc.Call carrying the status."""
 
     def __init__(self, code):
         self._code = code
@@ -48,17 +48,14 @@ class Answered:
 
 
 class Stub:
-    """Plays a scripted series of outcomes, for blocking calls and futures alike."""
+    """Plays a scripted series of outcomes."""
 
     def __init__(self, outcomes):
         self.outcomes, self.calls = list(outcomes), 0
 
-    def future(self, request, timeout=None, metadata=None):
-        self.calls += 1
-        return self.outcomes.pop(0)
-
     def __call__(self, request, timeout=None, metadata=None):
-        return self.future(request).result()
+        self.calls += 1
+        return self.outcomes.pop(0).result()
 
 
 def method(outcomes, codes=pubsub.RETRYABLE):
@@ -72,24 +69,30 @@ def no_sleep(monkeypatch):
     monkeypatch.setattr(rpc.time, "sleep", lambda s: None)
 
 
-@pytest.mark.parametrize("started", [True, False])
-def test_transient_errors_are_retried(started):
+def test_transient_errors_are_retried():
     m = method([Failed(grpc.StatusCode.UNAVAILABLE), Failed(grpc.StatusCode.DEADLINE_EXCEEDED), Answered("ok")])
-    assert (m.start(b"req", ()).result() if started else m.call(b"req", ())) == "ok"
+    assert m.call(b"req", ()) == "ok"
     assert m._stub.calls == 3
+
+
+def test_a_deferred_call_runs_once_when_asked():
+    m = method([Answered("ok"), Answered("twice")])
+    pending = m.defer(b"req", ())
+    assert m._stub.calls == 0
+    assert pending.result() == pending.result() == "ok" and m._stub.calls == 1
 
 
 def test_permanent_errors_are_raised_at_once():
     m = method([Failed(grpc.StatusCode.NOT_FOUND), Answered("never")])
     with pytest.raises(exceptions.NotFound):
-        m.start(b"req", ()).result()
+        m.defer(b"req", ()).result()
     assert m._stub.calls == 1
 
 
 def test_retries_stop_at_the_deadline():
     m = method([Failed(grpc.StatusCode.UNAVAILABLE)] * 3)
     with pytest.raises(exceptions.ServiceUnavailable):
-        m.start(b"req", ()).result(timeout=0.05)
+        m.defer(b"req", ()).result(timeout=0.05)
 
 
 def test_a_call_only_retries_its_own_api_codes():

@@ -109,7 +109,7 @@ def receive(form, url: str, signature: str | None) -> Stored:
         return Stored(msg_id, conv_id, ws, duplicate=True)
 
     # Publish only after the commit: a subscriber (the bot) must always find the message it is told
-    # about. The two RPCs (message-received, the realtime events) run concurrently.
+    # about. Two Publish RPCs: message-received, then the realtime events.
     realtime = []
     if transform_result(results[-1], fields, "messageCount") == 1:
         # Only a brand-new conversation needs its initial state; done as a follow-up write so the
@@ -146,8 +146,7 @@ def _message(form, ws: str, conv_id: str, msg_id: str, customer: str) -> dict:
 
 
 def _announce(ws: str, conv_id: str, message: dict, now, realtime: list) -> list:
-    """Start the two publishes of a stored inbound message (plus any `realtime` events); returns
-    the calls."""
+    """The two publishes of a stored inbound message (plus any `realtime` events), for `wait()`."""
     shown = Message.model_validate({**message, "createdAt": now, "updatedAt": now})
     return [
         pubsub.publish("message-received", {"workspaceId": ws, "conversationId": conv_id,

@@ -119,23 +119,25 @@ def queue_outbound(workspace_id: str, conversation_id: str, *, text=None, media_
     shown = Message.model_validate({**message, "createdAt": now, "updatedAt": now})
     pubsub.wait([
         _publish_outbound(workspace_id, conversation_id, message["id"], wait=False),
-        events.publish("message:new", workspace_id, MessageNew(conversationId=conversation_id, message=shown),
-                       conversation_id=conversation_id),
-        events.publish("conversation:updated", workspace_id, ConversationUpdated(
-            conversationId=conversation_id, reason="message",
-            lastMessage=LastMessage(text=preview, direction="outbound", type=msg_type, at=now)),
-            conversation_id=conversation_id),
+        events.publish_all([
+            events.message("message:new", workspace_id, MessageNew(conversationId=conversation_id, message=shown),
+                           conversation_id=conversation_id),
+            events.message("conversation:updated", workspace_id, ConversationUpdated(
+                conversationId=conversation_id, reason="message",
+                lastMessage=LastMessage(text=preview, direction="outbound", type=msg_type, at=now)),
+                conversation_id=conversation_id),
+        ]),
     ])
     return shown, True
 
 
 def _publish_outbound(ws: str, conv_id: str, msg_id: str, wait: bool = True):
-    future = pubsub.publish("message-outbound", {"workspaceId": ws, "conversationId": conv_id,
-                                                 "messageId": msg_id},
-                            workspaceId=ws, conversationId=conv_id, messageId=msg_id)
+    call = pubsub.publish("message-outbound", {"workspaceId": ws, "conversationId": conv_id,
+                                               "messageId": msg_id},
+                          workspaceId=ws, conversationId=conv_id, messageId=msg_id)
     if wait:
-        future.result(timeout=30)
-    return future
+        call.result(timeout=30)
+    return call
 
 
 # -- the sender ---------------------------------------------------------------------------------
