@@ -7,6 +7,11 @@ import importlib
 import os
 import sys
 
+# gRPC's EventEngine client hands every call to its own threads: twice the CPU per unary call of
+# the polling client (0.45 vs 0.2 ms per Publish, measured), which the webhook pays 3 times per
+# message. Read once, when grpc loads, so it is set before any function module imports it.
+os.environ.setdefault("GRPC_EXPERIMENTS", "-event_engine_client")
+
 _here = os.path.dirname(os.path.abspath(__file__))
 if _here not in sys.path:
     sys.path.insert(0, _here)
