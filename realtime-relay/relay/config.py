@@ -26,6 +26,9 @@ class RelayConfig:
     max_event_age_seconds: float
     pull_max_messages: int
     shutdown_grace_seconds: float
+    # engine.io heartbeat: the server pings every interval; no pong within the timeout drops the socket.
+    ping_interval_seconds: int
+    ping_timeout_seconds: int
 
 
 def _instance_id() -> str:
@@ -47,6 +50,8 @@ def load() -> RelayConfig:
         max_event_age_seconds=float(env("RELAY_MAX_EVENT_AGE_SECONDS", "120")),
         pull_max_messages=int(env("RELAY_PULL_MAX_MESSAGES", "1000")),
         shutdown_grace_seconds=float(env("RELAY_SHUTDOWN_GRACE_SECONDS", "5")),
+        ping_interval_seconds=int(env("RELAY_PING_INTERVAL_SECONDS", "25")),
+        ping_timeout_seconds=int(env("RELAY_PING_TIMEOUT_SECONDS", "20")),
     )
 
 

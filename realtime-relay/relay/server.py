@@ -1,8 +1,9 @@
 """Entry point: `python -m relay.server` (PYTHONPATH=realtime-relay:shared).
 
-Builds the Socket.IO server on aiohttp, the Redis manager (when UTALK_REDIS_URL is set), the
-Firestore client and the Pub/Sub feed, serves until SIGTERM/SIGINT, then shuts down in order:
-stop pulling (unemitted messages are nacked for redelivery), disconnect sockets, close, exit 0.
+Builds the Socket.IO server (python-socketio over relay/engine.py and relay/web.py), the Redis
+manager (when UTALK_REDIS_URL is set), the Firestore client and the Pub/Sub feed, serves until
+SIGTERM/SIGINT, then shuts down in order: stop pulling (unemitted messages are nacked for
+redelivery), stop accepting, drop the transports so clients reconnect elsewhere, close, exit 0.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import signal
 import sys
 
 import socketio
-from aiohttp import web
 from google.cloud import firestore
 
 from utalk import logs
@@ -25,7 +25,8 @@ from .feed import Feed
 from .handlers import Relay
 from .protocol import RelayServer
 from .presence import LocalRegistry, Presence, RedisRegistry
-from .transport import disable_websocket_compression, drop_transports, tune_gc, watch_loop_lag
+from .transport import drop_transports, tune_gc, watch_loop_lag
+from .web import WebServer
 
 log = logs.get("relay.server")
 
@@ -47,11 +48,9 @@ def origin_checker(configured: tuple[str, ...]):
 
 def build_sio(cfg: RelayConfig, redis_url: str | None) -> socketio.AsyncServer:
     manager = socketio.AsyncRedisManager(redis_url, channel="utalk-relay") if redis_url else None
-    sio = RelayServer(async_mode="aiohttp", client_manager=manager,
-                      cors_allowed_origins=origin_checker(settings().cors_origins),
-                      max_http_buffer_size=MAX_FRAME_BYTES, logger=False, engineio_logger=False)
-    disable_websocket_compression(sio)
-    return sio
+    return RelayServer(client_manager=manager, cors_allowed_origins=origin_checker(settings().cors_origins),
+                       max_http_buffer_size=MAX_FRAME_BYTES, ping_interval=cfg.ping_interval_seconds,
+                       ping_timeout=cfg.ping_timeout_seconds, logger=False, engineio_logger=False)
 
 
 async def serve(cfg: RelayConfig) -> None:
@@ -74,22 +73,17 @@ async def serve(cfg: RelayConfig) -> None:
                 max_messages=cfg.pull_max_messages, max_age_seconds=cfg.max_event_age_seconds)
     await loop.run_in_executor(None, feed.ensure_subscription)
 
-    app = web.Application()
-    sio.attach(app)
-
-    async def health(_request):
+    async def health():
         ok = feed.pulling
-        return web.json_response({
+        return 200 if ok else 503, {
             "status": "ok" if ok else "degraded", "instance": cfg.instance_id,
             "subscription": feed.subscription_path, "pulling": ok, "streaming": feed.streaming,
             "redis": redis is not None,
             "sockets": len(relay.sessions), "events": feed.stats,
-        }, status=200 if ok else 503)
+        }
 
-    app.router.add_get("/health", health)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, cfg.host, cfg.port).start()
+    web = WebServer(sio.eio, {"/health": health})
+    await web.start(cfg.host, cfg.port)
     feed.start()
     heartbeat = asyncio.ensure_future(presence.heartbeat_forever(relay.sessions))
     lag_watch = asyncio.ensure_future(watch_loop_lag())
@@ -104,11 +98,12 @@ async def serve(cfg: RelayConfig) -> None:
 
     log.info("relay stopping", extra={"sockets": len(relay.sessions)})
     await feed.stop(timeout=cfg.shutdown_grace_seconds)
+    web.stop_accepting()
     await drop_transports(sio)
     heartbeat.cancel()
     lag_watch.cancel()
     await presence.cancel_pending()
-    await runner.cleanup()
+    await web.close()
     if redis is not None:
         await redis.aclose()
     log.info("relay stopped")
@@ -117,7 +112,7 @@ async def serve(cfg: RelayConfig) -> None:
 def main() -> int:
     logs.get("relay")  # installs the JSON handler on the `utalk` logger
     logging.getLogger("utalk").setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
-    # Libraries (aiohttp, engineio, grpc) log through the root logger: same JSON lines, warnings up.
+    # Libraries (engineio, grpc) log through the root logger: same JSON lines, warnings up.
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logs.JsonFormatter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)

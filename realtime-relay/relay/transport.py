@@ -1,10 +1,7 @@
-"""The WebSocket transport: memory and pause tuning (DESIGN.md, "Socket.IO fan-out"), and shutdown.
+"""Process tuning for many sockets (DESIGN.md, "Socket.IO fan-out"), and dropping transports on shutdown.
 
-* WebSocket permessage-deflate: python-engineio's aiohttp driver builds `WebSocketResponse()`
-  with aiohttp's default `compress=True`, so every client that offers deflate (browsers and
-  socket.io-client do) gets a zlib context per socket: most of the ~123 KB per socket measured.
-  engineio has no option for it (`http_compression` only covers polling responses), so the
-  server gets a WebSocket wrapper that declines the extension, as Node's socket.io does.
+* WebSocket permessage-deflate is declined by the handshake itself (relay/web.py): a zlib context
+  per socket was most of the ~123 KB per socket first measured, and Node's socket.io declines it too.
 * Garbage collection: a relay allocates many small short-lived objects per emit; the default
   gen0 threshold (700) triggers frequent collections, and full collections over every socket's
   objects produced the p99 pauses. Startup objects are frozen out of the collector's sight.
@@ -16,25 +13,7 @@ import gc
 import logging
 import time
 
-from aiohttp.web import WebSocketResponse
-from engineio.async_drivers import aiohttp as eio_aiohttp
-
 GC_THRESHOLDS = (50_000, 50, 100)
-
-
-class NoDeflateWebSocket(eio_aiohttp.WebSocket):
-    async def __call__(self, environ):
-        request = environ["aiohttp.request"]
-        self._sock = WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
-        await self._sock.prepare(request)
-        self.environ = environ
-        await self.handler(self)
-        return self._sock
-
-
-def disable_websocket_compression(sio) -> None:
-    # A copy: the driver table is module-level and shared by every server in the process.
-    sio.eio._async = {**sio.eio._async, "websocket": NoDeflateWebSocket}
 
 
 def tune_gc() -> None:
@@ -68,8 +47,7 @@ async def drop_transports(sio) -> None:
     another instance behind the load balancer, or to this one once restarted)."""
     for eio_socket in list(sio.eio.sockets.values()):
         try:
-            await eio_socket.close(wait=False, abort=True)
-            await eio_socket.queue.put(None)  # wakes the writer, which closes the WebSocket
+            await eio_socket.drop()  # relay/engine.py LeanSocket
         except Exception:
             logging.getLogger("utalk.relay.transport").exception("closing a transport failed")
 

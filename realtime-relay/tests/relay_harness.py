@@ -5,9 +5,12 @@ Named apart from `conftest` on purpose: several conftest.py files live in this r
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import queue
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -99,9 +102,10 @@ class Publisher:
 class PyClient:
     """The python-socketio client, recording every event it receives."""
 
-    def __init__(self, url: str, auth=None, headers=None, connect: bool = True):
+    def __init__(self, url: str, auth=None, headers=None, connect: bool = True, transports=("websocket",)):
         import socketio
         self.sio = socketio.Client(reconnection=False)
+        self.transports = list(transports)
         self.events: queue.Queue = queue.Queue()
         self.disconnected = threading.Event()
         self.connect_errors: list = []
@@ -113,7 +117,7 @@ class PyClient:
             self.connect()
 
     def connect(self):
-        self.sio.connect(self.url, auth=self.auth, headers=self.headers, transports=["websocket"],
+        self.sio.connect(self.url, auth=self.auth, headers=self.headers, transports=self.transports,
                          wait_timeout=10)
 
     def call(self, event: str, data=None, timeout: float = 10):
@@ -160,12 +164,23 @@ class JsClient:
         self.proc = subprocess.Popen(["node", str(JS_DIR / "client.js"), json.dumps({"url": url, **cfg})],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.lines: queue.Queue = queue.Queue()
+        self.history: list[dict] = []  # every line, for happenings whose order relative to others varies
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
         for line in self.proc.stdout:
-            self.lines.put(json.loads(line))
+            self.history.append(json.loads(line))
+            self.lines.put(self.history[-1])
         self.lines.put({"type": "eof"})
+
+    def saw(self, type_: str, timeout: float = 10.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for item in list(self.history):
+                if item["type"] == type_:
+                    return item
+            time.sleep(0.05)
+        raise AssertionError(f"js client: never saw {type_} within {timeout}s")
 
     def wait_for(self, type_: str, name: str | None = None, timeout: float = 10.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -187,3 +202,119 @@ class JsClient:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+# -- raw wire clients, for what the official clients never send ----------------------------------
+def http_raw(port: int, data: bytes, timeout: float = 5.0) -> bytes:
+    """Sends bytes as they are and returns everything the server answers until it closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        got = b""
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except socket.timeout:
+            pass
+        return got
+
+
+class RawWebSocket:
+    """A hand-driven WebSocket client: exact frames (masked or not, reserved bits, fragments)."""
+
+    def __init__(self, port: int, path: str = "/socket.io/?EIO=4&transport=websocket", headers=(),
+                 version: str = "13"):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        key = base64.b64encode(os.urandom(16)).decode()
+        extra = "".join(f"{h}\r\n" for h in headers)
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                           f"Sec-WebSocket-Version: {version}\r\n{extra}\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        self.head = head.decode("latin-1")
+        self.status = int(self.head.split(" ")[1]) if self.head else 0
+
+    def _read(self, n: int) -> bytes | None:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def send_frame(self, opcode: int, payload: bytes, fin: bool = True, mask: bool = True, rsv: int = 0,
+                   length: int | None = None) -> None:
+        """`length` announces another size than the payload's (for oversized headers)."""
+        n = len(payload) if length is None else length
+        head = bytes([(0x80 if fin else 0) | rsv | opcode])
+        bit = 0x80 if mask else 0
+        if n < 126:
+            head += bytes([bit | n])
+        elif n < 65536:
+            head += bytes([bit | 126]) + struct.pack("!H", n)
+        else:
+            head += bytes([bit | 127]) + struct.pack("!Q", n)
+        if mask:
+            key = os.urandom(4)
+            k = (key * (len(payload) // 4 + 1))[:len(payload)]
+            payload = (int.from_bytes(payload, "big") ^ int.from_bytes(k, "big")).to_bytes(len(payload), "big") \
+                if payload else b""
+            head += key
+        self.sock.sendall(head + payload)
+
+    def send_text(self, text: str) -> None:
+        self.send_frame(1, text.encode())
+
+    def recv_frame(self) -> tuple[int | None, bytes]:
+        """(opcode, payload); (None, b"") once the server closed the TCP connection."""
+        try:
+            head = self._read(2)
+            if head is None:
+                return None, b""
+            n = head[1] & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", self._read(8))[0]
+            payload = self._read(n) if n else b""
+            return head[0] & 0x0F, payload or b""
+        except (ConnectionResetError, socket.timeout):
+            return None, b""
+
+    def recv_text(self) -> str:
+        while True:
+            op, payload = self.recv_frame()
+            if op == 1:
+                return payload.decode()
+            if op is None or op == 8:
+                raise AssertionError(f"connection closed while waiting for text (close payload {payload!r})")
+
+    def close_code(self) -> int | None:
+        """Reads until the server's close frame; its status code (None if the TCP connection just ended)."""
+        while True:
+            op, payload = self.recv_frame()
+            if op is None:
+                return None
+            if op == 8:
+                return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+
+    def closed(self, timeout: float = 5.0) -> bool:
+        """Whether the server ends the TCP connection within `timeout`."""
+        self.sock.settimeout(timeout)
+        try:
+            while self._read(1) is not None:
+                pass
+            return True
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self) -> None:
+        self.sock.close()
