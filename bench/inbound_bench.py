@@ -222,6 +222,15 @@ def count_operations(token: str, messages: int = 50) -> dict:
 
     for name in ("batch_get_documents", "commit", "run_query", "begin_transaction"):
         setattr(api, name, wrap(name, getattr(api, name)))
+    # The hot path commits raw protobuf through utalk.rpc (repositories/raw_writes.py): count those too.
+    from utalk import rpc
+    raw_call = rpc.Method.call
+
+    def counted_raw(self, request, metadata, timeout=30.0):
+        if self.path.endswith("/Commit"):
+            counts["writes"] += len(request.writes)
+        return raw_call(self, request, metadata, timeout)
+    rpc.Method.call = counted_raw
     app = create_app("twilio_inbound", str(ROOT / "functions" / "main.py")).test_client()
     url = settings().public_base_url + PATH
     validator = RequestValidator(token)
