@@ -20,6 +20,7 @@ from google.cloud.firestore_v1.field_path import render_field_path
 from google.cloud.firestore_v1.types import firestore, write
 
 from utalk import rpc
+from utalk.repositories.transforms import is_sentinel
 
 _Write = write.Write.pb()
 _Commit = firestore.CommitRequest.pb()
@@ -75,7 +76,7 @@ def _walk(data: dict, prefix: tuple, fields, masked: list, changes: list, allow_
             if not allow_delete:
                 raise ValueError("DELETE_FIELD is only allowed in a merge")
             masked.append(path)
-        elif _is_sentinel(value):
+        elif is_sentinel(value):
             changes.append((path, value))
         else:
             _encode(fields[key], value)
@@ -83,11 +84,7 @@ def _walk(data: dict, prefix: tuple, fields, masked: list, changes: list, allow_
 
 
 def _has_data(data: dict) -> bool:
-    return any(not _is_sentinel(v) and (not isinstance(v, dict) or not v or _has_data(v)) for v in data.values())
-
-
-def _is_sentinel(value) -> bool:
-    return isinstance(value, (transforms.Sentinel, transforms._ValueList, transforms._NumericValue))
+    return any(not is_sentinel(v) and (not isinstance(v, dict) or not v or _has_data(v)) for v in data.values())
 
 
 def _transform(t, path: str, sentinel) -> None:

@@ -5,6 +5,12 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.transforms import Sentinel, _NumericValue, _ValueList
 
 
+def is_sentinel(value) -> bool:
+    """A value the client turns into something other than stored data: a field transform
+    (SERVER_TIMESTAMP, Increment, ArrayUnion, ...) or DELETE_FIELD."""
+    return isinstance(value, (Sentinel, _ValueList, _NumericValue))
+
+
 def transform_result(write_result, fields: dict, path: str):
     """The value a field transform produced (e.g. a counter after Increment), without a read.
 
@@ -16,7 +22,7 @@ def transform_result(write_result, fields: dict, path: str):
             here = prefix + (key,)
             if isinstance(value, dict):
                 yield from paths(value, here)
-            elif isinstance(value, (Sentinel, _ValueList, _NumericValue)) and value is not firestore.DELETE_FIELD:
+            elif is_sentinel(value) and value is not firestore.DELETE_FIELD:
                 yield here
 
     ordered = sorted(paths(fields))
