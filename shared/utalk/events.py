@@ -33,7 +33,7 @@ def message(event: str, workspace_id: str, payload: Output, *, conversation_id: 
 
 def publish(event: str, workspace_id: str, payload: Output, **audience):
     """Publish one event; returns the call (callers send all of theirs with `pubsub.wait`)."""
-    return pubsub.send(TOPIC, [message(event, workspace_id, payload, **audience)])
+    return publish_all([message(event, workspace_id, payload, **audience)])
 
 
 def publish_all(messages: list):

@@ -13,6 +13,8 @@ import time
 import grpc
 from google.api_core import exceptions
 
+ATTEMPT_TIMEOUT = 10.0  # per attempt; retries go on until the caller's overall timeout
+
 
 class Method:
     """One RPC method on a channel; `call()` runs it now, `defer()` when its result is asked for.
@@ -43,9 +45,6 @@ class Method:
 
     def defer(self, request, metadata) -> "Pending":
         return Pending(self, request, metadata)
-
-
-ATTEMPT_TIMEOUT = 10.0
 
 
 class Pending:
