@@ -6,12 +6,7 @@ The gateway serves every function behind one port for the local stack; benchmark
 measure a function the way it is deployed: its own functions-framework app in its own process.
 """
 import os
-from pathlib import Path
 
-from functions_framework import create_app
+from devstack.gateway import function_app
 
-from utalk import manifest
-
-_name = os.environ["UTALK_FUNCTION"]
-app = create_app(_name, str(Path(__file__).resolve().parent.parent / "functions" / "main.py"),
-                 manifest.get(_name).signature_type)
+app = function_app(os.environ["UTALK_FUNCTION"])

@@ -26,6 +26,11 @@ def _error(start_response, status: str, code: str, message: str, extra=()):
     return [body]
 
 
+def function_app(name: str):
+    """Function `name` as its own functions-framework app, as Cloud Functions builds it."""
+    return create_app(name, SOURCE, manifest.get(name).signature_type)
+
+
 class Gateway:
     """Builds each function's app on its first request, as a cold start would."""
 
@@ -39,7 +44,7 @@ class Gateway:
             with self._lock:
                 app = self._apps.get(name)
                 if app is None:
-                    app = self._apps[name] = create_app(name, SOURCE, manifest.get(name).signature_type)
+                    app = self._apps[name] = function_app(name)
         return app
 
     def __call__(self, environ, start_response):
