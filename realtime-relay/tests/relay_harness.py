@@ -72,6 +72,18 @@ class RelayProcess:
 
 
 # -- data and tokens ------------------------------------------------------------------------
+def restart(relay: dict, name: str, client, timeout: float = 15.0) -> None:
+    """SIGTERM the relay (it must exit 0), start it again on its port, and wait until `client`
+    has seen the drop and reconnected."""
+    assert relay["proc"].stop() == 0
+    assert client.disconnected.wait(5)
+    relay["proc"] = RelayProcess(name, relay["port"], relay["env"])
+    deadline = time.monotonic() + timeout
+    while not client.sio.connected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.sio.connected, "client did not reconnect"
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from relay_harness import STACK, Publisher, PyClient, RelayProcess, token
+from relay_harness import STACK, Publisher, PyClient, RelayProcess, restart, token
 
 
 def _ids(client: PyClient, event: str, seconds: float) -> list[str]:
@@ -77,13 +77,7 @@ def test_sigterm_drains_and_clients_reconnect(relay_c, world):
         # (a stream only cut, not half-closed, strands later messages for their ack deadline).
         relay_c["pub"].event(ws, "before:restart", {"ok": True})
         assert client.wait_for("before:restart") == {"ok": True}
-        assert relay_c["proc"].stop() == 0  # SIGTERM: exit 0
-        assert client.disconnected.wait(5)
-        relay_c["proc"] = RelayProcess("relay-c", relay_c["port"], relay_c["env"])
-        deadline = time.monotonic() + 15
-        while not client.sio.connected and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert client.sio.connected, "client did not reconnect"
+        restart(relay_c, "relay-c", client)  # SIGTERM: exit 0, then the client reconnects
         time.sleep(0.3)  # the server-side connect handler has run once the client saw the ack
         relay_c["pub"].event(ws, "after:restart", {"ok": True})
         assert client.wait_for("after:restart") == {"ok": True}

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from relay_harness import STACK, JsClient, PyClient, RawWebSocket, RelayProcess, http_raw, token
+from relay_harness import STACK, JsClient, PyClient, RawWebSocket, RelayProcess, http_raw, restart, token
 
 EVIL = "http://evil.example"
 ALLOWED = "http://localhost:5173"  # in UTALK_CORS_ORIGINS' default for the test env
@@ -273,13 +273,7 @@ def test_sigterm_drops_long_polling_clients_so_they_reconnect(own_relay, world):
     client.sio.reconnection_delay_max = 0.5
     client.connect()
     try:
-        assert own_relay["proc"].stop() == 0
-        assert client.disconnected.wait(5)
-        own_relay["proc"] = RelayProcess("relay-web", own_relay["port"], own_relay["env"])
-        deadline = time.monotonic() + 15
-        while not client.sio.connected and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert client.sio.connected, "client did not reconnect"
+        restart(own_relay, "relay-web", client)
         assert client.call("conversation:join", {"conversationId": world["conv_a"]}) == {"ok": True}
     finally:
         client.sio.reconnection = False
