@@ -1,44 +1,25 @@
 """The whole story on the real chain: a customer writes on WhatsApp (signed Twilio webhook), the
 bot answers through the fake OpenAI, the customer asks for a person, an agent comes online, gets
 it, accepts, answers and hands back to the bot, which answers again; the realtime events of each
-step are read from the `realtime-events` topic with their pydantic payloads."""
+step are read from the realtime feed (tests/realtime_support.py) with their pydantic payloads."""
 from __future__ import annotations
 
-import json
 import uuid
-import warnings
 
 import pytest
 
 from bot_support import (agent_doc, conversation, customer_says, escalations, new_agents,
                          outbound, set_settings)
 from messaging_support import wait_for, workspace
+from realtime_support import RealtimeReader
 
 
 @pytest.fixture
 def realtime(stack):
-    """A pull subscription on the realtime topic; yields a function returning the events so far."""
-    from google.cloud import pubsub_v1
-
-    from utalk.config import settings
-    sub = pubsub_v1.SubscriberClient()
-    name = sub.subscription_path(settings().project_id, f"test-realtime-{uuid.uuid4().hex[:8]}")
-    sub.create_subscription(name=name, topic=f"projects/{settings().project_id}/topics/realtime-events")
-    seen: list[dict] = []
-
-    def pull() -> list[dict]:
-        with warnings.catch_warnings():   # the emulator answers at once only with this (deprecated) flag
-            warnings.simplefilter("ignore", DeprecationWarning)
-            resp = sub.pull(subscription=name, max_messages=500, timeout=5, return_immediately=True)
-        if resp.received_messages:
-            sub.acknowledge(subscription=name, ack_ids=[m.ack_id for m in resp.received_messages])
-            seen.extend({"attributes": dict(m.message.attributes), **json.loads(m.message.data)}
-                        for m in resp.received_messages)
-        return seen
-
-    yield pull
-    sub.delete_subscription(subscription=name)
-    sub.close()
+    """A function returning the realtime events so far (tests/realtime_support.py)."""
+    reader = RealtimeReader()
+    yield reader.pull
+    reader.close()
 
 
 def _events(pull, ws_id: str, name: str) -> list[dict]:

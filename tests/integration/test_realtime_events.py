@@ -1,39 +1,24 @@
-"""Realtime events reach the `realtime-events` topic in the documented format, with audiences."""
+"""Realtime events are published in the documented format, with audiences (on `realtime-events`,
+or carried by an inbound message's `message-received`)."""
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
 
 from messaging_support import INBOUND, conv_id, inbound_form, post_signed, wait_for, workspace
+from realtime_support import RealtimeReader
 
 CUSTOMER = "+5215512345678"
 
 
 @pytest.fixture
 def realtime(stack):
-    """A pull subscription on the realtime topic for this test; yields a reader of one workspace's events."""
-    from google.cloud import pubsub_v1
-
-    from utalk.config import settings
-
-    project = settings().project_id
-    sub = pubsub_v1.SubscriberClient()
-    name = sub.subscription_path(project, f"test-realtime-{uuid.uuid4().hex[:8]}")
-    sub.create_subscription(name=name, topic=f"projects/{project}/topics/realtime-events")
-    seen: list = []
-
-    def read(workspace_id: str) -> list[tuple[dict, dict]]:
-        resp = sub.pull(subscription=name, max_messages=100, timeout=5)
-        if resp.received_messages:
-            sub.acknowledge(subscription=name, ack_ids=[m.ack_id for m in resp.received_messages])
-        seen.extend((dict(m.message.attributes), json.loads(m.message.data)) for m in resp.received_messages)
-        return [(a, d) for a, d in seen if a.get("workspaceId") == workspace_id]
-
-    yield read
-    sub.delete_subscription(subscription=name)
-    sub.close()
+    """A reader of one workspace's events as (attributes, data) pairs."""
+    reader = RealtimeReader()
+    yield lambda workspace_id: [(e["attributes"], {k: v for k, v in e.items() if k != "attributes"})
+                                for e in reader.pull() if e["workspaceId"] == workspace_id]
+    reader.close()
 
 
 def test_inbound_send_and_status_publish_their_events(api, realtime):
@@ -64,3 +49,19 @@ def test_status_change_and_mark_read_publish_conversation_updated(api, realtime)
                    and {p["reason"] for p in e} >= {"status", "read"} and e)
     assert {"reason": "status", "status": "pending"}.items() <= next(p for p in got if p["reason"] == "status").items()
     assert next(p for p in got if p["reason"] == "read")["unreadCount"] == 0
+
+
+def test_an_inbound_message_announces_once_and_its_retry_repeats_the_same_event_ids(api, realtime):
+    ws = workspace(api, bot=False)
+    form = inbound_form(ws.number, CUSTOMER, "hola")
+    for _ in range(2):  # Twilio retrying a delivery it thinks failed
+        assert post_signed(api, INBOUND, form).status_code == 200
+    got = wait_for(lambda: len([d for a, d in realtime(ws.id) if a["event"] == "message:new"]) == 2
+                   and realtime(ws.id))
+    named = {}
+    for attrs, data in got:
+        named.setdefault(data["event"], []).append(data["id"])
+        assert attrs["messageId"].startswith("msg_")  # carried by the message-received of that message
+    # The relay emits an event id once, so screens see the message and the unread bump once.
+    assert len(named["message:new"]) == 2 and len(set(named["message:new"])) == 1
+    assert len(set(named["conversation:updated"])) == 1 and len(named["conversation:new"]) == 1

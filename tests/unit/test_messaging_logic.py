@@ -1,5 +1,6 @@
 """Pure messaging logic: ids, the status order, event envelopes, Pub/Sub push decoding, inputs."""
 import base64
+import json
 import uuid
 
 import pytest
@@ -38,6 +39,19 @@ def test_event_envelope_checks_the_payload_model():
         events.envelope("message:sent", "ws_1", payload)
     ok = MessageStatusChanged(conversationId="c", messageId="m", status="sent", at="2026-01-01T00:00:00Z")
     assert events.envelope("message:sent", "ws_1", ok)["payload"]["at"] == "2026-01-01T00:00:00.000Z"
+    assert events.envelope("message:sent", "ws_1", ok, "evt_fixed")["id"] == "evt_fixed"
+
+
+def test_a_message_carrying_events_has_them_in_order_with_the_audience_in_attributes():
+    payload = ConversationUpdated(conversationId="c1", reason="read", unreadCount=0)
+    carried = [events.envelope("conversation:updated", "ws_1", payload, f"evt_{n}") for n in range(2)]
+    ids = {"workspaceId": "ws_1", "conversationId": "c1", "messageId": "msg_1"}
+    msg = events.carrying(ids, carried, {**ids, **events.audience(conversation_id="c1")})
+    data = json.loads(msg.data)
+    assert data == {**ids, "events": carried} and [e["id"] for e in data["events"]] == ["evt_0", "evt_1"]
+    assert dict(msg.attributes) == {**ids, "audience": "workspace,conversation"}  # no agentId: None is left out
+    assert events.audience(agent_id="u1", workspace=False) == {"audience": "agent", "conversationId": None,
+                                                              "agentId": "u1"}
 
 
 class _Event:

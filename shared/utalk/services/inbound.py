@@ -4,7 +4,8 @@ The hot path spends one read (the route of the number written to) and one atomic
 writes (message `create()` under an id derived from the MessageSid + conversation merge with
 field transforms); a conversation's first message adds one follow-up write for its initial
 state. No read-modify-write transaction: an album's concurrent webhooks never contend. The route
-is cached per instance, so the steady state reads nothing.
+is cached per instance, so the steady state reads nothing. Then one Publish: `message-received`,
+which also carries the message's realtime events for the relay.
 """
 from __future__ import annotations
 
@@ -104,23 +105,21 @@ def receive(form, url: str, signature: str | None) -> Stored:
         results = repo.store(message, fields, records)
     except Duplicate:
         # A Twilio retry. The first delivery may have stored the message and then failed to publish
-        # (which is why Twilio retried), so announce again: every subscriber is idempotent per message.
-        pubsub.wait(_announce(ws, conv_id, message, utcnow(), []))
+        # (which is why Twilio retried), so announce again: the bot is idempotent per message and
+        # the relay per event id.
+        pubsub.wait([_announce(ws, conv_id, message, utcnow(), None, route["channelId"])])
         return Stored(msg_id, conv_id, ws, duplicate=True)
 
-    # Publish only after the commit: a subscriber (the bot) must always find the message it is told
-    # about. Two Publish RPCs: message-received, then the realtime events.
-    realtime = []
+    # Publish only after the commit: a subscriber (the bot) must always find the message it is told about.
+    new_conversation = None
     if transform_result(results[-1], fields, "messageCount") == 1:
         # Only a brand-new conversation needs its initial state; done as a follow-up write so the
         # common path never reads. Later messages must not reset status, assignment or bot flag.
         Batch(repo.scope.db).set(repo.conversations.document(conv_id), {
             "status": "open", "botEnabled": True, "assignedAgent": None,
             "createdAt": firestore.SERVER_TIMESTAMP}, merge=True).commit()
-        realtime.append(events.message("conversation:new", ws, ConversationNew(
-            conversationId=conv_id, channel="whatsapp", channelId=route["channelId"],
-            customer=Customer.model_validate(fields["customer"])), conversation_id=conv_id))
-    pubsub.wait(_announce(ws, conv_id, message, utcnow(), realtime))
+        new_conversation = Customer.model_validate(fields["customer"])
+    pubsub.wait([_announce(ws, conv_id, message, utcnow(), new_conversation, route["channelId"])])
     return Stored(msg_id, conv_id, ws, duplicate=False)
 
 
@@ -145,23 +144,27 @@ def _message(form, ws: str, conv_id: str, msg_id: str, customer: str) -> dict:
     return message
 
 
-def _announce(ws: str, conv_id: str, message: dict, now, realtime: list) -> list:
-    """The two publishes of a stored inbound message (plus any `realtime` events), for `wait()`."""
+def _announce(ws: str, conv_id: str, message: dict, now, new_conversation: Customer | None, channel_id: str):
+    """The one Publish of a stored inbound message: `message-received` for the
+    bot, carrying the realtime events the relay emits (it subscribes to that topic too).
+
+    Event ids derive from the message id, so the announcement a Twilio retry repeats is emitted once."""
     shown = Message.model_validate({**message, "createdAt": now, "updatedAt": now})
-    return [
-        pubsub.publish("message-received", {"workspaceId": ws, "conversationId": conv_id,
-                                            "messageId": message["id"]},
-                       workspaceId=ws, conversationId=conv_id, messageId=message["id"]),
-        events.publish_all([
-            *realtime,  # conversation:new first, so a screen has the row when its message arrives
-            events.message("message:new", ws, MessageNew(conversationId=conv_id, message=shown),
-                           conversation_id=conv_id),
-            events.message("conversation:updated", ws, ConversationUpdated(
-                conversationId=conv_id, reason="message", unreadDelta=1, lastMessage=LastMessage(
-                    text=shown.text and shown.text[:PREVIEW], direction="inbound", type=shown.type, at=now)),
-                conversation_id=conv_id),
-        ]),
+    ids = {"workspaceId": ws, "conversationId": conv_id, "messageId": message["id"]}
+
+    def envelope(name: str, payload) -> dict:
+        return events.envelope(name, ws, payload, f"evt_{uuid.uuid5(NAMESPACE, message['id'] + ':' + name)}")
+    carried = [
+        envelope("message:new", MessageNew(conversationId=conv_id, message=shown)),
+        envelope("conversation:updated", ConversationUpdated(
+            conversationId=conv_id, reason="message", unreadDelta=1, lastMessage=LastMessage(
+                text=shown.text and shown.text[:PREVIEW], direction="inbound", type=shown.type, at=now))),
     ]
+    if new_conversation is not None:  # first, so a screen has the row when its message arrives
+        carried.insert(0, envelope("conversation:new", ConversationNew(
+            conversationId=conv_id, channel="whatsapp", channelId=channel_id, customer=new_conversation)))
+    return pubsub.send("message-received", [events.carrying(
+        ids, carried, {**ids, **events.audience(conversation_id=conv_id)})])
 
 
 def _int(value) -> int:
