@@ -18,6 +18,10 @@ class RelayConfig:
     # One subscription shared by every instance: Pub/Sub hands each message to exactly one of
     # them, and that instance emits through the Redis manager to the sockets of all instances.
     subscription: str
+    # The webhook's one publish per inbound message goes to this topic (the bot's), carrying the
+    # realtime events too; None when disabled (RELAY_INBOUND_TOPIC set to "").
+    inbound_topic: str | None
+    inbound_subscription: str
     presence_grace_seconds: float
     events_per_minute: int
     max_event_bytes: int
@@ -44,6 +48,8 @@ def load() -> RelayConfig:
         redis_url=env("UTALK_REDIS_URL") or None,
         topic=env("RELAY_TOPIC", "realtime-events"),
         subscription=env("RELAY_SUBSCRIPTION", "realtime-events--relay"),
+        inbound_topic=env("RELAY_INBOUND_TOPIC", "message-received") or None,
+        inbound_subscription=env("RELAY_INBOUND_SUBSCRIPTION", "message-received--relay"),
         presence_grace_seconds=float(env("RELAY_PRESENCE_GRACE_SECONDS", "10")),
         events_per_minute=int(env("RELAY_EVENTS_PER_MINUTE", "50")),
         max_event_bytes=int(env("RELAY_MAX_EVENT_BYTES", str(64 * 1024))),

@@ -1,12 +1,17 @@
-"""The Pub/Sub side: one StreamingPull on the shared subscription, on the relay's event loop.
+"""The Pub/Sub side: one StreamingPull on one shared subscription, on the relay's event loop.
+
+The relay runs one Feed per subscription (`realtime-events`, and `message-received`, whose
+messages carry the realtime events of an inbound message); both use the same dedup. A message
+holds one event or a batch of them (relay/routing.py), emitted in order.
 
 The pull runs on asyncio (the generated `SubscriberAsyncClient` over grpc.aio) rather than the
 threaded `SubscriberClient`: no lease/dispatcher threads competing with the Socket.IO loop for
 the GIL, and a received message is emitted in the same loop iteration. Flow control is the
-server-side kind (max outstanding messages on the stream). A message is acked only after its
-emit went out (to Redis when several instances run); on shutdown the ones not emitted are nacked
-so Pub/Sub redelivers them to another instance. Event ids already emitted are remembered in Redis
-for a while, which turns Pub/Sub's at-least-once delivery into exactly-once emission.
+server-side kind (max outstanding messages on the stream). A message is acked only after all its
+events were emitted (to Redis when several instances run); on shutdown the ones not emitted are
+nacked so Pub/Sub redelivers them to another instance. Event ids already emitted are remembered in
+Redis for a while, which turns Pub/Sub's at-least-once delivery into exactly-once emission, per
+event: a redelivered batch emits only the events it had not emitted yet.
 """
 from __future__ import annotations
 
@@ -103,6 +108,11 @@ class Feed:
     def pulling(self) -> bool:
         return self.pull_task is not None and not self.pull_task.done()
 
+    def describe(self) -> dict:
+        """This feed's part of /health."""
+        return {"topic": self.topic_path, "subscription": self.subscription_path, "pulling": self.pulling,
+                "streaming": self.streaming, "events": self.stats}
+
     def settle(self, ack_id: str, ack: bool) -> None:
         self._settled.put_nowait((ack_id, ack))
 
@@ -168,31 +178,42 @@ class Feed:
 
     async def _handle(self, message) -> None:
         self.stats["received"] += 1
-        log.debug("event received", extra={"messageId": message.message_id,
-                                           "attempt": message.delivery_attempt})
+        log.debug("message received", extra={"messageId": message.message_id,
+                                             "attempt": message.delivery_attempt})
         try:
-            route = routing.parse(message.data, message.attributes)
+            routes = routing.routes(message.data, message.attributes)
         except routing.Malformed as exc:
             self.stats["dropped"] += 1
             log.warning("malformed event dropped", extra={"reason": str(exc), "messageId": message.message_id})
             message.ack()
             return
+        if not routes:
+            message.ack()
+            return
         age = time.time() - message.publish_time.timestamp()
         if age > self.max_age:
             self.stats["dropped"] += 1
-            log.warning("stale event dropped", extra={"eventId": route.event_id, "ageSeconds": round(age, 1)})
+            log.warning("stale event dropped", extra={"eventId": routes[0].event_id, "events": len(routes),
+                                                      "ageSeconds": round(age, 1)})
             message.ack()
             return
+        for route in routes:
+            if not await self._emit(route):
+                # The events before this one stay claimed, so the redelivery emits only the rest.
+                message.nack()
+                return
+        message.ack()
+
+    async def _emit(self, route: routing.Route) -> bool:
+        """Emit one event unless already claimed; False if it failed and must be retried."""
         try:
             if not await self.dedup.claim(route.event_id):
                 self.stats["duplicates"] += 1
-                message.ack()
-                return
+                return True
         except Exception:
             self.stats["failed"] += 1
             log.exception("dedup failed; redelivery will retry", extra={"eventId": route.event_id})
-            message.nack()
-            return
+            return False
         try:
             # One emit to the list of rooms: a socket in several of them still gets one copy.
             await self.sio.emit(route.event, route.payload, room=route.rooms)
@@ -200,10 +221,9 @@ class Feed:
             self.stats["failed"] += 1
             log.exception("emit failed; redelivery will retry", extra={"eventId": route.event_id})
             await _quietly(self.dedup.release(route.event_id))
-            message.nack()
-            return
+            return False
         self.stats["emitted"] += 1
-        message.ack()
+        return True
 
     # -- shutdown ---------------------------------------------------------------------------
     async def stop(self, timeout: float = 5.0) -> None:

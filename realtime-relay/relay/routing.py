@@ -1,8 +1,13 @@
-"""Turns one `realtime-events` Pub/Sub message into (event, payload, rooms), or says why not.
+"""Turns one Pub/Sub message into the events to emit, each as (event, payload, rooms), or says why not.
 
-Format (docs/architecture.md): data JSON {id, event, workspaceId, occurredAt, payload};
-attributes event, workspaceId, audience (comma list of workspace|conversation|agent),
-conversationId, agentId. Rooms are always built under the message's workspace.
+Two forms, told apart by the data, not the topic (docs/architecture.md):
+- single (`realtime-events`): data JSON {id, event, workspaceId, occurredAt, payload}; attributes
+  event, workspaceId, audience (comma list of workspace|conversation|agent), conversationId, agentId.
+- batch (another topic's message that carries events, e.g. `message-received`): data JSON
+  {workspaceId, ..., events: [single-form data, ...]} (at most MAX_BATCH_EVENTS); attributes as
+  above but workspaceId required and no event. Every event goes to the rooms of the message's
+  attributes, in list order; one bad event makes the whole message malformed.
+Rooms are always built under the message's workspace.
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ _ID = re.compile(r"^[A-Za-z0-9_.@+\-]{1,200}$")
 RESERVED_EVENTS = {"connect", "connect_error", "disconnect", "disconnecting", "error", "newListener",
                    "removeListener", "message"}
 AUDIENCES = {"workspace", "conversation", "agent"}
+# A carrying message holds the few events one change causes (an inbound message: three at most).
+MAX_BATCH_EVENTS = 20
 
 
 class Malformed(ValueError):
@@ -37,13 +44,55 @@ def valid_id(value) -> bool:
     return isinstance(value, str) and bool(_ID.match(value))
 
 
-def parse(data: bytes, attributes) -> Route:
+def routes(data: bytes, attributes) -> list[Route]:
+    """Every event of a message, single or batch form, in emission order."""
+    body = _load(data)
+    return _batch(body, attributes) if "events" in body else [_single(body, attributes)]
+
+
+def _load(data: bytes) -> dict:
     try:
         body = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise Malformed("data is not JSON") from None
     if not isinstance(body, dict):
         raise Malformed("data is not an object")
+    return body
+
+
+def _single(body: dict, attributes) -> Route:
+    event_id, event, ws = _checked(body)
+    # Attributes route, data is delivered: they must agree, or a message could be delivered to
+    # one workspace while claiming to be about another.
+    if attributes.get("workspaceId", ws) != ws or attributes.get("event", event) != event:
+        raise Malformed("attributes disagree with data")
+    return Route(event_id, event, ws, body["payload"], _rooms(ws, attributes))
+
+
+def _batch(body: dict, attributes) -> list[Route]:
+    ws, events = body.get("workspaceId"), body["events"]
+    if not valid_id(ws):
+        raise Malformed("bad workspaceId")
+    if attributes.get("workspaceId") != ws:
+        raise Malformed("attributes disagree with data")
+    if "event" in attributes:  # one name cannot describe several events
+        raise Malformed("event attribute on a batch")
+    if not isinstance(events, list) or len(events) > MAX_BATCH_EVENTS:
+        raise Malformed("bad events list")
+    targets = _rooms(ws, attributes)
+    out = []
+    for item in events:
+        if not isinstance(item, dict):
+            raise Malformed("batch event is not an object")
+        event_id, event, inner_ws = _checked(item)
+        if inner_ws != ws:
+            raise Malformed("batch event of another workspace")
+        out.append(Route(event_id, event, ws, item["payload"], targets))
+    return out
+
+
+def _checked(body: dict) -> tuple[str, str, str]:
+    """(id, event, workspaceId) of one event's data, or Malformed."""
     event, ws, event_id = body.get("event"), body.get("workspaceId"), body.get("id")
     if not isinstance(event, str) or not event or len(event) > 100 or event in RESERVED_EVENTS:
         raise Malformed("bad event name")
@@ -53,10 +102,10 @@ def parse(data: bytes, attributes) -> Route:
         raise Malformed("bad id")
     if "payload" not in body:
         raise Malformed("no payload")
-    # Attributes route, data is delivered: they must agree, or a message could be delivered to
-    # one workspace while claiming to be about another.
-    if attributes.get("workspaceId", ws) != ws or attributes.get("event", event) != event:
-        raise Malformed("attributes disagree with data")
+    return event_id, event, ws
+
+
+def _rooms(ws: str, attributes) -> list[str]:
     audience = [a.strip() for a in attributes.get("audience", "").split(",") if a.strip()]
     if not audience or not set(audience) <= AUDIENCES:
         raise Malformed("bad audience")
@@ -74,4 +123,4 @@ def parse(data: bytes, attributes) -> Route:
             if not valid_id(agent):
                 raise Malformed("audience agent without a valid agentId")
             targets.append(rooms.agent(ws, agent))
-    return Route(event_id, event, ws, body["payload"], targets)
+    return targets

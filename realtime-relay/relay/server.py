@@ -1,9 +1,10 @@
 """Entry point: `python -m relay.server` (PYTHONPATH=realtime-relay:shared).
 
 Builds the Socket.IO server (python-socketio over relay/engine.py and relay/web.py), the Redis
-manager (when UTALK_REDIS_URL is set), the Firestore client and the Pub/Sub feed, serves until
-SIGTERM/SIGINT, then shuts down in order: stop pulling (unemitted messages are nacked for
-redelivery), stop accepting, drop the transports so clients reconnect elsewhere, close, exit 0.
+manager (when UTALK_REDIS_URL is set), the Firestore client and one Pub/Sub feed per subscription
+(`realtime-events`, and `message-received` unless disabled), serves until SIGTERM/SIGINT, then
+shuts down in order: stop pulling (unemitted messages are nacked for redelivery), stop accepting,
+drop the transports so clients reconnect elsewhere, close, exit 0.
 """
 from __future__ import annotations
 
@@ -68,28 +69,39 @@ async def serve(cfg: RelayConfig) -> None:
     presence = Presence(sio, db, RedisRegistry(redis) if redis else LocalRegistry(),
                         cfg.presence_grace_seconds)
     relay = Relay(sio, db, presence, cfg)
-    feed = Feed(sio, settings().project_id, cfg.topic, cfg.subscription,
-                RedisDedup(redis) if redis else LocalDedup(),
-                max_messages=cfg.pull_max_messages, max_age_seconds=cfg.max_event_age_seconds)
-    await loop.run_in_executor(None, feed.ensure_subscription)
+    # One dedup for every feed: an event id is emitted once whichever topic carried it.
+    dedup = RedisDedup(redis) if redis else LocalDedup()
+    topics = [(cfg.topic, cfg.subscription)]
+    if cfg.inbound_topic:
+        topics.append((cfg.inbound_topic, cfg.inbound_subscription))
+    feeds = [Feed(sio, settings().project_id, topic, subscription, dedup, max_messages=cfg.pull_max_messages,
+                  max_age_seconds=cfg.max_event_age_seconds) for topic, subscription in topics]
+    for feed in feeds:
+        await loop.run_in_executor(None, feed.ensure_subscription)
+    realtime = feeds[0]
 
     async def health():
-        ok = feed.pulling
+        ok = all(feed.pulling for feed in feeds)
+        # The top-level subscription/pulling/streaming/events are the realtime-events feed's (what
+        # they always were); `feeds` has every feed, and the status needs all of them pulling.
         return 200 if ok else 503, {
             "status": "ok" if ok else "degraded", "instance": cfg.instance_id,
-            "subscription": feed.subscription_path, "pulling": ok, "streaming": feed.streaming,
-            "redis": redis is not None,
-            "sockets": len(relay.sessions), "events": feed.stats,
+            "subscription": realtime.subscription_path, "pulling": realtime.pulling,
+            "streaming": realtime.streaming, "redis": redis is not None,
+            "sockets": len(relay.sessions), "events": realtime.stats,
+            "feeds": [feed.describe() for feed in feeds],
         }
 
     web = WebServer(sio.eio, {"/health": health})
     await web.start(cfg.host, cfg.port)
-    feed.start()
+    for feed in feeds:
+        feed.start()
     heartbeat = asyncio.ensure_future(presence.heartbeat_forever(relay.sessions))
     lag_watch = asyncio.ensure_future(watch_loop_lag())
     tune_gc()
     log.info("relay ready", extra={"port": cfg.port, "instance": cfg.instance_id,
-                                   "subscription": feed.subscription_path, "redis": redis is not None})
+                                   "subscriptions": [feed.subscription_path for feed in feeds],
+                                   "redis": redis is not None})
 
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -97,7 +109,7 @@ async def serve(cfg: RelayConfig) -> None:
     await stop.wait()
 
     log.info("relay stopping", extra={"sockets": len(relay.sessions)})
-    await feed.stop(timeout=cfg.shutdown_grace_seconds)
+    await asyncio.gather(*(feed.stop(timeout=cfg.shutdown_grace_seconds) for feed in feeds))
     web.stop_accepting()
     await drop_transports(sio)
     heartbeat.cancel()

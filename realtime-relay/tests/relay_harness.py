@@ -94,20 +94,41 @@ def token(user: str, ws: str, role: str = "agent", now: float | None = None) -> 
 
 
 class Publisher:
+    """Publishes like the backend: single events to `realtime-events`, batches to `message-received`."""
+
     def __init__(self):
+        from google.api_core import exceptions as gexc
         from google.cloud import pubsub_v1
         self.client = pubsub_v1.PublisherClient()
         self.topic = self.client.topic_path(STACK.project, "realtime-events")
+        self.inbound_topic = self.client.topic_path(STACK.project, "message-received")
+        # The relays create both topics with their subscriptions before they report healthy; this
+        # only spares a publish a NotFound should a test run without them.
+        for topic in (self.topic, self.inbound_topic):
+            try:
+                self.client.create_topic(name=topic)
+            except gexc.AlreadyExists:
+                pass
+
+    @staticmethod
+    def envelope(ws: str, event: str, payload, event_id: str | None = None) -> dict:
+        return {"id": event_id or uuid.uuid4().hex, "event": event, "workspaceId": ws,
+                "occurredAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "payload": payload}
 
     def event(self, ws: str, event: str, payload, audience: str = "workspace", **attrs) -> str:
-        event_id = uuid.uuid4().hex
-        data = {"id": event_id, "event": event, "workspaceId": ws,
-                "occurredAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "payload": payload}
+        data = self.envelope(ws, event, payload)
         self.raw(json.dumps(data).encode(), event=event, workspaceId=ws, audience=audience, **attrs)
-        return event_id
+        return data["id"]
 
     def raw(self, data: bytes, **attrs) -> None:
         self.client.publish(self.topic, data, **attrs).result(timeout=10)
+
+    def batch(self, ws: str, conversation_id: str, events: list[dict], audience: str = "workspace,conversation",
+              message_id: str | None = None) -> None:
+        """One `message-received` message carrying `events` (built with `envelope()`), as the webhook sends."""
+        ids = {"workspaceId": ws, "conversationId": conversation_id, "messageId": message_id or new_id("msg")}
+        self.client.publish(self.inbound_topic, json.dumps({**ids, "events": events}).encode(),
+                            audience=audience, **ids).result(timeout=10)
 
 
 # -- clients --------------------------------------------------------------------------------

@@ -36,10 +36,10 @@ def test_event_consumed_by_one_instance_reaches_the_other_exactly_once(relays, w
 
 @pytest.fixture
 def relay_c(emulators):
-    """A third instance, the only consumer of its own topic: what it consumes reaches A and B
-    only through Redis. Stopped (and restarted) by the tests themselves."""
+    """A third instance, the only consumer of its own topic (its `message-received` feed is off):
+    what it consumes reaches A and B only through Redis. Stopped (and restarted) by the tests themselves."""
     topic = f"realtime-events-c-{uuid.uuid4().hex[:6]}"
-    env = {"RELAY_TOPIC": topic, "RELAY_SUBSCRIPTION": f"{topic}--relay"}
+    env = {"RELAY_TOPIC": topic, "RELAY_SUBSCRIPTION": f"{topic}--relay", "RELAY_INBOUND_TOPIC": ""}
     port = STACK.ports.relay + 1001
     proc = RelayProcess("relay-c", port, env)
     pub = Publisher()
@@ -51,6 +51,7 @@ def relay_c(emulators):
 
 def test_emit_from_one_instance_reaches_sockets_on_another_once(relays, relay_c, world, clients):
     a, b = relays
+    assert [f["topic"] for f in relay_c["proc"].health()["feeds"]] == [relay_c["pub"].topic]  # one feed
     on_b = clients(b.url, token(world["a1"], world["ws_a"]))
     assert on_b.call("conversation:join", {"conversationId": world["conv_a"]}) == {"ok": True}
     relay_c["pub"].event(world["ws_a"], "via:redis", {"i": "x"}, audience="workspace,conversation",

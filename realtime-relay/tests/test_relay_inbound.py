@@ -1,0 +1,140 @@
+"""`message-received` messages carry realtime events: emitted in order, to the message's audience,
+once per event id however often Pub/Sub delivers the message."""
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from relay_harness import token
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from relay.dedup import LocalDedup  # noqa: E402
+from relay.feed import Feed  # noqa: E402
+
+QUIET = 1.0  # seconds to listen for something that must not arrive
+INBOUND = "message-received--relay"
+
+
+def _collect(client, count: int, timeout: float = 10.0) -> list:
+    """(name, payload) of what arrives until `count` events came, then for QUIET more (for extras)."""
+    got, deadline = [], time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        got += [(name, args[0]) for name, args in client.drain(0.1)]
+    return got + [(name, args[0]) for name, args in client.drain(QUIET)]
+
+
+def _inbound_stats(relays) -> dict:
+    """The `message-received` feed's counters, summed over the instances sharing its subscription."""
+    total: dict = {}
+    for relay in relays:
+        [feed] = [f for f in relay.health()["feeds"] if f["subscription"].endswith("/" + INBOUND)]
+        for key, value in feed["events"].items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def test_every_relay_pulls_both_subscriptions(relays):
+    for relay in relays:
+        health = relay.health()
+        assert health["status"] == "ok" and health["subscription"].endswith("/realtime-events--relay")
+        assert [f["subscription"].rsplit("/", 1)[1] for f in health["feeds"]] == ["realtime-events--relay", INBOUND]
+        assert all(f["pulling"] for f in health["feeds"])
+
+
+def test_a_batch_reaches_the_message_audience_in_order(relay, world, clients, publisher):
+    ws, conv = world["ws_a"], world["conv_a"]
+    in_room = clients(relay.url, token(world["a1"], ws))
+    workspace_only = clients(relay.url, token(world["a2"], ws))
+    other = clients(relay.url, token(world["b1"], world["ws_b"]))
+    assert in_room.call("conversation:join", {"conversationId": conv}) == {"ok": True}
+
+    events = [publisher.envelope(ws, "conversation:new", {"n": 1}), publisher.envelope(ws, "message:new", {"n": 2}),
+              publisher.envelope(ws, "conversation:updated", {"n": 3})]
+    publisher.batch(ws, conv, events)
+    expected = [(e["event"], e["payload"]) for e in events]
+    # In order, and once each, though `in_room` is in both rooms the audience names.
+    assert _collect(in_room, 3) == expected
+    assert _collect(workspace_only, 3, timeout=1) == expected
+
+    only_room = [publisher.envelope(ws, "message:new", {"n": 4})]
+    publisher.batch(ws, conv, only_room, audience="conversation")
+    assert _collect(in_room, 1) == [("message:new", {"n": 4})]
+    assert workspace_only.drain(0) == []
+    assert other.drain(0) == []  # workspace B heard nothing of workspace A
+
+
+def test_a_redelivered_batch_emits_only_what_was_not_emitted(relays, world, clients, publisher):
+    ws, conv = world["ws_a"], world["conv_a"]
+    client = clients(relays[0].url, token(world["a1"], ws))
+    first = [publisher.envelope(ws, "message:new", {"n": 1}), publisher.envelope(ws, "conversation:updated", {"n": 2})]
+    publisher.batch(ws, conv, first, message_id="msg_same")
+    assert _collect(client, 2) == [("message:new", {"n": 1}), ("conversation:updated", {"n": 2})]
+    before = _inbound_stats(relays)
+
+    publisher.batch(ws, conv, first, message_id="msg_same")  # what a redelivery or a webhook retry sends
+    newer = publisher.envelope(ws, "message:new", {"n": 3})
+    publisher.batch(ws, conv, [first[0], newer])               # one event already emitted, one new
+    assert _collect(client, 1) == [("message:new", {"n": 3})]
+    deadline = time.monotonic() + 10
+    while (delta := _delta(before, _inbound_stats(relays)))["duplicates"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert delta["received"] == 2 and delta["emitted"] == 1 and delta["duplicates"] == 3
+    assert client.drain(0) == []
+
+
+def _delta(before: dict, after: dict) -> dict:
+    return {key: after[key] - before[key] for key in after}
+
+
+def test_malformed_batches_are_dropped_and_the_feed_goes_on(relay, world, clients, publisher):
+    ws, conv = world["ws_a"], world["conv_a"]
+    client = clients(relay.url, token(world["a1"], ws))
+    # One event of another workspace spoils the whole message, the good event before it included.
+    publisher.batch(ws, conv, [publisher.envelope(ws, "bad:batch", {}), publisher.envelope(world["ws_b"], "x", {})])
+    publisher.batch(ws, conv, [])  # nothing to emit
+    publisher.batch(ws, conv, [publisher.envelope(ws, "after:garbage", {"ok": True})])
+    assert _collect(client, 1) == [("after:garbage", {"ok": True})]
+    assert relay.health()["status"] == "ok"
+
+
+def test_an_emit_failing_part_way_nacks_and_the_redelivery_emits_the_rest():
+    """The feed's handler on its own (no Pub/Sub): a socket server whose second emit fails once."""
+    class Sio:
+        def __init__(self):
+            self.emitted, self.fail_next = [], {"e2"}
+
+        async def emit(self, event, payload, room):
+            if payload["id"] in self.fail_next:
+                self.fail_next.discard(payload["id"])
+                raise ConnectionError("redis down")
+            self.emitted.append(payload["id"])
+
+    class Message:
+        message_id, delivery_attempt = "m1", 1
+        attributes = {"workspaceId": "ws_1", "conversationId": "conv_1", "audience": "workspace"}
+        data = json.dumps({"workspaceId": "ws_1", "events": [
+            {"id": i, "event": "x", "workspaceId": "ws_1", "payload": {"id": i}} for i in ("e1", "e2", "e3")]})
+
+        def __init__(self):
+            self.publish_time, self.settled = datetime.now(timezone.utc), []
+
+        def ack(self):
+            self.settled.append("ack")
+
+        def nack(self):
+            self.settled.append("nack")
+
+    sio = Sio()
+    feed = Feed(sio, "p", "t", "s", LocalDedup(), max_messages=1, max_age_seconds=60)
+    first, again = Message(), Message()
+    asyncio.run(feed._handle(first))
+    assert sio.emitted == ["e1"] and first.settled == ["nack"]  # e3 not tried: order is kept
+    asyncio.run(feed._handle(again))
+    assert sio.emitted == ["e1", "e2", "e3"] and again.settled == ["ack"]
+    assert {k: feed.stats[k] for k in ("received", "emitted", "duplicates", "failed")} == \
+        {"received": 2, "emitted": 3, "duplicates": 1, "failed": 1}
