@@ -24,6 +24,24 @@ def test_valid_signature_stores_message_and_conversation(api):
     assert msg["senderType"] == "customer" and msg["text"] == "hola, necesito ayuda"
 
 
+def test_later_messages_keep_the_conversation_current_and_a_deleted_one_comes_back_whole(api):
+    # The function leaves a conversation's fixed fields out of later messages' writes once it has
+    # written them (services/inbound.py `_Written`); what changes must still be written.
+    ws = workspace(api, bot=False)
+    doc = conversation_doc(ws.id, conv_id(CUSTOMER, ws.number))
+    for n, name in enumerate(("Cliente", "Cliente", "Ana")):
+        assert post_signed(api, INBOUND, inbound_form(ws.number, CUSTOMER, f"m{n}", ProfileName=name)).status_code == 200
+    conv = doc.get().to_dict()
+    assert conv["messageCount"] == 3 and conv["customer"]["name"] == "Ana" and conv["lastMessage"]["text"] == "m2"
+    fixed = {k: conv[k] for k in ("id", "workspaceId", "channel", "channelId", "participants")}
+
+    doc.delete()
+    assert post_signed(api, INBOUND, inbound_form(ws.number, CUSTOMER, "again", ProfileName="Ana")).status_code == 200
+    back = doc.get().to_dict()
+    assert {k: back.get(k) for k in fixed} == fixed and back["customer"]["name"] == "Ana"
+    assert back["status"] == "open" and back["botEnabled"] is True and back["messageCount"] == 1
+
+
 def test_forged_or_missing_signature_is_403_and_stores_nothing(api):
     ws = workspace(api, bot=False)
     form = inbound_form(ws.number, CUSTOMER)

@@ -34,6 +34,33 @@ MAX_MEDIA = 10
 PREVIEW = 200
 
 
+class _Written:
+    """The conversation fields (id, workspace, channel, participants, customer profile) this
+    instance has written, bounded: a later message with the same values leaves them out of its
+    merge, which is that much less index work for Firestore on every message. A change (a new
+    profile name, a re-created channel) is a different entry, so it is written."""
+
+    def __init__(self, size: int = 20000):
+        self._keys: dict[tuple, None] = {}
+        self.size = size
+
+    @staticmethod
+    def _key(constants: dict) -> tuple:
+        return (constants["workspaceId"], constants["id"], constants["channelId"],
+                tuple(sorted(constants["customer"].items())))
+
+    def has(self, constants: dict) -> bool:
+        return self._key(constants) in self._keys
+
+    def add(self, constants: dict) -> None:
+        if len(self._keys) >= self.size:
+            self._keys.clear()  # cheaper than LRU bookkeeping; the cost of forgetting is one rewrite
+        self._keys[self._key(constants)] = None
+
+
+_WRITTEN = _Written()
+
+
 def message_id(provider: str, provider_message_id: str) -> str:
     """uuid5 of provider + provider id: every retry of one webhook maps to the same document."""
     return f"msg_{uuid.uuid5(NAMESPACE, f'{provider}:{provider_message_id}')}"
@@ -93,13 +120,16 @@ def receive(form, url: str, signature: str | None) -> Stored:
 
     last = {"text": (message.get("text") or "")[:PREVIEW] or None, "direction": "inbound",
             "type": message["type"], "at": firestore.SERVER_TIMESTAMP}
-    fields = {"id": conv_id, "workspaceId": ws, "channel": "whatsapp", "channelId": route["channelId"],
-              "participants": [customer, business],
-              "customer": {k: v for k, v in {"address": customer, "name": form.get("ProfileName"),
-                                             "waId": form.get("WaId")}.items() if v},
-              "unreadCount": firestore.Increment(1), "messageCount": firestore.Increment(1),
+    fields = {"unreadCount": firestore.Increment(1), "messageCount": firestore.Increment(1),
               "lastMessage": last, "lastMessageAt": firestore.SERVER_TIMESTAMP,
               "lastInboundAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
+    constants = {"id": conv_id, "workspaceId": ws, "channel": "whatsapp", "channelId": route["channelId"],
+                 "participants": [customer, business],
+                 "customer": {k: v for k, v in {"address": customer, "name": form.get("ProfileName"),
+                                                "waId": form.get("WaId")}.items() if v}}
+    known = _WRITTEN.has(constants)
+    if not known:
+        fields.update(constants)
     repo = MessageRepository(ws)
     try:
         results = repo.store(message, fields, records)
@@ -115,10 +145,14 @@ def receive(form, url: str, signature: str | None) -> Stored:
     if transform_result(results[-1], fields, "messageCount") == 1:
         # Only a brand-new conversation needs its initial state; done as a follow-up write so the
         # common path never reads. Later messages must not reset status, assignment or bot flag.
+        # The conversation's fixed fields go with it: this instance may remember writing them to
+        # a conversation that was deleted since.
         Batch(repo.scope.db).set(repo.conversations.document(conv_id), {
-            "status": "open", "botEnabled": True, "assignedAgent": None,
+            **constants, "status": "open", "botEnabled": True, "assignedAgent": None,
             "createdAt": firestore.SERVER_TIMESTAMP}, merge=True).commit()
-        new_conversation = Customer.model_validate(fields["customer"])
+        new_conversation = Customer.model_validate(constants["customer"])
+    if not known:
+        _WRITTEN.add(constants)
     pubsub.wait([_announce(ws, conv_id, message, utcnow(), new_conversation, route["channelId"])])
     return Stored(msg_id, conv_id, ws, duplicate=False)
 
