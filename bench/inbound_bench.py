@@ -18,7 +18,7 @@ shares the machine's cores with the servers, so compare the ratio, not absolute 
 writes per inbound message are counted, not assumed: the same handler runs in-process with the
 Firestore client's RPCs instrumented.
 
-    .venv/bin/python bench/inbound_bench.py                      # c = 1, 16, 64; 10 s each
+    .venv/bin/python bench/inbound_bench.py                      # c = 1, 16, 64; 12 s each in 3 rounds
     .venv/bin/python bench/inbound_bench.py --levels 16 --seconds 5
 """
 from __future__ import annotations
@@ -110,7 +110,7 @@ def drive(port: int, path: str, public_url: str, token: str, concurrency: int, s
     elapsed = time.monotonic() - started
     lat = sorted(s[0] for s in samples)
     pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
-    return {"requests": len(samples), "failures": sum(1 for s in samples if not s[1]),
+    return {"requests": len(samples), "failures": sum(1 for s in samples if not s[1]), "seconds": elapsed,
             "rps": len(samples) / elapsed, "p50": pct(50), "p95": pct(95), "p99": pct(99)}
 
 
@@ -145,8 +145,18 @@ def drive_wrk(port: int, path: str, public_url: str, token: str, concurrency: in
     line = next(x for x in out.stdout.splitlines() if x.startswith("WRKJSON "))
     r = json.loads(line[len("WRKJSON "):])
     failures = sum(r[k] for k in ("connect_err", "read_err", "write_err", "status_err", "timeout_err"))
-    return {"requests": r["requests"], "failures": failures, "rps": r["requests"] / (r["duration_us"] / 1e6),
+    return {"requests": r["requests"], "failures": failures, "seconds": r["duration_us"] / 1e6,
+            "rps": r["requests"] / (r["duration_us"] / 1e6),
             "p50": r["p50_us"] / 1000, "p95": r["p95_us"] / 1000, "p99": r["p99_us"] / 1000}
+
+
+def combine(runs: list[dict]) -> dict:
+    """Rounds of one server at one level: throughput over all of them, the median round's percentiles."""
+    median = lambda k: sorted(r[k] for r in runs)[len(runs) // 2]  # noqa: E731
+    requests = sum(r["requests"] for r in runs)
+    return {"requests": requests, "failures": sum(r["failures"] for r in runs),
+            "rps": requests / sum(r["seconds"] for r in runs), "p50": median("p50"), "p95": median("p95"),
+            "p99": median("p99"), "rounds": [r["rps"] for r in runs]}
 
 
 # -- servers --------------------------------------------------------------------------------------
@@ -284,7 +294,8 @@ def count_operations(token: str, messages: int = 50) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--levels", default="1,16,64")
-    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--seconds", type=float, default=12.0, help="per server and level, over all rounds")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per level")
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--port-offset", type=int, default=int(os.environ.get("UTALK_BENCH_PORT_OFFSET", "600")))
     ap.add_argument("--reuse", action="store_true", help="use emulators already running on the bench ports")
@@ -320,21 +331,33 @@ def main() -> int:
         ops = count_operations(token)
         public = os.environ["UTALK_GATEWAY_URL"] + PATH
         rows = []
+        servers = [("floor", floor_port, "/"), ("utalk", ours_port, PATH)]
         for c in [int(x) for x in args.levels.split(",")]:
-            for name, port, path in (("floor", floor_port, "/"), ("utalk", ours_port, PATH)):
+            for name, port, path in servers:
                 load(port, path, public, token, c, args.warmup)
-                rows.append((c, name, load(port, path, public, token, c, args.seconds)))
-                print(f"  c={c:<3} {name:<6} {rows[-1][2]['rps']:8.1f} req/s", file=sys.stderr, flush=True)
+            # Interleaved rounds, alternating who goes first: this machine's speed drifts (other
+            # tenants, JIT, GC in the emulators), and a drift must hit both servers alike.
+            runs = {name: [] for name, _, _ in servers}
+            for r in range(args.rounds):
+                for name, port, path in (servers if r % 2 == 0 else servers[::-1]):
+                    runs[name].append(load(port, path, public, token, c, args.seconds / args.rounds))
+                    print(f"  c={c:<3} round {r} {name:<6} {runs[name][-1]['rps']:8.1f} req/s", file=sys.stderr,
+                          flush=True)
+            rows += [(c, name, combine(runs[name])) for name, _, _ in servers]
 
-        print(f"\nInbound webhook, gunicorn 2 workers x 8 threads, {args.seconds:.0f} s per run, "
-              f"{os.cpu_count()} cores shared with the load generator ({args.load})")
+        print(f"\nInbound webhook, gunicorn 2 workers x 8 threads, {args.seconds:.0f} s per server and level in "
+              f"{args.rounds} interleaved rounds, {os.cpu_count()} cores shared with the load generator ({args.load})")
+        print("req/s over all rounds; latency percentiles of the median round; ratio per round in brackets")
         print(f"{'conc':>4}  {'server':<6} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'fail':>5} "
               f"{'vs floor':>8}")
         floor = {}
         for c, name, r in rows:
             if name == "floor":
-                floor[c] = r["rps"]
-            ratio = f"{r['rps'] / floor[c]:.2f}x" if name == "utalk" and floor.get(c) else ""
+                floor[c] = r
+            ratio = ""
+            if name == "utalk" and floor.get(c):
+                rounds = " ".join(f"{a / b:.2f}" for a, b in zip(r["rounds"], floor[c]["rounds"]))
+                ratio = f"{r['rps'] / floor[c]['rps']:.2f}x [{rounds}]"
             print(f"{c:>4}  {name:<6} {r['rps']:8.1f} {r['p50']:7.1f} {r['p95']:7.1f} {r['p99']:7.1f} "
                   f"{r['failures']:>5} {ratio:>8}")
         print("\nFirestore operations per inbound message (counted on the RPCs, in-process):")
