@@ -65,8 +65,8 @@ def _async_subscriber():
 
 class Feed:
     def __init__(self, sio, project: str, topic: str, subscription: str, dedup, *,
-                 max_messages: int, max_age_seconds: float):
-        self.sio, self.dedup = sio, dedup
+                 max_messages: int, max_age_seconds: float, carried_only: bool = False):
+        self.sio, self.dedup, self.carried_only = sio, dedup, carried_only
         self.topic_path = f"projects/{project}/topics/{topic}"
         self.subscription_path = f"projects/{project}/subscriptions/{subscription}"
         self.max_messages, self.max_age = max_messages, max_age_seconds
@@ -181,7 +181,7 @@ class Feed:
         log.debug("message received", extra={"messageId": message.message_id,
                                              "attempt": message.delivery_attempt})
         try:
-            routes = routing.routes(message.data, message.attributes)
+            routes = routing.routes(message.data, message.attributes, self.carried_only)
         except routing.Malformed as exc:
             self.stats["dropped"] += 1
             log.warning("malformed event dropped", extra={"reason": str(exc), "messageId": message.message_id})

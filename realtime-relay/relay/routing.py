@@ -44,10 +44,14 @@ def valid_id(value) -> bool:
     return isinstance(value, str) and bool(_ID.match(value))
 
 
-def routes(data: bytes, attributes) -> list[Route]:
-    """Every event of a message, single or batch form, in emission order."""
+def routes(data: bytes, attributes, carried_only: bool = False) -> list[Route]:
+    """Every event of a message, single or batch form, in emission order. With `carried_only` (a
+    topic whose messages are for another consumer first, e.g. the bot's) a message that carries
+    no events is simply not ours: nothing to emit, nothing wrong."""
     body = _load(data)
-    return _batch(body, attributes) if "events" in body else [_single(body, attributes)]
+    if "events" in body:
+        return _batch(body, attributes)
+    return [] if carried_only else [_single(body, attributes)]
 
 
 def _load(data: bytes) -> dict:

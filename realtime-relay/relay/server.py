@@ -71,11 +71,13 @@ async def serve(cfg: RelayConfig) -> None:
     relay = Relay(sio, db, presence, cfg)
     # One dedup for every feed: an event id is emitted once whichever topic carried it.
     dedup = RedisDedup(redis) if redis else LocalDedup()
-    topics = [(cfg.topic, cfg.subscription)]
+    # The inbound topic is the bot's first: a message there that carries no events is not ours.
+    topics = [(cfg.topic, cfg.subscription, False)]
     if cfg.inbound_topic:
-        topics.append((cfg.inbound_topic, cfg.inbound_subscription))
+        topics.append((cfg.inbound_topic, cfg.inbound_subscription, True))
     feeds = [Feed(sio, settings().project_id, topic, subscription, dedup, max_messages=cfg.pull_max_messages,
-                  max_age_seconds=cfg.max_event_age_seconds) for topic, subscription in topics]
+                  max_age_seconds=cfg.max_event_age_seconds, carried_only=carried)
+             for topic, subscription, carried in topics]
     for feed in feeds:
         await loop.run_in_executor(None, feed.ensure_subscription)
     realtime = feeds[0]

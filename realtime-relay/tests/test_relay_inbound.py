@@ -102,6 +102,20 @@ def test_malformed_batches_are_dropped_and_the_feed_goes_on(relay, world, client
     assert relay.health()["status"] == "ok"
 
 
+def test_a_message_received_without_events_is_not_the_relays(relays, world, clients, publisher):
+    # What the webhook published before it carried events, or any message meant only for the bot.
+    ws, conv = world["ws_a"], world["conv_a"]
+    client = clients(relays[0].url, token(world["a1"], ws))
+    before = _inbound_stats(relays)
+    ids = {"workspaceId": ws, "conversationId": conv, "messageId": "msg_bare"}
+    publisher.client.publish(publisher.inbound_topic, json.dumps(ids).encode(), **ids).result(timeout=10)
+    deadline = time.monotonic() + 10
+    while _delta(before, _inbound_stats(relays))["received"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _delta(before, _inbound_stats(relays)) == {**{k: 0 for k in before}, "received": 1}  # not "dropped"
+    assert client.drain(QUIET) == []
+
+
 def test_an_emit_failing_part_way_nacks_and_the_redelivery_emits_the_rest():
     """The feed's handler on its own (no Pub/Sub): a socket server whose second emit fails once."""
     class Sio:

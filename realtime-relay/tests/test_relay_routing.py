@@ -68,6 +68,14 @@ def test_empty_batch_has_nothing_to_emit():
     assert routing.routes(_batch([]), BATCH_ATTRS) == []
 
 
+def test_a_carrier_topic_message_without_events_has_nothing_to_emit():
+    bare = json.dumps({"workspaceId": "ws_1", "conversationId": "conv_1", "messageId": "m1"}).encode()
+    assert routing.routes(bare, BATCH_ATTRS, carried_only=True) == []
+    with pytest.raises(routing.Malformed):  # on realtime-events the same message is malformed
+        routing.routes(bare, BATCH_ATTRS)
+    assert len(routing.routes(_batch([_event(id="e1")]), BATCH_ATTRS, carried_only=True)) == 1
+
+
 @pytest.mark.parametrize("data,attrs", [
     (_batch([_event(), _event(id="e2", workspaceId="ws_2")]), BATCH_ATTRS),   # an event of another workspace
     (_batch([_event(event="disconnect")]), BATCH_ATTRS),                      # reserved Socket.IO event
