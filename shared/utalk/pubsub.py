@@ -3,8 +3,9 @@
 Publishing calls the Publish RPC on the client's own channel (utalk.rpc) instead of going through
 `PublisherClient.publish`: that client batches in the background with a thread per batch and
 proto-plus wrappers per message, ~1 ms of CPU per message on the inbound webhook, which waits
-for every publish anyway. Events of one change for one topic go in one RPC; transient failures
-are retried with the Publisher API's policy.
+for every publish anyway. Events of one change for one topic go in one RPC, and concurrent
+requests' publishes to one topic share RPCs (utalk/coalesce.py); transient failures are retried
+with the Publisher API's policy.
 
 Pub/Sub-triggered functions receive a CloudEvent whose `data["message"]` holds base64 `data`
 and `attributes` (functions-framework converts the emulator's raw push into that shape).
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from utalk import clients, rpc
+from utalk.coalesce import Coalescer
 from utalk.config import settings
 
 
@@ -63,17 +65,29 @@ def message(data: Any, **attributes: str):
     return PubsubMessage.pb()(data=raw, attributes={k: str(v) for k, v in attributes.items() if v is not None})
 
 
-def publish(topic: str, data: Any, **attributes: str) -> rpc.Pending:
+class Publishing:
+    """`messages` for one topic, published in order when `result()` (or `wait()`) is called,
+    in one Publish RPC with whatever other threads publish to that topic meanwhile."""
+
+    def __init__(self, topic: str, messages: list):
+        self.path, self.messages = topic_path(topic), messages
+        self._ids: list[str] | None = None
+
+    def result(self, timeout: float = 30.0) -> list[str]:
+        """The messages' Pub/Sub ids, once published."""
+        if self._ids is None:
+            self._ids = _coalescer(self.path).submit(self.messages, timeout)
+        return self._ids
+
+
+def publish(topic: str, data: Any, **attributes: str) -> Publishing:
     """Publishing one message; it goes out when `.result()` (or `wait()`) is called."""
     return send(topic, [message(data, **attributes)])
 
 
-def send(topic: str, messages: list) -> rpc.Pending:
-    """One Publish RPC carrying `messages` (built with `message()`), sent on `.result()`."""
-    from google.pubsub_v1.types import PublishRequest
-
-    path = topic_path(topic)
-    return _method().defer(PublishRequest.pb()(topic=path, messages=messages), _metadata(path))
+def send(topic: str, messages: list) -> Publishing:
+    """Publishing `messages` (built with `message()`) together, on `.result()`."""
+    return Publishing(topic, messages)
 
 
 def wait(calls, timeout: float = 30.0) -> None:
@@ -86,6 +100,15 @@ def wait(calls, timeout: float = 30.0) -> None:
 # The Publisher API's default retry policy for Publish (these codes; 0.1 s initial delay, x4).
 RETRYABLE = frozenset({"ABORTED", "CANCELLED", "DEADLINE_EXCEEDED", "INTERNAL", "RESOURCE_EXHAUSTED",
                        "UNAVAILABLE", "UNKNOWN"})
+
+
+@functools.lru_cache(maxsize=64)
+def _coalescer(path: str) -> Coalescer:
+    from google.pubsub_v1.types import PublishRequest
+
+    request, metadata = PublishRequest.pb(), _metadata(path)
+    return Coalescer(lambda messages, timeout: _method().call(
+        request(topic=path, messages=messages), metadata, timeout).message_ids)
 
 
 def _method() -> rpc.Method:

@@ -17,11 +17,11 @@ ATTEMPT_TIMEOUT = 10.0  # per attempt; retries go on until the caller's overall 
 
 
 class Method:
-    """One RPC method on a channel; `call()` runs it now, `defer()` when its result is asked for.
+    """One RPC method on a channel, called blocking on the asking thread.
 
-    Deferred calls run one after another on the asking thread rather than as gRPC futures: a
-    future's completion is handled on a channel thread, and the GIL handoffs cost more CPU than
-    the overlap saves on a multi-threaded worker (measured on the inbound webhook under load).
+    Not as gRPC futures: a future's completion is handled on a channel thread, and the GIL
+    handoffs cost more CPU than the overlap saves on a multi-threaded worker (measured on the
+    inbound webhook under load).
     """
 
     def __init__(self, channel, path: str, response_cls, retry_codes: frozenset[str], multiplier: float):
@@ -42,22 +42,6 @@ class Method:
                     raise exceptions.from_grpc_error(err) from None
             time.sleep(delay)
             delay = min(delay * self.multiplier, 60.0)
-
-    def defer(self, request, metadata) -> "Pending":
-        return Pending(self, request, metadata)
-
-
-class Pending:
-    """A call that runs when `result()` is asked for (once; later calls return the same answer)."""
-
-    def __init__(self, method: Method, request, metadata):
-        self.method, self.request, self.metadata = method, request, metadata
-        self._response = None
-
-    def result(self, timeout: float = 30.0):
-        if self._response is None:
-            self._response = self.method.call(self.request, self.metadata, timeout)
-        return self._response
 
 
 @functools.lru_cache(maxsize=None)

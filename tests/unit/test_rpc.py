@@ -75,24 +75,17 @@ def test_transient_errors_are_retried():
     assert m._stub.calls == 3
 
 
-def test_a_deferred_call_runs_once_when_asked():
-    m = method([Answered("ok"), Answered("twice")])
-    pending = m.defer(b"req", ())
-    assert m._stub.calls == 0
-    assert pending.result() == pending.result() == "ok" and m._stub.calls == 1
-
-
 def test_permanent_errors_are_raised_at_once():
     m = method([Failed(grpc.StatusCode.NOT_FOUND), Answered("never")])
     with pytest.raises(exceptions.NotFound):
-        m.defer(b"req", ()).result()
+        m.call(b"req", ())
     assert m._stub.calls == 1
 
 
 def test_retries_stop_at_the_deadline():
     m = method([Failed(grpc.StatusCode.UNAVAILABLE)] * 3)
     with pytest.raises(exceptions.ServiceUnavailable):
-        m.defer(b"req", ()).result(timeout=0.05)
+        m.call(b"req", (), timeout=0.05)
 
 
 def test_a_call_only_retries_its_own_api_codes():
