@@ -8,7 +8,7 @@ a WhatsApp channel, then for each concurrency level drives signed Twilio-style i
           no signature, no Pub/Sub) - the least work an inbound webhook can do;
   utalk : our twilio_inbound under gunicorn 2x8, as deployed (its own functions-framework app,
           devstack/function_app.py, no gateway): route (cached), signature check, one batch (message
-          create + conversation merge), message.received + realtime events (two Publish RPCs).
+          create + conversation merge), one Publish (message-received, carrying the realtime events).
 Both use the same Firestore emulator. Topics exist but have no subscriptions, so the function is
 measured alone (in production the bot and relay run in other instances).
 
