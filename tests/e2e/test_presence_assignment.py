@@ -5,22 +5,10 @@ assignment run on the Cloud Tasks emulator, which calls the assignment function 
 """
 from __future__ import annotations
 
-import pytest
 import socketio
 
 from bot_support import agent_doc, customer_says, escalations, new_agents, quiet_workspace
 from messaging_support import wait_for, workspace
-
-
-@pytest.fixture
-def relay_port(stack):
-    """A relay of its own: its own port and subscriptions, so the relay tests' instances (which
-    count what they consume from theirs) never share work with it; stopped after the test."""
-    port = stack.ports.relay + 2000
-    stack.start_relay(port=port, name="relay-e2e", extra_env={
-        "RELAY_SUBSCRIPTION": "realtime-events--relay-e2e", "RELAY_INBOUND_SUBSCRIPTION": "message-received--relay-e2e"})
-    yield port
-    stack.stop("relay-e2e")
 
 
 def test_agent_coming_online_over_socketio_takes_the_waiting_escalation(api, relay_port):
