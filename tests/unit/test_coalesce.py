@@ -39,6 +39,16 @@ def run(coalescer: Coalescer, items: list, out: dict, key, timeout: float = 10) 
     return t
 
 
+def busy_line(fail_on: set | None = None, max_items: int = 100, first: list | None = None):
+    """A coalescer whose first call (of `first`) is in flight and held: (line, coalescer, thread, out)."""
+    line, out = Line(fail_on), {}
+    line.hold = True
+    c = Coalescer(line, max_items=max_items)
+    thread = run(c, first or ["a"], out, "first")
+    assert line.entered.wait(5)
+    return line, c, thread, out
+
+
 def wait_queued(coalescer: Coalescer, n: int) -> None:
     deadline = time.monotonic() + 10
     while len(coalescer._queue) < n and time.monotonic() < deadline:
@@ -55,11 +65,7 @@ def test_a_lone_caller_sends_its_own_items_at_once():
 
 
 def test_callers_arriving_during_a_call_share_the_next_one_and_get_their_own_answers():
-    line, out = Line(), {}
-    line.hold = True
-    c = Coalescer(line)
-    first = run(c, ["a"], out, "first")
-    assert line.entered.wait(5)
+    line, c, first, out = busy_line()
     others = [run(c, [f"m{i}", f"n{i}"], out, i) for i in range(5)]
     wait_queued(c, 5)
     line.release.set()
@@ -75,11 +81,7 @@ def test_callers_arriving_during_a_call_share_the_next_one_and_get_their_own_ans
 
 
 def test_a_failed_call_fails_everyone_in_it_and_the_line_goes_on():
-    line, out = Line(fail_on={"bad"}), {}
-    line.hold = True
-    c = Coalescer(line)
-    first = run(c, ["a"], out, "first")
-    assert line.entered.wait(5)
+    line, c, first, out = busy_line(fail_on={"bad"})
     batch = [run(c, ["bad"], out, "bad"), run(c, ["ok"], out, "ok")]
     wait_queued(c, 2)
     line.release.set()
@@ -91,11 +93,7 @@ def test_a_failed_call_fails_everyone_in_it_and_the_line_goes_on():
 
 
 def test_a_call_carries_at_most_max_items_and_the_rest_follow():
-    line, out = Line(), {}
-    line.hold = True
-    c = Coalescer(line, max_items=4)
-    first = run(c, ["x"], out, "first")
-    assert line.entered.wait(5)
+    line, c, first, out = busy_line(max_items=4, first=["x"])
     others = []
     for i in range(5):  # queued in a known order
         others.append(run(c, [f"a{i}", f"b{i}"], out, i))
@@ -108,11 +106,7 @@ def test_a_call_carries_at_most_max_items_and_the_rest_follow():
 
 
 def test_a_caller_that_waits_too_long_leaves_the_queue_unsent():
-    line, out = Line(), {}
-    line.hold = True
-    c = Coalescer(line)
-    first = run(c, ["a"], out, "first")
-    assert line.entered.wait(5)
+    line, c, first, out = busy_line()
     late = run(c, ["late"], out, "late", timeout=0.05)
     late.join(5)
     assert isinstance(out["late"], TimeoutError)
