@@ -26,7 +26,7 @@ def test_valid_signature_stores_message_and_conversation(api):
 
 def test_later_messages_keep_the_conversation_current_and_a_deleted_one_comes_back_whole(api):
     # The function leaves a conversation's fixed fields out of later messages' writes once it has
-    # written them (services/inbound.py `_Written`); what changes must still be written.
+    # written them (services/inbound.py `_written`); what changes must still be written.
     ws = workspace(api, bot=False)
     doc = conversation_doc(ws.id, conv_id(CUSTOMER, ws.number))
     for n, name in enumerate(("Cliente", "Cliente", "Ana")):

@@ -34,31 +34,12 @@ MAX_MEDIA = 10
 PREVIEW = 200
 
 
-class _Written:
-    """The conversation fields (id, workspace, channel, participants, customer profile) this
-    instance has written, bounded: a later message with the same values leaves them out of its
-    merge, which is that much less index work for Firestore on every message. A change (a new
-    profile name, a re-created channel) is a different entry, so it is written."""
-
-    def __init__(self, size: int = 20000):
-        self._keys: dict[tuple, None] = {}
-        self.size = size
-
-    @staticmethod
-    def _key(constants: dict) -> tuple:
-        return (constants["workspaceId"], constants["id"], constants["channelId"],
-                tuple(sorted(constants["customer"].items())))
-
-    def has(self, constants: dict) -> bool:
-        return self._key(constants) in self._keys
-
-    def add(self, constants: dict) -> None:
-        if len(self._keys) >= self.size:
-            self._keys.clear()  # cheaper than LRU bookkeeping; the cost of forgetting is one rewrite
-        self._keys[self._key(constants)] = None
-
-
-_WRITTEN = _Written()
+# The fixed fields of a conversation (id, workspace, channel, participants, customer profile) as
+# this instance wrote them: a later message with the same values leaves them out of its merge, that
+# much less index work for Firestore on every message. A change (a new profile name, a re-created
+# channel) is another key, so it is written. Bounded like the route cache: dropped whole when full.
+_written: dict[tuple, None] = {}
+_WRITTEN_MAX = 20_000
 
 
 def message_id(provider: str, provider_message_id: str) -> str:
@@ -127,7 +108,8 @@ def receive(form, url: str, signature: str | None) -> Stored:
                  "participants": [customer, business],
                  "customer": {k: v for k, v in {"address": customer, "name": form.get("ProfileName"),
                                                 "waId": form.get("WaId")}.items() if v}}
-    known = _WRITTEN.has(constants)
+    written = (ws, conv_id, route["channelId"], tuple(sorted(constants["customer"].items())))
+    known = written in _written
     if not known:
         fields.update(constants)
     repo = MessageRepository(ws)
@@ -137,11 +119,11 @@ def receive(form, url: str, signature: str | None) -> Stored:
         # A Twilio retry. The first delivery may have stored the message and then failed to publish
         # (which is why Twilio retried), so announce again: the bot is idempotent per message and
         # the relay per event id.
-        pubsub.wait([_announce(ws, conv_id, message, utcnow(), None, route["channelId"])])
+        pubsub.wait([_announce(ws, conv_id, message)])
         return Stored(msg_id, conv_id, ws, duplicate=True)
 
     # Publish only after the commit: a subscriber (the bot) must always find the message it is told about.
-    new_conversation = None
+    opened = None
     if transform_result(results[-1], fields, "messageCount") == 1:
         # Only a brand-new conversation needs its initial state; done as a follow-up write so the
         # common path never reads. Later messages must not reset status, assignment or bot flag.
@@ -150,10 +132,13 @@ def receive(form, url: str, signature: str | None) -> Stored:
         Batch(repo.scope.db).set(repo.conversations.document(conv_id), {
             **constants, "status": "open", "botEnabled": True, "assignedAgent": None,
             "createdAt": firestore.SERVER_TIMESTAMP}, merge=True).commit()
-        new_conversation = Customer.model_validate(constants["customer"])
+        opened = ConversationNew(conversationId=conv_id, channel="whatsapp", channelId=route["channelId"],
+                                 customer=Customer.model_validate(constants["customer"]))
     if not known:
-        _WRITTEN.add(constants)
-    pubsub.wait([_announce(ws, conv_id, message, utcnow(), new_conversation, route["channelId"])])
+        if len(_written) >= _WRITTEN_MAX:
+            _written.clear()  # cheaper than LRU bookkeeping; the cost of forgetting is one rewrite
+        _written[written] = None
+    pubsub.wait([_announce(ws, conv_id, message, opened)])
     return Stored(msg_id, conv_id, ws, duplicate=False)
 
 
@@ -178,11 +163,13 @@ def _message(form, ws: str, conv_id: str, msg_id: str, customer: str) -> dict:
     return message
 
 
-def _announce(ws: str, conv_id: str, message: dict, now, new_conversation: Customer | None, channel_id: str):
+def _announce(ws: str, conv_id: str, message: dict, opened: ConversationNew | None = None):
     """The one Publish of a stored inbound message: `message-received` for the
-    bot, carrying the realtime events the relay emits (it subscribes to that topic too).
+    bot, carrying the realtime events the relay emits (it subscribes to that topic too), led by
+    `opened` when this message opened the conversation.
 
     Event ids derive from the message id, so the announcement a Twilio retry repeats is emitted once."""
+    now = utcnow()
     shown = Message.model_validate({**message, "createdAt": now, "updatedAt": now})
     ids = {"workspaceId": ws, "conversationId": conv_id, "messageId": message["id"]}
 
@@ -194,9 +181,8 @@ def _announce(ws: str, conv_id: str, message: dict, now, new_conversation: Custo
             conversationId=conv_id, reason="message", unreadDelta=1, lastMessage=LastMessage(
                 text=shown.text and shown.text[:PREVIEW], direction="inbound", type=shown.type, at=now))),
     ]
-    if new_conversation is not None:  # first, so a screen has the row when its message arrives
-        carried.insert(0, envelope("conversation:new", ConversationNew(
-            conversationId=conv_id, channel="whatsapp", channelId=channel_id, customer=new_conversation)))
+    if opened is not None:  # first, so a screen has the row when its message arrives
+        carried.insert(0, envelope("conversation:new", opened))
     return pubsub.send("message-received", [events.carrying(
         ids, carried, {**ids, **events.audience(conversation_id=conv_id)})])
 
