@@ -4,13 +4,20 @@ out together in the next call.
 No background thread: the caller that finds the line idle sends its own items at once (so a lone
 request waits for nothing), and the ones that arrive meanwhile queue up; when a call returns, its
 sender hands the lead to the first queued caller, which sends everything queued. Under load this
-turns N concurrent Publish RPCs into a few, which is most of what a publish costs on both ends.
+turns N concurrent Publish (or Commit) RPCs into a few, which is most of what each costs on both ends.
+
+A shared call fails for everyone in it. When the failure may be one caller's own doing (`isolate`,
+e.g. a Commit refused because one caller's document already exists), each caller's items go again
+in a call of their own instead, so the others are not failed for it.
 """
 from __future__ import annotations
 
 import threading
 import time
 from typing import Callable, Sequence
+
+
+_ALONE = object()  # the slot's items go again in a call of their own
 
 
 class _Slot:
@@ -23,10 +30,13 @@ class _Slot:
 
 
 class Coalescer:
-    """`submit(items)` returns this caller's share of `send(all items)`'s answer (one per item)."""
+    """`submit(items)` returns this caller's share of `send(all items)`'s answer (one per item).
 
-    def __init__(self, send: Callable[[list, float], list], max_items: int = 100):
-        self._send, self.max_items = send, max_items
+    `isolate(error)`: whether a shared call's error may come from one caller's items alone."""
+
+    def __init__(self, send: Callable[[list, float], list], max_items: int = 100,
+                 isolate: Callable[[BaseException], bool] = lambda exc: False):
+        self._send, self.max_items, self._isolate = send, max_items, isolate
         self._lock = threading.Lock()
         self._queue: list[_Slot] = []
         self._busy = False
@@ -41,10 +51,12 @@ class Coalescer:
             with self._lock:
                 if not slot.lead and slot in self._queue:  # never sent: give up cleanly
                     self._queue.remove(slot)
-                    raise TimeoutError("publish not sent in time")
+                    raise TimeoutError("not sent in time")
             slot.done.wait()  # in flight or just handed the lead: the answer is on its way
         if slot.lead:
             self._lead(max(0.001, deadline - time.monotonic()))
+        if slot.error is _ALONE:
+            return list(self._send(list(slot.items), max(0.001, deadline - time.monotonic())))
         if slot.error is not None:
             raise slot.error
         return slot.result
@@ -59,9 +71,10 @@ class Coalescer:
             results = self._send([item for slot in batch for item in slot.items], timeout)
             for slot in batch:
                 slot.result, results = list(results[:len(slot.items)]), results[len(slot.items):]
-        except BaseException as exc:  # every caller in the batch learns of the failure
+        except BaseException as exc:  # every caller in the batch learns of the failure, or tries alone
+            alone = len(batch) > 1 and self._isolate(exc)
             for slot in batch:
-                slot.error = exc
+                slot.error = _ALONE if alone else exc
         finally:
             with self._lock:
                 if self._queue:

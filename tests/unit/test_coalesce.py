@@ -1,4 +1,4 @@
-"""Group commit of publishes: a lone caller goes at once, concurrent ones share calls, nobody hangs."""
+"""Group commit: a lone caller goes at once, concurrent ones share calls, nobody hangs, nobody fails for another."""
 from __future__ import annotations
 
 import threading
@@ -39,11 +39,11 @@ def run(coalescer: Coalescer, items: list, out: dict, key, timeout: float = 10) 
     return t
 
 
-def busy_line(fail_on: set | None = None, max_items: int = 100, first: list | None = None):
+def busy_line(fail_on: set | None = None, max_items: int = 100, first: list | None = None, isolate=None):
     """A coalescer whose first call (of `first`) is in flight and held: (line, coalescer, thread, out)."""
     line, out = Line(fail_on), {}
     line.hold = True
-    c = Coalescer(line, max_items=max_items)
+    c = Coalescer(line, max_items=max_items, **({"isolate": isolate} if isolate else {}))
     thread = run(c, first or ["a"], out, "first")
     assert line.entered.wait(5)
     return line, c, thread, out
@@ -90,6 +90,27 @@ def test_a_failed_call_fails_everyone_in_it_and_the_line_goes_on():
     assert out["first"] == ["id-a"]
     assert isinstance(out["bad"], ConnectionError) and isinstance(out["ok"], ConnectionError)
     assert c.submit(["later"], 1) == ["id-later"]
+
+
+def test_an_isolated_error_sends_each_caller_again_alone_so_only_its_cause_fails():
+    line, c, first, out = busy_line(fail_on={"bad"}, isolate=lambda exc: isinstance(exc, ConnectionError))
+    batch = [run(c, ["ok1", "ok2"], out, "ok"), run(c, ["bad"], out, "bad"), run(c, ["ok3"], out, "ok3")]
+    wait_queued(c, 3)
+    line.release.set()
+    for t in [first, *batch]:
+        t.join(10)
+    assert out["ok"] == ["id-ok1", "id-ok2"] and out["ok3"] == ["id-ok3"]
+    assert isinstance(out["bad"], ConnectionError)
+    assert sorted(map(tuple, line.calls[2:])) == [("bad",), ("ok1", "ok2"), ("ok3",)]  # after [a], the shared call
+    assert c.submit(["later"], 1) == ["id-later"] and line.calls[-1] == ["later"]
+
+
+def test_a_lone_callers_isolated_error_is_raised_without_a_second_try():
+    line = Line(fail_on={"bad"})
+    c = Coalescer(line, isolate=lambda exc: True)
+    with pytest.raises(ConnectionError):
+        c.submit(["bad"], 1)
+    assert line.calls == [["bad"]]
 
 
 def test_a_call_carries_at_most_max_items_and_the_rest_follow():

@@ -36,6 +36,7 @@ class MessageRepository:
 
         Returns the write results; the conversation's transform results tell the caller the new
         counter values. Raises Duplicate when the message already exists (nothing is written).
+        Concurrent stores share Commits (`grouped`): one message's writes stay atomic, in order.
         Unset fields (None, empty maps) are left out of the document: readers default them, and
         every stored field is indexed work for Firestore on each of the many messages.
         """
@@ -46,7 +47,7 @@ class MessageRepository:
             batch.set(self.media.document(record["id"]), record)
         batch.set(self.conversations.document(message["conversationId"]), conversation_fields, merge=True)
         try:
-            return batch.commit()
+            return batch.commit(grouped=True)
         except AlreadyExists:
             raise Duplicate(message["id"]) from None
 

@@ -2,8 +2,9 @@
 
 The hot path spends one read (the route of the number written to) and one atomic batch of two
 writes (message `create()` under an id derived from the MessageSid + conversation merge with
-field transforms); a conversation's first message adds one follow-up write for its initial
-state. No read-modify-write transaction: an album's concurrent webhooks never contend. The route
+field transforms), sent in one Commit with what concurrent requests store meanwhile; a
+conversation's first message adds one follow-up write for its initial state. No read-modify-write
+transaction: an album's concurrent webhooks never contend. The route
 is cached per instance, so the steady state reads nothing. Then one Publish: `message-received`,
 which also carries the message's realtime events for the relay.
 """

@@ -1,0 +1,105 @@
+"""Concurrent message stores share Commits on the Firestore emulator: each message stays atomic,
+counters come out exact, and a duplicate in a shared Commit fails only itself."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from google.cloud import firestore
+
+from utalk.repositories import raw_writes
+from utalk.repositories.messages import Duplicate, MessageRepository
+from utalk.repositories.transforms import transform_result
+
+WS = "ws_grouped"
+
+
+def message(conv: str, msg: str) -> dict:
+    return {"id": msg, "conversationId": conv, "workspaceId": WS, "type": "text", "text": msg,
+            "direction": "inbound", "status": "received", "createdAt": firestore.SERVER_TIMESTAMP}
+
+
+def fields() -> dict:
+    return {"unreadCount": firestore.Increment(1), "messageCount": firestore.Increment(1),
+            "updatedAt": firestore.SERVER_TIMESTAMP}
+
+
+class HeldLine:
+    """Holds the first grouped Commit in flight until `queued` other stores wait behind it, so they
+    share the next Commit; counts the Commits sent."""
+
+    def __init__(self, monkeypatch, queued: int):
+        self.group = raw_writes._group(MessageRepository(WS).scope.db)
+        self.send, self.queued, self.calls = self.group._send, queued, []
+        self.entered = threading.Event()
+        monkeypatch.setattr(self.group, "_send", self)
+
+    def __call__(self, writes: list, timeout: float) -> list:
+        if not self.entered.is_set():
+            self.entered.set()
+            deadline = time.monotonic() + 10
+            while len(self.group._queue) < self.queued and time.monotonic() < deadline:
+                time.sleep(0.001)
+        self.calls.append(len(writes))
+        return self.send(writes, timeout)
+
+
+def store_all(line: HeldLine, stores: list[tuple[str, str]]) -> dict:
+    """Store (conversation, message) pairs from one thread each, the first one leading; returns
+    each message's new messageCount, or the exception it raised."""
+    repo, out = MessageRepository(WS), {}
+
+    def go(conv: str, msg: str) -> None:
+        f = fields()
+        try:
+            out[msg] = transform_result(repo.store(message(conv, msg), f)[-1], f, "messageCount")
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            out[msg] = exc
+    first = threading.Thread(target=go, args=stores[0])
+    first.start()
+    assert line.entered.wait(10)
+    rest = [threading.Thread(target=go, args=s) for s in stores[1:]]
+    for t in rest:
+        t.start()
+    for t in [first, *rest]:
+        t.join(30)
+    return out
+
+
+def conversation(conv: str) -> dict:
+    return MessageRepository(WS).conversations.document(conv).get().to_dict()
+
+
+def stored(conv: str) -> list[str]:
+    return sorted(d.id for d in MessageRepository(WS).conversations.document(conv).collection("messages").stream())
+
+
+def test_stores_waiting_behind_a_commit_share_the_next_one_with_exact_counters(clean, monkeypatch):
+    line = HeldLine(monkeypatch, queued=4)
+    out = store_all(line, [("c1", "m1"), ("c1", "m2"), ("c2", "m3"), ("c1", "m4"), ("c1", "m5")])
+    assert line.calls == [2, 8]  # the leader alone, then four messages' writes in one Commit
+    assert sorted(out[m] for m in ("m1", "m2", "m4", "m5")) == [1, 2, 3, 4]  # each saw its own increment
+    assert out["m3"] == 1
+    assert conversation("c1")["messageCount"] == 4 and conversation("c1")["unreadCount"] == 4
+    assert stored("c1") == ["m1", "m2", "m4", "m5"] and stored("c2") == ["m3"]
+
+
+def test_a_duplicate_in_a_shared_commit_fails_alone_and_the_others_are_stored_once(clean, monkeypatch):
+    MessageRepository(WS).store(message("c1", "dup"), fields())
+    line = HeldLine(monkeypatch, queued=3)
+    out = store_all(line, [("c1", "m1"), ("c1", "m2"), ("c1", "dup"), ("c2", "m3")])
+    assert line.calls[:2] == [2, 6] and sorted(line.calls[2:]) == [2, 2, 2]  # refused whole, then one by one
+    assert isinstance(out["dup"], Duplicate)
+    assert sorted(out[m] for m in ("m1", "m2")) == [2, 3] and out["m3"] == 1
+    assert conversation("c1")["messageCount"] == 3  # dup counted once, when it was first stored
+    assert stored("c1") == ["dup", "m1", "m2"] and stored("c2") == ["m3"]
+
+
+def test_a_lone_duplicate_is_reported_without_a_second_commit(clean, monkeypatch):
+    MessageRepository(WS).store(message("c1", "dup"), fields())
+    line = HeldLine(monkeypatch, queued=0)
+    with pytest.raises(Duplicate):
+        MessageRepository(WS).store(message("c1", "dup"), fields())
+    assert line.calls == [2]
+    assert conversation("c1")["messageCount"] == 1
