@@ -45,21 +45,22 @@ class HeldLine:
         return self.send(writes, timeout)
 
 
-def store_all(line: HeldLine, stores: list[tuple[str, str]]) -> dict:
+def store_all(line: HeldLine, stores: list[tuple[str, str]]) -> list:
     """Store (conversation, message) pairs from one thread each, the first one leading; returns
-    each message's new messageCount, or the exception it raised."""
-    repo, out = MessageRepository(WS), {}
+    each store's new messageCount, or the exception it raised, in the order given."""
+    repo, out = MessageRepository(WS), [None] * len(stores)
 
-    def go(conv: str, msg: str) -> None:
+    def go(i: int) -> None:
+        conv, msg = stores[i]
         f = fields()
         try:
-            out[msg] = transform_result(repo.store(message(conv, msg), f)[-1], f, "messageCount")
+            out[i] = transform_result(repo.store(message(conv, msg), f)[-1], f, "messageCount")
         except Exception as exc:  # noqa: BLE001 - the test inspects it
-            out[msg] = exc
-    first = threading.Thread(target=go, args=stores[0])
+            out[i] = exc
+    first = threading.Thread(target=go, args=(0,))
     first.start()
     assert line.entered.wait(10)
-    rest = [threading.Thread(target=go, args=s) for s in stores[1:]]
+    rest = [threading.Thread(target=go, args=(i,)) for i in range(1, len(stores))]
     for t in rest:
         t.start()
     for t in [first, *rest]:
@@ -79,8 +80,8 @@ def test_stores_waiting_behind_a_commit_share_the_next_one_with_exact_counters(c
     line = HeldLine(monkeypatch, queued=4)
     out = store_all(line, [("c1", "m1"), ("c1", "m2"), ("c2", "m3"), ("c1", "m4"), ("c1", "m5")])
     assert line.calls == [2, 8]  # the leader alone, then four messages' writes in one Commit
-    assert sorted(out[m] for m in ("m1", "m2", "m4", "m5")) == [1, 2, 3, 4]  # each saw its own increment
-    assert out["m3"] == 1
+    assert out[0] == 1 and sorted(out[i] for i in (1, 3, 4)) == [2, 3, 4]  # each saw its own increment
+    assert out[2] == 1
     assert conversation("c1")["messageCount"] == 4 and conversation("c1")["unreadCount"] == 4
     assert stored("c1") == ["m1", "m2", "m4", "m5"] and stored("c2") == ["m3"]
 
@@ -90,8 +91,9 @@ def test_a_duplicate_in_a_shared_commit_fails_alone_and_the_others_are_stored_on
     line = HeldLine(monkeypatch, queued=3)
     out = store_all(line, [("c1", "m1"), ("c1", "m2"), ("c1", "dup"), ("c2", "m3")])
     assert line.calls[:2] == [2, 6] and sorted(line.calls[2:]) == [2, 2, 2]  # refused whole, then one by one
-    assert isinstance(out["dup"], Duplicate)
-    assert sorted(out[m] for m in ("m1", "m2")) == [2, 3] and out["m3"] == 1
+    assert isinstance(out[2], Duplicate)
+    assert out[:2] == [2, 3]  # dup was 1; the leader m1 went alone, m2 again by itself
+    assert out[3] == 1
     assert conversation("c1")["messageCount"] == 3  # dup counted once, when it was first stored
     assert stored("c1") == ["dup", "m1", "m2"] and stored("c2") == ["m3"]
 
@@ -103,3 +105,11 @@ def test_a_lone_duplicate_is_reported_without_a_second_commit(clean, monkeypatch
         MessageRepository(WS).store(message("c1", "dup"), fields())
     assert line.calls == [2]
     assert conversation("c1")["messageCount"] == 1
+
+
+def test_the_same_message_twice_in_one_commit_is_stored_once(clean, monkeypatch):
+    line = HeldLine(monkeypatch, queued=3)
+    out = store_all(line, [("c1", "m1"), ("c1", "m2"), ("c1", "m2"), ("c1", "m3")])  # a retry racing its original
+    assert line.calls[:2] == [2, 6]
+    assert sorted(type(v).__name__ for v in out[1:3]) == ["Duplicate", "int"]  # one of the two stored it
+    assert conversation("c1")["messageCount"] == 3 and stored("c1") == ["m1", "m2", "m3"]
