@@ -4,8 +4,9 @@ Publishing calls the Publish RPC on the client's own channel (utalk.rpc) instead
 `PublisherClient.publish`: that client batches in the background with a thread per batch and
 proto-plus wrappers per message, ~1 ms of CPU per message on the inbound webhook, which waits
 for every publish anyway. Events of one change for one topic go in one RPC, and concurrent
-requests' publishes to one topic share RPCs (utalk/coalesce.py); transient failures are retried
-with the Publisher API's policy.
+requests' publishes to one topic share RPCs (utalk/coalesce.py; a shared call refused for one
+publisher's fault is sent again publisher by publisher); transient failures are retried with the
+Publisher API's policy.
 
 Pub/Sub-triggered functions receive a CloudEvent whose `data["message"]` holds base64 `data`
 and `attributes` (functions-framework converts the emulator's raw push into that shape).
@@ -106,9 +107,14 @@ RETRYABLE = frozenset({"ABORTED", "CANCELLED", "DEADLINE_EXCEEDED", "INTERNAL", 
 def _coalescer(path: str) -> Coalescer:
     from google.pubsub_v1.types import PublishRequest
 
+    from google.api_core import exceptions
+
     request, metadata = PublishRequest.pb(), _metadata(path)
+    # A client error (say, INVALID_ARGUMENT for one empty message) refuses the whole shared call:
+    # each caller then publishes alone, so only the one at fault fails.
     return Coalescer(lambda messages, timeout: _method().call(
-        request(topic=path, messages=messages), metadata, timeout).message_ids)
+        request(topic=path, messages=messages), metadata, timeout).message_ids,
+        isolate=lambda exc: isinstance(exc, exceptions.ClientError))
 
 
 def _method() -> rpc.Method:
