@@ -107,14 +107,12 @@ RETRYABLE = frozenset({"ABORTED", "CANCELLED", "DEADLINE_EXCEEDED", "INTERNAL", 
 def _coalescer(path: str) -> Coalescer:
     from google.pubsub_v1.types import PublishRequest
 
-    from google.api_core import exceptions
-
     request, metadata = PublishRequest.pb(), _metadata(path)
     # A client error (say, INVALID_ARGUMENT for one empty message) refuses the whole shared call:
     # each caller then publishes alone, so only the one at fault fails.
     return Coalescer(lambda messages, timeout: _method().call(
         request(topic=path, messages=messages), metadata, timeout).message_ids,
-        isolate=lambda exc: isinstance(exc, exceptions.ClientError))
+        isolate=rpc.client_error)
 
 
 def _method() -> rpc.Method:

@@ -44,6 +44,12 @@ class Method:
             delay = min(delay * self.multiplier, 60.0)
 
 
+def client_error(exc: BaseException) -> bool:
+    """A call refused for what was sent (4xx: ALREADY_EXISTS, INVALID_ARGUMENT, ...), not for the
+    server's state: in a coalesced call, possibly one caller's doing (`Coalescer(isolate=...)`)."""
+    return isinstance(exc, exceptions.ClientError)
+
+
 @functools.lru_cache(maxsize=None)
 def method(channel, path: str, response_cls, retry_codes: frozenset[str], multiplier: float) -> Method:
     """The method for this channel, built once (the stub is reusable and thread-safe)."""

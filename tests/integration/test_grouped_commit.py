@@ -2,15 +2,14 @@
 counters come out exact, and a duplicate in a shared Commit fails only itself."""
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 from google.cloud import firestore
 
 from utalk.repositories import raw_writes
 from utalk.repositories.messages import Duplicate, MessageRepository
 from utalk.repositories.transforms import transform_result
+
+from tests.coalesce_support import HeldFirstCall
 
 WS = "ws_grouped"
 
@@ -25,47 +24,19 @@ def fields() -> dict:
             "updatedAt": firestore.SERVER_TIMESTAMP}
 
 
-class HeldLine:
-    """Holds the first grouped Commit in flight until `queued` other stores wait behind it, so they
-    share the next Commit; counts the Commits sent."""
-
-    def __init__(self, monkeypatch, queued: int):
-        self.group = raw_writes._group(MessageRepository(WS).scope.db)
-        self.send, self.queued, self.calls = self.group._send, queued, []
-        self.entered = threading.Event()
-        monkeypatch.setattr(self.group, "_send", self)
-
-    def __call__(self, writes: list, timeout: float) -> list:
-        if not self.entered.is_set():
-            self.entered.set()
-            deadline = time.monotonic() + 10
-            while len(self.group._queue) < self.queued and time.monotonic() < deadline:
-                time.sleep(0.001)
-        self.calls.append(len(writes))
-        return self.send(writes, timeout)
+def held_line(monkeypatch, queued: int) -> HeldFirstCall:
+    return HeldFirstCall(monkeypatch, raw_writes._group(MessageRepository(WS).scope.db), queued)
 
 
-def store_all(line: HeldLine, stores: list[tuple[str, str]]) -> list:
-    """Store (conversation, message) pairs from one thread each, the first one leading; returns
-    each store's new messageCount, or the exception it raised, in the order given."""
-    repo, out = MessageRepository(WS), [None] * len(stores)
+def store_all(line: HeldFirstCall, stores: list[tuple[str, str]]) -> list:
+    """Store (conversation, message) pairs concurrently, the first one leading: each store's new
+    messageCount, or the exception it raised, in the order given."""
+    repo = MessageRepository(WS)
 
-    def go(i: int) -> None:
-        conv, msg = stores[i]
+    def store(conv: str, msg: str):
         f = fields()
-        try:
-            out[i] = transform_result(repo.store(message(conv, msg), f)[-1], f, "messageCount")
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
-            out[i] = exc
-    first = threading.Thread(target=go, args=(0,))
-    first.start()
-    assert line.entered.wait(10)
-    rest = [threading.Thread(target=go, args=(i,)) for i in range(1, len(stores))]
-    for t in rest:
-        t.start()
-    for t in [first, *rest]:
-        t.join(30)
-    return out
+        return lambda: transform_result(repo.store(message(conv, msg), f)[-1], f, "messageCount")
+    return line.run_all([store(conv, msg) for conv, msg in stores])
 
 
 def conversation(conv: str) -> dict:
@@ -77,7 +48,7 @@ def stored(conv: str) -> list[str]:
 
 
 def test_stores_waiting_behind_a_commit_share_the_next_one_with_exact_counters(clean, monkeypatch):
-    line = HeldLine(monkeypatch, queued=4)
+    line = held_line(monkeypatch, queued=4)
     out = store_all(line, [("c1", "m1"), ("c1", "m2"), ("c2", "m3"), ("c1", "m4"), ("c1", "m5")])
     assert line.calls == [2, 8]  # the leader alone, then four messages' writes in one Commit
     assert out[0] == 1 and sorted(out[i] for i in (1, 3, 4)) == [2, 3, 4]  # each saw its own increment
@@ -88,7 +59,7 @@ def test_stores_waiting_behind_a_commit_share_the_next_one_with_exact_counters(c
 
 def test_a_duplicate_in_a_shared_commit_fails_alone_and_the_others_are_stored_once(clean, monkeypatch):
     MessageRepository(WS).store(message("c1", "dup"), fields())
-    line = HeldLine(monkeypatch, queued=3)
+    line = held_line(monkeypatch, queued=3)
     out = store_all(line, [("c1", "m1"), ("c1", "m2"), ("c1", "dup"), ("c2", "m3")])
     assert line.calls[:2] == [2, 6] and sorted(line.calls[2:]) == [2, 2, 2]  # refused whole, then one by one
     assert isinstance(out[2], Duplicate)
@@ -100,7 +71,7 @@ def test_a_duplicate_in_a_shared_commit_fails_alone_and_the_others_are_stored_on
 
 def test_a_lone_duplicate_is_reported_without_a_second_commit(clean, monkeypatch):
     MessageRepository(WS).store(message("c1", "dup"), fields())
-    line = HeldLine(monkeypatch, queued=0)
+    line = held_line(monkeypatch, queued=0)
     with pytest.raises(Duplicate):
         MessageRepository(WS).store(message("c1", "dup"), fields())
     assert line.calls == [2]
@@ -108,7 +79,7 @@ def test_a_lone_duplicate_is_reported_without_a_second_commit(clean, monkeypatch
 
 
 def test_the_same_message_twice_in_one_commit_is_stored_once(clean, monkeypatch):
-    line = HeldLine(monkeypatch, queued=3)
+    line = held_line(monkeypatch, queued=3)
     out = store_all(line, [("c1", "m1"), ("c1", "m2"), ("c1", "m2"), ("c1", "m3")])  # a retry racing its original
     assert line.calls[:2] == [2, 6]
     assert sorted(type(v).__name__ for v in out[1:3]) == ["Duplicate", "int"]  # one of the two stored it

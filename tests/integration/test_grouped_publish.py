@@ -2,7 +2,6 @@
 emulator refuses fails only its own publisher, and the others' messages arrive once."""
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 import warnings
@@ -11,6 +10,8 @@ from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
 from utalk import clients, pubsub
+
+from tests.coalesce_support import HeldFirstCall
 
 
 class HeldTopic:
@@ -23,36 +24,13 @@ class HeldTopic:
         self.subscriber = pubsub_v1.SubscriberClient()
         self.subscription = path.replace("/topics/", "/subscriptions/")
         self.subscriber.create_subscription(name=self.subscription, topic=path)
-        self.line = pubsub._coalescer(path)
-        self.send, self.queued, self.calls, self.entered = self.line._send, queued, [], threading.Event()
-        monkeypatch.setattr(self.line, "_send", self)
-
-    def __call__(self, messages: list, timeout: float) -> list:
-        if not self.entered.is_set():
-            self.entered.set()
-            deadline = time.monotonic() + 10
-            while len(self.line._queue) < self.queued and time.monotonic() < deadline:
-                time.sleep(0.001)
-        self.calls.append(len(messages))
-        return self.send(messages, timeout)
+        self.line = HeldFirstCall(monkeypatch, pubsub._coalescer(path), queued)
 
     def publish_all(self, datas: list) -> list:
-        """Publish each data from a thread of its own, the first leading; ids or exceptions, in order."""
-        out = [None] * len(datas)
-
-        def go(i: int) -> None:
-            try:
-                out[i] = pubsub.send(self.topic, [pubsub.message(datas[i])]).result(10)
-            except Exception as exc:  # noqa: BLE001 - the test inspects it
-                out[i] = exc
-        threads = [threading.Thread(target=go, args=(i,)) for i in range(len(datas))]
-        threads[0].start()
-        assert self.entered.wait(10)
-        for t in threads[1:]:
-            t.start()
-        for t in threads:
-            t.join(30)
-        return out
+        """Publish each data concurrently, the first leading: ids or exceptions, in order."""
+        def publish(data):
+            return lambda: pubsub.send(self.topic, [pubsub.message(data)]).result(10)
+        return self.line.run_all([publish(d) for d in datas])
 
     def received(self, expected: int) -> list[bytes]:
         """Everything the topic delivered: pulled until `expected` arrived, then once more for extras."""
@@ -74,7 +52,7 @@ class HeldTopic:
 def test_publishers_waiting_behind_a_call_share_the_next_one(stack, monkeypatch):
     topic = HeldTopic(monkeypatch, queued=3)
     out = topic.publish_all([{"n": i} for i in range(4)])
-    assert topic.calls == [1, 3]
+    assert topic.line.calls == [1, 3]
     assert all(isinstance(ids, list) and len(ids) == 1 for ids in out)
     assert topic.received(4) == sorted(f'{{"n":{i}}}'.encode() for i in range(4))
 
@@ -82,7 +60,7 @@ def test_publishers_waiting_behind_a_call_share_the_next_one(stack, monkeypatch)
 def test_a_message_the_emulator_refuses_fails_only_its_publisher(stack, monkeypatch):
     topic = HeldTopic(monkeypatch, queued=3)
     out = topic.publish_all([{"n": 0}, {"n": 1}, b"", {"n": 3}])  # an empty message is INVALID_ARGUMENT
-    assert topic.calls[:2] == [1, 3] and sorted(topic.calls[2:]) == [1, 1, 1]  # refused whole, then alone
+    assert topic.line.calls[:2] == [1, 3] and sorted(topic.line.calls[2:]) == [1, 1, 1]  # refused whole, then alone
     assert isinstance(out[2], exceptions.InvalidArgument)
     assert all(isinstance(out[i], list) for i in (0, 1, 3))
     assert topic.received(3) == [b'{"n":0}', b'{"n":1}', b'{"n":3}']  # each once

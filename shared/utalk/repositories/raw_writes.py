@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime
 import functools
 
-from google.api_core import exceptions
 from google.api_core.gapic_v1.routing_header import to_grpc_metadata
 from google.cloud.firestore_v1 import _helpers, transforms
 from google.cloud.firestore_v1.field_path import render_field_path
@@ -166,4 +165,4 @@ def _group(db) -> Coalescer:
     database = db._database_string
     return Coalescer(lambda writes, timeout: method.call(_Commit(database=database, writes=writes), metadata,
                                                          timeout).write_results,
-                     max_items=GROUP_MAX_WRITES, isolate=lambda exc: isinstance(exc, exceptions.ClientError))
+                     max_items=GROUP_MAX_WRITES, isolate=rpc.client_error)
