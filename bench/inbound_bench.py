@@ -184,7 +184,7 @@ def setup_workspace() -> tuple[str, str]:
     clients.firestore().collection(ROUTES).document(route_key("whatsapp", BUSINESS)).delete()
     create_channel(Principal(user_id="bench", role="admin", workspace_id=ws, tenant_id="tenant_bench",
                              expires_at=0), CreateChannel(name="bench", phoneNumber=BUSINESS, provider="sandbox"))
-    return ws, credentials.auth_token("TWILIO_AUTH_TOKEN")
+    return ws, credentials.SANDBOX_AUTH_TOKEN  # a sandbox channel's default (local-only) token
 
 
 def create_topics() -> None:

@@ -12,7 +12,7 @@ import uuid
 from messaging_support import (INBOUND, Instance, conv_id, conversation_doc, db, inbound_form, messages,
                                new_number, post_signed, wait_for, workspace)
 
-from fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN
+from fakes.twilio_server import AUTH_TOKEN
 from utalk.channels.credentials import SANDBOX_AUTH_TOKEN
 
 CUSTOMER = "+5215512345678"
@@ -22,11 +22,18 @@ def secrets_doc(ws_id: str, channel_id: str):
     return db().collection("workspaces").document(ws_id).collection("channelSecrets").document(channel_id)
 
 
-def live_channel(ws, twilio, token: str, number: str | None = None, account: str = ACCOUNT_SID):
-    number = number or new_number()
+def live_channel(ws, twilio, token: str) -> tuple:
+    """A live channel on a Twilio account of its own (whose token is `token`) holding a new number."""
+    account, _ = twilio.add_account(token=token)
+    number = new_number()
     twilio.add_sender(number, account_sid=account)
-    return ws.api.post("/api/v1/channels", json={"name": "Live", "phoneNumber": number, "provider": "twilio",
-                                                  "accountSid": account, "credentials": {"authToken": token}})
+    r = ws.api.post("/api/v1/channels", json={"name": "Live", "phoneNumber": number, "provider": "twilio",
+                                               "accountSid": account, "credentials": {"authToken": token}})
+    return r, account
+
+
+def signed_by(number: str, account: str, text: str = "hola", **extra) -> dict:
+    return inbound_form(number, CUSTOMER, text, AccountSid=account, **extra)
 
 
 def test_a_channel_cannot_name_a_secret_and_a_guessable_token_signs_nothing(api, twilio):
@@ -38,49 +45,51 @@ def test_a_channel_cannot_name_a_secret_and_a_guessable_token_signs_nothing(api,
         assert r.status_code == 422, (ref, r.text)
         assert r.json()["error"]["code"] == "validation_failed"
     # A live channel verifies only with the token its admin submitted: neither the public sandbox
-    # token, nor a variable's value, nor the platform's default signs for it.
+    # token, nor a variable's value, nor nothing signs for it.
     token = uuid.uuid4().hex
-    r = live_channel(ws, twilio, token)
+    r, account = live_channel(ws, twilio, token)
     assert r.status_code == 201, r.text
     number = r.json()["address"]
     for guess in (SANDBOX_AUTH_TOKEN, os.environ["PATH"], ""):
-        form = inbound_form(number, CUSTOMER)
-        r = post_signed(api, INBOUND, form, token=guess)
+        r = post_signed(api, INBOUND, signed_by(number, account), token=guess)
         assert r.status_code == 403 and r.json()["error"]["code"] == "invalid_signature", guess
     assert not conversation_doc(ws.id, conv_id(CUSTOMER, number)).get().exists
-    assert post_signed(api, INBOUND, inbound_form(number, CUSTOMER), token=token).status_code == 200
+    assert post_signed(api, INBOUND, signed_by(number, account), token=token).status_code == 200
 
 
 def test_credentials_never_appear_in_responses_or_logs(api, twilio, stack):
     ws = workspace(api, bot=False)
     token, rotated = "tok" + uuid.uuid4().hex, "rot" + uuid.uuid4().hex
-    created = live_channel(ws, twilio, token)
+    created, account = live_channel(ws, twilio, token)
     assert created.status_code == 201, created.text
     channel = created.json()
     assert channel["credentials"]["authToken"]["set"] is True and channel["credentials"]["authToken"]["rotatedAt"]
     assert "authTokenRef" not in channel
-    twilio.set_token(ACCOUNT_SID, rotated)
+    twilio.set_token(account, rotated)
+    path = f"/api/v1/channels/{channel['id']}"
     answers = [created,
                ws.api.get("/api/v1/channels"),
-               ws.api.get(f"/api/v1/channels/{channel['id']}"),
-               ws.api.put(f"/api/v1/channels/{channel['id']}/credentials", json={"authToken": rotated}),
-               ws.api.put(f"/api/v1/channels/{channel['id']}/credentials", json={"authToken": "short"}),
+               ws.api.get(path),
+               ws.api.put(path + "/credentials", json={"authToken": rotated}),
+               ws.api.put(path + "/credentials", json={"authToken": token}),        # Twilio: 401 now
+               ws.api.put(path + "/credentials", json={"authToken": "short " + token}),
                ws.api.post("/api/v1/channels", json={"name": "x", "phoneNumber": "bad", "provider": "twilio",
                                                       "credentials": {"authToken": token}})]
-    assert [r.status_code for r in answers] == [201, 200, 200, 200, 422, 422], [r.text for r in answers]
+    assert [r.status_code for r in answers] == [201, 200, 200, 200, 422, 422, 422], [r.text for r in answers]
     for r in answers:
-        assert token not in r.text and rotated not in r.text and "sealed" not in r.text, r.text
+        assert token not in r.text and rotated not in r.text, r.text
+    assert answers[4].json()["error"]["code"] == "invalid_credentials"
     listed = answers[1].json()["items"]
     assert listed[-1]["credentials"]["authToken"]["set"] is True
-    assert answers[3].json()["credentials"]["authToken"]["rotatedAt"] >= channel["credentials"]["authToken"]["rotatedAt"]
+    assert answers[3].json()["credentials"]["authToken"]["rotatedAt"] > channel["credentials"]["authToken"]["rotatedAt"]
     # Stored sealed: not in the channel document, not in plain text in the secrets record.
     stored = db().collection("workspaces").document(ws.id).collection("channels").document(channel["id"]).get()
     assert token not in str(stored.to_dict()) and rotated not in str(stored.to_dict())
-    sealed = secrets_doc(ws.id, channel["id"]).get().to_dict()
-    assert sealed and rotated.encode() not in repr(sealed).encode() and token.encode() not in repr(sealed).encode()
+    sealed = repr(secrets_doc(ws.id, channel["id"]).get().to_dict())
+    assert "dataKey" in sealed and rotated not in sealed and token not in sealed
     log = (stack.state_dir / "gateway.log").read_text(errors="replace")
-    assert channel["id"] in log or "/api/v1/channels" in log  # the log is the gateway's, and it has lines
-    assert token not in log and rotated not in log
+    assert f"/api/v1/channels/{channel['id']}/credentials" in log   # the requests were logged...
+    assert token not in log and rotated not in log                   # ...without their secrets
 
 
 def test_rotation_new_token_passes_old_token_fails(api, twilio):
@@ -88,13 +97,14 @@ def test_rotation_new_token_passes_old_token_fails(api, twilio):
     every gateway worker reads the rotated credentials on its first webhook."""
     ws = workspace(api, bot=False)
     old, new = uuid.uuid4().hex, uuid.uuid4().hex
-    channel = live_channel(ws, twilio, old).json()
-    twilio.set_token(ACCOUNT_SID, new)
+    r, account = live_channel(ws, twilio, old)
+    channel = r.json()
+    twilio.set_token(account, new)
     r = ws.api.put(f"/api/v1/channels/{channel['id']}/credentials", json={"authToken": new})
     assert r.status_code == 200, r.text
     number = channel["address"]
-    assert post_signed(api, INBOUND, inbound_form(number, CUSTOMER), token=old).status_code == 403
-    assert post_signed(api, INBOUND, inbound_form(number, CUSTOMER, "nuevo"), token=new).status_code == 200
+    assert post_signed(api, INBOUND, signed_by(number, account), token=old).status_code == 403
+    assert post_signed(api, INBOUND, signed_by(number, account, "nuevo"), token=new).status_code == 200
     assert [m["text"] for m in messages(ws.id, conv_id(CUSTOMER, number))] == ["nuevo"]
 
 
@@ -105,17 +115,18 @@ def test_rotation_reaches_an_instance_that_cached_the_old_token(api, twilio):
     stops there; other instances stop it within the cache TTL."""
     ws = workspace(api, bot=False)
     old, new = uuid.uuid4().hex, uuid.uuid4().hex
-    channel = live_channel(ws, twilio, old).json()
+    r, account = live_channel(ws, twilio, old)
+    channel = r.json()
     number = channel["address"]
     instance = Instance(api)
-    assert instance.post_signed(INBOUND, inbound_form(number, CUSTOMER, "antes"), token=old).status_code == 200
-    twilio.set_token(ACCOUNT_SID, new)
+    assert instance.post_signed(INBOUND, signed_by(number, account, "antes"), token=old).status_code == 200
+    twilio.set_token(account, new)
     assert ws.api.put(f"/api/v1/channels/{channel['id']}/credentials", json={"authToken": new}).status_code == 200
     # Still cached here: the old token passes (documented: up to UTALK_ROUTE_CACHE_SECONDS).
-    assert instance.post_signed(INBOUND, inbound_form(number, CUSTOMER, "viejo"), token=old).status_code == 200
-    wait_for(lambda: instance.post_signed(INBOUND, inbound_form(number, CUSTOMER, "nuevo", sid="SM" + "7" * 32),
-                                          token=new).status_code == 200, timeout=10)
-    assert instance.post_signed(INBOUND, inbound_form(number, CUSTOMER, "tarde"), token=old).status_code == 403
+    assert instance.post_signed(INBOUND, signed_by(number, account, "viejo"), token=old).status_code == 200
+    once = signed_by(number, account, "nuevo", sid="SM" + "7" * 32)
+    wait_for(lambda: instance.post_signed(INBOUND, once, token=new).status_code == 200, timeout=10)
+    assert instance.post_signed(INBOUND, signed_by(number, account, "tarde"), token=old).status_code == 403
     texts = sorted(m["text"] for m in messages(ws.id, conv_id(CUSTOMER, number)))
     assert texts == ["antes", "nuevo", "viejo"]
 
@@ -123,19 +134,20 @@ def test_rotation_reaches_an_instance_that_cached_the_old_token(api, twilio):
 def test_a_sealed_record_copied_to_another_channel_does_not_open(api, twilio):
     ws_a, ws_b = workspace(api, bot=False), workspace(api, bot=False)
     token_a = uuid.uuid4().hex
-    channel_a = live_channel(ws_a, twilio, token_a).json()
-    second_a = live_channel(ws_a, twilio, uuid.uuid4().hex).json()
-    channel_b = live_channel(ws_b, twilio, uuid.uuid4().hex).json()
+    (r, account), (second, second_account), (other, other_account) = (
+        live_channel(ws_a, twilio, token_a), live_channel(ws_a, twilio, uuid.uuid4().hex),
+        live_channel(ws_b, twilio, uuid.uuid4().hex))
+    channel_a, second_a, channel_b = r.json(), second.json(), other.json()
     record = secrets_doc(ws_a.id, channel_a["id"]).get().to_dict()
-    # Someone with write access to the database pastes A's sealed token over another channel's.
+    # Someone with write access to the database pastes A's sealed token over other channels'.
     secrets_doc(ws_b.id, channel_b["id"]).set(record)
     secrets_doc(ws_a.id, second_a["id"]).set(record)
-    for ws, channel in ((ws_b, channel_b), (ws_a, second_a)):
-        r = post_signed(api, INBOUND, inbound_form(channel["address"], CUSTOMER), token=token_a)
+    for ws, channel, acct in ((ws_b, channel_b, other_account), (ws_a, second_a, second_account)):
+        r = post_signed(api, INBOUND, signed_by(channel["address"], acct), token=token_a)
         assert r.status_code == 403 and r.json()["error"]["code"] == "invalid_signature"
         assert not conversation_doc(ws.id, conv_id(CUSTOMER, channel["address"])).get().exists
     # Where it belongs, it opens.
-    assert post_signed(api, INBOUND, inbound_form(channel_a["address"], CUSTOMER), token=token_a).status_code == 200
+    assert post_signed(api, INBOUND, signed_by(channel_a["address"], account), token=token_a).status_code == 200
 
 
 def test_sandbox_channels_use_the_local_sandbox_token_unless_given_one(api):
