@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from http.server import BaseHTTPRequestHandler
 
+import pytest
+
 from messaging_support import INBOUND, conv_id, inbound_form, messages, post_signed, workspace
 
 from fakes import LocalServer
@@ -17,10 +19,11 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
 class Recorder(LocalServer):
-    """Any URL answers an image, and every request is counted: a hit is an SSRF that happened."""
+    """Any URL answers an image (or a redirect to `redirect`), and every request is counted with
+    its Authorization header: a hit is an SSRF that happened."""
 
-    def __init__(self, port: int):
-        self.port, self.hits = port, []
+    def __init__(self, port: int, redirect: str | None = None):
+        self.port, self.hits, self.auth = port, [], []
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -29,6 +32,13 @@ class Recorder(LocalServer):
 
             def do_GET(self):
                 recorder.hits.append(self.path)
+                recorder.auth.append(self.headers.get("Authorization"))
+                if redirect:
+                    self.send_response(302)
+                    self.send_header("Location", redirect)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "image/png")
                 self.send_header("Content-Length", str(len(PNG)))
@@ -100,3 +110,25 @@ def test_oversize_media_is_cut_off(api, twilio):
     msg = _receive(api, ws, declared, undeclared)
     assert [e["code"] for e in msg["metadata"]["mediaErrors"]] == ["media_too_large", "media_too_large"]
     assert not msg.get("mediaId")
+
+
+def test_credentials_go_to_the_api_host_only_never_to_the_cdn(stack):
+    """The fetcher alone, between two local servers standing in for the API host and its CDN."""
+    from utalk.channels.fetch import MediaPolicy, MediaRefused, Origin, fetch
+
+    cdn = Recorder(stack.ports.twilio_api + 51).start()
+    api_host = Recorder(stack.ports.twilio_api + 52, redirect=f"http://127.0.0.1:{cdn.port}/file").start()
+    loop = Recorder(stack.ports.twilio_api + 53, redirect="/again").start()
+    try:
+        policy = MediaPolicy(sources=(Origin.of(f"http://127.0.0.1:{api_host.port}"),
+                                      Origin.of(f"http://127.0.0.1:{loop.port}")),
+                             redirects=(Origin.of(f"http://127.0.0.1:{cdn.port}"),))
+        data, kind = fetch(f"http://127.0.0.1:{api_host.port}/media", policy, ("AC1", "token"))
+        assert data == PNG and kind == "image/png"
+        assert api_host.auth[0].startswith("Basic ") and cdn.auth == [None]
+        with pytest.raises(MediaRefused) as refused:
+            fetch(f"http://127.0.0.1:{loop.port}/media", policy, ("AC1", "token"))
+        assert refused.value.code == "media_redirect_loop" and len(loop.hits) == policy.max_redirects + 1
+    finally:
+        for server in (cdn, api_host, loop):
+            server.stop()

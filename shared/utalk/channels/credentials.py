@@ -20,7 +20,7 @@ from google.cloud import firestore
 
 from utalk import errors, logs
 from utalk.channels import sealing
-from utalk.config import ConfigError, settings
+from utalk.config import ConfigError, Settings, settings
 
 log = logs.get("credentials")
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token-local-only-000000"
@@ -53,8 +53,8 @@ def default_provider() -> str:
     return "sandbox" if settings().is_local else "twilio"
 
 
-def check_provider(provider: str) -> None:
-    if provider == "sandbox" and not settings().is_local:
+def check_provider(provider: str, conf: Settings | None = None) -> None:
+    if provider == "sandbox" and not (conf or settings()).is_local:
         raise errors.ValidationFailed("The sandbox provider exists only in local and test environments",
                                       code="provider_not_allowed")
 
@@ -70,10 +70,11 @@ def state(names, at=firestore.SERVER_TIMESTAMP) -> dict:
     return {name: {"set": True, "rotatedAt": at} for name in names}
 
 
-def opened(workspace_id: str, channel_id: str, provider: str | None, record: Mapping | None) -> Credentials | None:
+def opened(workspace_id: str, channel_id: str, provider: str | None, record: Mapping | None,
+           conf: Settings | None = None) -> Credentials | None:
     """The channel's credentials from its sealed record, or None (missing, or they do not open:
     every signature check against them then fails, closed)."""
-    if provider == "sandbox" and not settings().is_local:
+    if provider == "sandbox" and not (conf or settings()).is_local:
         return None
     if record is None:
         return None
@@ -85,10 +86,10 @@ def opened(workspace_id: str, channel_id: str, provider: str | None, record: Map
         return None
 
 
-def twilio_api_base_url() -> str | None:
+def twilio_api_base_url(conf: Settings | None = None) -> str | None:
     """Override of https://api.twilio.com (tests point the official client at a local fake).
     Only local/test may set it: anywhere else it would send every tenant's token elsewhere."""
     value = os.environ.get("TWILIO_API_BASE_URL") or None
-    if value and not settings().is_local:
+    if value and not (conf or settings()).is_local:
         raise ConfigError("TWILIO_API_BASE_URL is allowed only in local/test environments")
     return value

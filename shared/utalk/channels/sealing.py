@@ -25,7 +25,7 @@ from functools import lru_cache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from utalk.config import ConfigError, decode_key, settings
+from utalk.config import ConfigError, Settings, decode_key, settings
 
 VERSION = 1
 _NONCE_BYTES = 12
@@ -60,7 +60,11 @@ class Keyring:
 
 @lru_cache(maxsize=1)
 def keyring() -> Keyring:
-    conf = settings()
+    return keyring_for(settings(), os.environ.get("UTALK_CREDENTIALS_KEY_PREVIOUS", ""))
+
+
+def keyring_for(conf: Settings, previous: str = "") -> Keyring:
+    """The keyring these settings give (`previous`: comma-separated base64 keys)."""
     current = conf.credentials_key
     if current is None:
         if not conf.is_local:
@@ -68,9 +72,8 @@ def keyring() -> Keyring:
         current = DEVELOPMENT_KEY
     elif current == DEVELOPMENT_KEY and not conf.is_local:
         raise ConfigError("UTALK_CREDENTIALS_KEY is the public development key")
-    previous = tuple(k for part in os.environ.get("UTALK_CREDENTIALS_KEY_PREVIOUS", "").split(",")
-                     if (k := decode_key("UTALK_CREDENTIALS_KEY_PREVIOUS", part)))
-    return Keyring(current, previous)
+    return Keyring(current, tuple(k for part in previous.split(",")
+                                  if (k := decode_key("UTALK_CREDENTIALS_KEY_PREVIOUS", part))))
 
 
 def _aad(*parts: str) -> bytes:
