@@ -2,9 +2,13 @@
 webhooks exactly as Twilio sends them, and bounded polling of Firestore for async effects."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from twilio.request_validator import RequestValidator
 
@@ -127,3 +131,9 @@ class Instance:
         from utalk.channels import routes
 
         routes.forget()
+
+
+def ops(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """The operator CLI (`scripts/ops`, i.e. `python -m utalk.ops`) against the test stack."""
+    return subprocess.run([sys.executable, "-m", "utalk.ops", *args], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, **env})

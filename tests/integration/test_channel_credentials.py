@@ -6,13 +6,15 @@ submitted; the sealed record opens only for its own workspace and channel.
 """
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 
 from messaging_support import (INBOUND, Instance, conv_id, conversation_doc, db, inbound_form, messages,
-                               new_number, post_signed, wait_for, workspace)
+                               new_number, ops, post_signed, wait_for, workspace)
 
 from fakes.twilio_server import AUTH_TOKEN
+from utalk.channels import sealing
 from utalk.channels.credentials import SANDBOX_AUTH_TOKEN
 
 CUSTOMER = "+5215512345678"
@@ -160,3 +162,23 @@ def test_sandbox_channels_use_the_local_sandbox_token_unless_given_one(api):
     assert r.status_code == 201, r.text
     assert post_signed(api, INBOUND, inbound_form(r.json()["address"], CUSTOMER), token=AUTH_TOKEN).status_code == 403
     assert post_signed(api, INBOUND, inbound_form(r.json()["address"], CUSTOMER), token=own).status_code == 200
+
+
+def test_rewrap_moves_every_record_to_a_new_platform_key(api, twilio):
+    """The platform key rotation (docs/security.md): new key current, old one previous, re-wrap."""
+    ws = workspace(api, twilio=twilio, bot=False)
+    new = os.urandom(32)
+    b64 = lambda key: base64.b64encode(key).decode()  # noqa: E731
+    keys = {"UTALK_CREDENTIALS_KEY": b64(new), "UTALK_CREDENTIALS_KEY_PREVIOUS": b64(sealing.DEVELOPMENT_KEY)}
+    assert ops("rewrap-credentials", "--dry-run", **keys).returncode == 0
+    assert secrets_doc(ws.id, ws.channel["id"]).get().get("kid") == sealing.key_id(sealing.DEVELOPMENT_KEY)
+    done = ops("rewrap-credentials", **keys)
+    assert done.returncode == 0 and '"rewrapped": 1' in done.stdout and '"failed": 0' in done.stdout, done.stdout
+    record = secrets_doc(ws.id, ws.channel["id"]).get().to_dict()
+    assert record["kid"] == sealing.key_id(new)
+    assert sealing.unseal(ws.id, ws.channel["id"], record, sealing.Keyring(new)) == {"authToken": AUTH_TOKEN}
+    # Without the old key, a record it wrapped does not open: the CLI says so and changes nothing.
+    other = workspace(api, bot=False)
+    done = ops("rewrap-credentials", UTALK_CREDENTIALS_KEY=b64(os.urandom(32)))
+    assert '"failed": 2' in done.stdout, done.stdout
+    assert secrets_doc(other.id, other.channel["id"]).get().get("kid") == sealing.key_id(sealing.DEVELOPMENT_KEY)

@@ -6,18 +6,14 @@ conversations stay); a platform operator transfers a route with the ops CLI.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
-from messaging_support import (INBOUND, Instance, conv_id, conversation_doc, db, inbound_form, messages,
-                               new_number, post_signed, workspace)
+from messaging_support import (INBOUND, Instance, conv_id, db, inbound_form, messages, new_number, ops,
+                               post_signed, workspace)
 
 from fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN
 
 CUSTOMER = "+5215512345678"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def route(number: str):
@@ -134,15 +130,10 @@ def test_channels_of_another_workspace_are_not_found(api, twilio):
     assert route(ws.number).to_dict()["workspaceId"] == ws.id
 
 
-def _ops(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "utalk.ops", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
-
-
 def test_operator_transfers_a_route_with_the_ops_cli(api, twilio):
     source, target = workspace(api, twilio=twilio, bot=False), workspace(api, bot=False)
     assert Instance(api).post_signed(INBOUND, inbound_form(source.number, CUSTOMER, "antes")).status_code == 200
-    done = _ops("transfer-route", f"whatsapp:{source.number}", "--to-workspace", target.id,
+    done = ops("transfer-route", f"whatsapp:{source.number}", "--to-workspace", target.id,
                 "--reason", "ticket 4711: number sold to target")
     assert done.returncode == 0, done.stderr + done.stdout
     logged = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -159,9 +150,9 @@ def test_operator_transfers_a_route_with_the_ops_cli(api, twilio):
     assert left["status"] == "disabled" and left["disabledReason"] == "transferred"
     assert not left["credentials"]["authToken"]["set"]
     # Unknown route, unknown workspace, no reason: refused, nothing changes.
-    assert _ops("transfer-route", "whatsapp:+19990000000", "--to-workspace", source.id, "--reason", "x").returncode != 0
-    assert _ops("transfer-route", f"whatsapp:{source.number}", "--to-workspace", "ws_nope", "--reason", "x").returncode != 0
-    assert _ops("transfer-route", f"whatsapp:{source.number}", "--to-workspace", source.id).returncode != 0
+    assert ops("transfer-route", "whatsapp:+19990000000", "--to-workspace", source.id, "--reason", "x").returncode != 0
+    assert ops("transfer-route", f"whatsapp:{source.number}", "--to-workspace", "ws_nope", "--reason", "x").returncode != 0
+    assert ops("transfer-route", f"whatsapp:{source.number}", "--to-workspace", source.id).returncode != 0
     assert route(source.number).to_dict()["workspaceId"] == target.id
 
 
