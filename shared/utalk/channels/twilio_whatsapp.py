@@ -64,6 +64,12 @@ def validate_signature(auth_token: str, url: str, params, signature: str | None)
     return validator.validate(url, params, signature)
 
 
+def signed(url: str, params, signature: str | None):
+    """The check a webhook's channel credentials must pass (`routes.verified`): their auth token
+    signs this request."""
+    return lambda creds: validate_signature(creds["authToken"], url, params, signature)
+
+
 def _client(account_sid: str, token: str) -> Client:
     key = (account_sid, token)
     client = _clients.get(key)

@@ -2,9 +2,8 @@
 
 The hot path spends the route of the number written to, with the channel's opened credentials
 (`channels/routes.py`: cached per instance, so nothing in the steady state; two reads on a miss),
-and one atomic batch of two
-writes (message `create()` under an id derived from the MessageSid + conversation merge with
-field transforms), sent in one Commit with what concurrent requests store meanwhile; a
+and one atomic batch of two writes (message `create()` under an id derived from the MessageSid +
+conversation merge with field transforms), sent in one Commit with what concurrent requests store meanwhile; a
 conversation's first message adds one follow-up write for its initial state. No read-modify-write
 transaction: an album's concurrent webhooks never contend. Then one Publish: `message-received`,
 which also carries the message's realtime events for the relay.
@@ -18,7 +17,7 @@ from google.cloud import firestore
 
 from utalk import errors, events, logs, pubsub
 from utalk.channels import adapter_for, routes
-from utalk.channels.twilio_whatsapp import validate_signature
+from utalk.channels.twilio_whatsapp import signed
 from utalk.models.common import utcnow
 from utalk.models.conversations import Customer, LastMessage
 from utalk.models.events import ConversationNew, ConversationUpdated, MessageNew
@@ -69,8 +68,7 @@ def verify(form, url: str, signature: str | None) -> routes.Entry:
     entry = routes.by_address("whatsapp", to)
     if entry is None:
         raise errors.NotFound("No channel for this number", code="unknown_channel")
-    entry = routes.verified(entry, lambda creds: validate_signature(creds["authToken"], url, form, signature),
-                            may_reload=bool(signature))
+    entry = routes.verified(entry, signed(url, form, signature), may_reload=bool(signature))
     if entry is None:
         raise errors.Forbidden("Invalid Twilio signature", code="invalid_signature")
     account = entry.doc.get("accountSid")
@@ -93,7 +91,8 @@ def receive(form, url: str, signature: str | None) -> Stored:
     if count:
         items = [(form.get(f"MediaUrl{i}"), form.get(f"MediaContentType{i}", "")) for i in range(count)]
         items = [(u, t) for u, t in items if u]
-        records, failures = media.store_inbound(adapter_for(route, entry.credentials), ws, conv_id, msg_id, "twilio", sid, items)
+        records, failures = media.store_inbound(adapter_for(route, entry.credentials), ws, conv_id, msg_id,
+                                                "twilio", sid, items)
         if records:
             message["mediaId"] = records[0]["id"]
             message["type"] = records[0]["kind"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from utalk import errors
 from utalk.channels import routes
-from utalk.channels.twilio_whatsapp import validate_signature
+from utalk.channels.twilio_whatsapp import signed
 from utalk.services import messaging
 
 KNOWN = {"queued", "sending", "sent", "delivered", "read", "failed", "undelivered"}
@@ -22,9 +22,7 @@ def receive(args, form, url: str, signature: str | None) -> bool:
         raise errors.Forbidden("Unverifiable status callback", code="invalid_signature")
     # The channel and its opened credentials, cached per instance like inbound routes.
     entry = routes.by_channel(ws, ch)
-    if entry is None or routes.verified(
-            entry, lambda creds: validate_signature(creds["authToken"], url, form, signature),
-            may_reload=bool(signature)) is None:
+    if entry is None or routes.verified(entry, signed(url, form, signature), may_reload=bool(signature)) is None:
         raise errors.Forbidden("Invalid Twilio signature", code="invalid_signature")
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     if status not in KNOWN:
