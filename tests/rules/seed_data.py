@@ -57,6 +57,9 @@ WORKSPACE_DOCS = {
     "agents/agent_1": {"status": "online", "maxConversations": 5, "currentConversations": 1},
     "channels/ch_1": {"type": "whatsapp", "address": "+15550001", "credentialsRef": "secrets/twilio"},
     "secrets/twilio": {"authToken": "secret-token"},
+    # Sealed channel credentials (services/channels.py): server only, even for the workspace's admin.
+    "channelSecrets/ch_1": {"workspaceId": "ws", "channelId": "ch_1", "kid": "k", "dataKey": b"\x00" * 60,
+                            "fields": {"authToken": b"\x00" * 60}},
     "idempotency/key_1": {"handler": "webhooks_twilio", "at": "2026-01-01T00:00:00Z"},
     "botRuns/run_1": {"tokens": 120, "costUsd": 0.001, "prompt": "system prompt ..."},
     "escalations/esc_1": {"reason": "keyword"},

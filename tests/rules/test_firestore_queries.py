@@ -64,12 +64,13 @@ CASES = [
     ("admin_a", "workspaces/ws_a", "channels", False, None, ["workspaces/ws_a/channels/ch_1"]),
     # protected collections, even for the workspace's own admin
     *[("admin_a", "workspaces/ws_a", c, False, None, None)
-      for c in ("users", "secrets", "idempotency", "botRuns", "escalations", "media")],
+      for c in ("users", "secrets", "channelSecrets", "idempotency", "botRuns", "escalations", "media")],
     *[("admin_a", "", c, False, None, None)
       for c in ("userEmails", "refreshTokens", "tokenFamilies", "rateLimits", "channelRoutes", "tenants",
                 "workspaces")],
     ("admin_a", CG, "users", True, None, None),
     ("admin_a", CG, "secrets", True, None, None),
+    ("admin_a", CG, "channelSecrets", True, None, None),
 ]
 
 
