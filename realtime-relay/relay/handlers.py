@@ -42,7 +42,7 @@ class Relay:
     def __init__(self, sio: socketio.AsyncServer, db, presence, cfg):
         self.sio, self.db, self.presence, self.cfg = sio, db, presence, cfg
         self.sessions = Sessions()
-        self.visibility = Visibility(sio, db, self.sessions, cfg.visibility_ttl_seconds)
+        self.visibility = Visibility(sio.manager, db, self.sessions, cfg.visibility_ttl_seconds)
         sio.manager.visibility = self.visibility  # the hooked manager (visibility.hooked) reports emits
         sio.on("connect", self.connect)
         sio.on("disconnect", self.disconnect)

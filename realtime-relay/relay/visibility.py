@@ -15,7 +15,7 @@ keeps the rooms right instead, without a Firestore read per emitted event:
 - Assignment changes reach the relay as the events it emits: `conversation:assigned` (agentId) and
   `conversation:updated` of reason `assignment` or `bot` (assignedAgent; null = nobody holds it).
   Every instance delivers every emitted event to its own sockets (the Redis manager), and right
-  after, `AssignmentHook` has it move its own limited sockets: out of the conversation's room
+  after, its manager (`hooked`) has it move its own limited sockets: out of the conversation's room
   unless it is now theirs, the new holder's in. The one losing it hears the event that took it away
   and nothing after; the one getting it hears the conversation from then on without asking.
 - agentVisibility per workspace is this instance's view: read when the first agent of a workspace
@@ -32,10 +32,8 @@ import asyncio
 from collections import Counter
 from contextlib import contextmanager
 
-import socketio
-from socketio.async_pubsub_manager import AsyncPubSubManager
-
 from google.cloud.firestore import FieldFilter
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from utalk import logs
 from utalk.visibility import agents_see_all, sees_all
@@ -72,14 +70,12 @@ class _Watch:
 
 
 class Visibility:
-    def __init__(self, sio: socketio.AsyncServer, db, sessions, ttl_seconds: float):
-        self.sio, self.db, self.sessions, self.ttl = sio, db, sessions, ttl_seconds
-        self.manager = sio.manager
+    def __init__(self, manager, db, sessions, ttl_seconds: float):
+        self.manager, self.db, self.sessions, self.ttl = manager, db, sessions, ttl_seconds
         self._view: dict[str, bool] = {}        # workspace -> agents see all (workspaces with agents here)
         self._agents: Counter[str] = Counter()  # agent sockets per workspace on this instance
         self._reading: dict[str, asyncio.Future] = {}
         self._watches: dict[str, list[_Watch]] = {}  # workspace -> reads in flight
-        self.switches = 0
 
     # -- connect and disconnect -------------------------------------------------------------------
     async def prepare(self, principal) -> frozenset[str]:
@@ -122,18 +118,23 @@ class Visibility:
                 del self._agents[ws]
                 self._view.pop(ws, None)
 
-    async def _read_setting(self, ws: str) -> bool:
+    async def _read_setting(self, ws: str) -> None:
         pending = self._reading.get(ws)
         if pending is None:
             pending = self._reading[ws] = asyncio.ensure_future(self._fetch(ws))
             pending.add_done_callback(lambda _: self._reading.pop(ws, None))
-        return await asyncio.shield(pending)
+        await asyncio.shield(pending)
 
-    async def _fetch(self, ws: str) -> bool:
-        snap = await self.db.document(f"workspaces/{ws}").get(["settings"])
-        value = agents_see_all(snap.to_dict() if snap.exists else None)
-        self._view.setdefault(ws, value)  # a refresh that raced this read keeps its (newer) value
-        return self._view[ws]
+    async def _fetch(self, ws: str) -> None:
+        snap = await self._read(f"workspaces/{ws}", "settings")
+        # A refresh that raced this read keeps its (newer) value.
+        self._view.setdefault(ws, agents_see_all(snap.to_dict() if snap.exists else None))
+
+    async def _read(self, path: str, field: str):
+        """One document, one field of it. Through get_all, which reads its stream to the end:
+        DocumentReference.get() returns mid-stream, leaving the call and a pending aclose() behind
+        (about 20 KB each, measured with bench/relay_memory.py)."""
+        return [snap async for snap in self.db.get_all([self.db.document(path)], field_paths=[field])][0]
 
     # -- conversation:join ----------------------------------------------------------------------
     async def join(self, sid: str, session: Session, conv: str) -> str | None:
@@ -145,7 +146,7 @@ class Visibility:
         ws = session.workspace_id
         with self._watching(ws) as watch:
             # Under the socket's own workspace: another workspace's conversation does not exist here.
-            snap = await self.db.document(f"workspaces/{ws}/conversations/{conv}").get(["assignedAgent"])
+            snap = await self._read(f"workspaces/{ws}/conversations/{conv}", "assignedAgent")
         if not snap.exists:
             return "not_found"
         # A reassignment the relay emitted while the read was in flight is newer than the read
@@ -215,6 +216,8 @@ class Visibility:
     async def refresh(self) -> None:
         """Re-read the setting of every workspace with agents here (one batched read) and apply
         what changed."""
+        for ws in [ws for ws in self._view if ws not in self._agents]:
+            del self._view[ws]  # read for a connect that did not complete
         workspaces = list(self._agents)
         if not workspaces:
             return
@@ -228,7 +231,6 @@ class Visibility:
                 await self._switch(ws, value)
 
     async def _switch(self, ws: str, agents_see: bool) -> None:
-        self.switches += 1
         log.info("agent visibility switched", extra={"workspaceId": ws, "agentsSeeAll": agents_see})
         moved = []
         for sid, session in list(self.sessions.items()):
@@ -265,9 +267,9 @@ def hooked(manager_class):
 
             async def _handle_emit(self, message):
                 await super()._handle_emit(message)
-                if self.visibility is not None and message.get("event") in ASSIGNMENT_EVENTS:
+                if self.visibility is not None:
                     data = message.get("data") or [None]
-                    self.visibility.emitted(message["event"], data[0], message.get("room"))
+                    self.visibility.emitted(message.get("event"), data[0], message.get("room"))
     else:
         class Hooked(manager_class):
             visibility: Visibility | None = None
