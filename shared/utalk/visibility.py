@@ -27,10 +27,6 @@ def sees_all(role: str, workspace_sees_all: bool) -> bool:
     return role == "admin" or (role == "agent" and workspace_sees_all)
 
 
-def may_see(role: str, user_id: str, workspace_sees_all: bool, assigned_agent: str | None) -> bool:
-    return sees_all(role, workspace_sees_all) or (role == "agent" and assigned_agent == user_id)
-
-
 def ensure_visible(stored: dict | None, only_agent: str | None) -> dict:
     """404 for a conversation that is missing or that the viewer may not see (indistinguishable).
     `only_agent` is the agent a viewer's sight is limited to (None: the whole workspace)."""

@@ -17,9 +17,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 from utalk import errors
 from utalk.auth.tokens import Principal

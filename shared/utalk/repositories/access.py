@@ -4,8 +4,8 @@ about a user, which firestore.rules check on every client read.
 A Firebase session lives on a custom token minted once (an hour); the rules compare its claims with
 this document, so deactivating or demoting a user ends their Firestore reads from the next request
 on. It is not the user document because rules cannot hide fields and `users/` holds password
-hashes; clients cannot read it either. Written in the same batch as every change of the user's role
-or status (repositories/users.py), so the two never disagree.
+hashes; clients cannot read it either. Written in the same batch or transaction as every change of
+the user's role or status (repositories/users.py), so the two never disagree.
 """
 from __future__ import annotations
 
