@@ -118,6 +118,7 @@ def signed_url(bucket: str, path: str, *, method: str = "GET", seconds: int, con
     """A V4 signed URL for one object. PUT: `content_type` and `headers` are signed, so the
     uploader must send exactly those. A signing outage is a 503, never a public URL."""
     blob = clients.storage().bucket(bucket).blob(path)
+    headers = dict(headers or {})  # the library adds Host and Content-Type to the dict it is given
     try:
         return blob.generate_signed_url(version="v4", expiration=timedelta(seconds=seconds), method=method,
                                         content_type=content_type, headers=headers, response_type=response_type,

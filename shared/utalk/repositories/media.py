@@ -14,7 +14,6 @@ import zlib
 
 from google.api_core.exceptions import FailedPrecondition, NotFound
 from google.cloud import firestore
-from google.cloud.firestore_v1 import aggregation
 
 from utalk.repositories.base import WorkspaceScope, read, safe_id
 
@@ -87,7 +86,7 @@ class MediaRepository:
 
     def usage_bytes(self) -> int:
         """The workspace's stored bytes: one sum() aggregation over the usage shards."""
-        result = aggregation.AggregationQuery(self.usage).sum("bytes", alias="total").get()
+        result = self.usage.sum("bytes", alias="total").get()
         value = result[0][0].value if result and result[0] else 0
         return int(value or 0)
 
