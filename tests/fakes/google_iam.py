@@ -86,6 +86,7 @@ class FakeIamCredentials(LocalServer):
     metadata: FakeMetadata
     port: int = 0
     calls: list[dict] = field(default_factory=list)
+    refuse: bool = False            # answer as IAM does when the account lacks signBlob permission
 
     def __post_init__(self):
         from cryptography.hazmat.primitives import serialization
@@ -118,7 +119,7 @@ def _iam_handler(fake: FakeIamCredentials):
             if self.headers.get("Authorization") != f"Bearer {fake.metadata.token}":
                 return self._send(401, {"error": {"code": 401, "status": "UNAUTHENTICATED",
                                                   "message": "Request had invalid authentication credentials."}})
-            if path[len(prefix):-len(suffix)] != fake.metadata.email:
+            if fake.refuse or path[len(prefix):-len(suffix)] != fake.metadata.email:
                 return self._send(403, {"error": {"code": 403, "status": "PERMISSION_DENIED",
                                                   "message": "Permission 'iam.serviceAccounts.signBlob' denied"}})
             signature = fake.key.sign(base64.b64decode(body["payload"]), padding.PKCS1v15(), hashes.SHA256())

@@ -16,5 +16,5 @@ def workspace_ids(start: str | None, limit: int, inclusive: bool = True) -> list
     col = clients.firestore().collection("workspaces")
     query = col.order_by("__name__").select([]).limit(limit)
     if start:
-        query = query.start_at(col.document(start)) if inclusive else query.start_after(col.document(start))
+        query = query.start_at([col.document(start)]) if inclusive else query.start_after([col.document(start)])
     return [snap.id for snap in query.stream()]
