@@ -140,9 +140,8 @@ def upload_multipart(principal: Principal, request) -> list[Media]:
             if not conversation_id:
                 raise errors.BadRequest("Send conversationId (query or a form field before the files)",
                                         code="conversation_required")
-            if not checked:
+            if not checked:  # before the first byte is stored (the files-per-conversation count: at the end)
                 _conversation(principal, conversation_id)
-                _room_for(repo, conversation_id, 1)
                 _check_quota(repo, request.content_length or 0)
                 checked = True
             if len(records) == limits.MAX_FILES_PER_UPLOAD:
