@@ -79,12 +79,17 @@ def test_multipart_needs_a_visible_conversation_and_files(api):
     assert blobs_under(f"workspaces/{ws.id}/") == [] and media_docs(ws.id) == []
 
 
-def test_body_over_32_mb_is_413_before_anything_is_stored(api):
+def test_the_route_takes_32_mb_and_refuses_more_before_storing_anything(api):
     ws, cid = setup(api)
+    r = upload(ws.api, cid, ("12mb.png", PNG + b"\0" * (12 * 1024 * 1024), "image/png"))  # over the global 10 MB
+    assert r.status_code == 201, r.text
+    [item] = r.json()["items"]
+    assert item["sizeBytes"] == len(PNG) + 12 * 1024 * 1024 and requests.get(item["url"], timeout=30).content[:8] == PNG[:8]
+    before = [b.name for b in blobs_under(f"workspaces/{ws.id}/")]
     big = PNG + b"\0" * (limits.MAX_MULTIPART_BYTES + 1)
     r = upload(ws.api, cid, ("big.png", big, "image/png"))
     assert r.status_code == 413, r.text
-    assert blobs_under(f"workspaces/{ws.id}/") == []
+    assert [b.name for b in blobs_under(f"workspaces/{ws.id}/")] == before
 
 
 def test_ten_files_per_minute_per_user(api):
