@@ -86,6 +86,7 @@ class Stack:
     def env(self) -> dict[str, str]:
         p = self.ports
         gateway = f"http://127.0.0.1:{p.gateway}"
+        key_file = str(service_account.ensure(self.state_dir, self.project))
         return {
             "UTALK_ENV": self.env_name,
             "GOOGLE_CLOUD_PROJECT": self.project,
@@ -101,8 +102,10 @@ class Stack:
             "METADATA_SERVER_DETECTION": "none",
             "NO_GCE_CHECK": "True",
             "PYTHONPATH": os.pathsep.join([str(ROOT / "shared"), str(ROOT)]),
-            # Throwaway key so firebase-admin can sign custom tokens offline (generated once per stack).
-            "FIREBASE_SERVICE_ACCOUNT": str(service_account.ensure(self.state_dir, self.project)),
+            # Throwaway key so firebase-admin can sign custom tokens offline (generated once per stack),
+            # and media URLs (deployed functions sign through IAM signBlob instead: utalk/media/signing.py).
+            "FIREBASE_SERVICE_ACCOUNT": key_file,
+            "UTALK_SIGNING_KEY_FILE": key_file,
             # The official twilio client is pointed here when set (tests run a fake Twilio on it).
             **({"TWILIO_API_BASE_URL": f"http://127.0.0.1:{p.twilio_api}"} if p.twilio_api else {}),
             # The official openai client is pointed at a fake (tests). Workspaces still default to the

@@ -39,6 +39,9 @@ class Function:
     timeout_seconds: int = 60
     secrets: tuple[str, ...] = ()
     public: bool = True                # reachable from the internet (API + webhooks) vs internal only
+    # A route that streams its body (uploads): its own body limit instead of the global
+    # `max_body_bytes`, checked on Content-Length and, for chunked bodies, while the handler reads.
+    max_body_bytes: int | None = None
 
     @property
     def kind(self) -> str:
@@ -131,6 +134,13 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("escalations_reject", "api_escalations:reject", "POST", f"{API}/escalations/{{escalationId}}/reject",
              secrets=JWT),
     Function("agents_set_status", "api_agents:set_status", "PATCH", f"{API}/agents/me/status", secrets=JWT),
+    # media (issue 17); the multipart route streams a body up to the 32 MB a function accepts
+    Function("media_upload", "api_media:upload", "POST", f"{API}/media", memory="512Mi", timeout_seconds=300,
+             max_body_bytes=32 * 1024 * 1024, secrets=JWT),
+    Function("media_upload_start", "api_media:start_upload", "POST", f"{API}/media/uploads", secrets=JWT),
+    Function("media_upload_complete", "api_media:complete_upload", "POST", f"{API}/media/{{mediaId}}/complete",
+             secrets=JWT),
+    Function("media_get", "api_media:get", "GET", f"{API}/media/{{mediaId}}", secrets=JWT),
 )
 
 

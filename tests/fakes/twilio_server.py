@@ -6,6 +6,10 @@ port. It checks HTTP basic auth per account like Twilio, records every created m
 to fail the next sends (5xx, 429 or a 4xx with a Twilio error code), and serves media the way
 Twilio's media URLs do: behind the account's basic auth, optionally redirecting (307) to a CDN path
 that needs no auth, as `api.twilio.com` redirects to `mms.twiliocdn.com`.
+
+A message with `MediaUrl`s makes it fetch each URL, as Twilio does before sending, and refuse the
+message when a fetch fails or answers a Content-Type WhatsApp does not accept (Twilio reports that
+later, as a failed status with error 11200 / 12300; the fake answers the create call with it).
 """
 from __future__ import annotations
 
@@ -17,11 +21,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
+import requests
+
 from fakes import LocalServer
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "sandbox-auth-token-local-only-000000"   # the default account's token in the fake
 ONLINE = "ONLINE"
+# What Twilio accepts at a WhatsApp MediaUrl (its accepted MIME types for WhatsApp).
+WHATSAPP_MEDIA_TYPES = {
+    "image/jpeg", "image/png", "image/webp", "audio/ogg", "audio/amr", "audio/3gpp", "audio/aac", "audio/mpeg",
+    "audio/mp4", "video/mp4", "video/3gpp", "application/pdf", "text/vcard", "text/x-vcard", "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation"}
 
 
 @dataclass
@@ -44,6 +57,7 @@ class FakeTwilio(LocalServer):
     media: dict[str, Media] = field(default_factory=dict)
     media_hits: int = 0
     sender_lists: int = 0
+    media_fetches: list[dict] = field(default_factory=list)   # each MediaUrl fetched: url, status, type, bytes
 
     def __post_init__(self):
         self.accounts = {self.account_sid: self.auth_token}
@@ -62,6 +76,7 @@ class FakeTwilio(LocalServer):
             self.media.clear()
             self.media_hits = 0
             self.sender_lists = 0
+            self.media_fetches.clear()
 
     # -- accounts and senders -----------------------------------------------------------------
     def add_account(self, sid: str | None = None, token: str | None = None) -> tuple[str, str]:
@@ -217,6 +232,9 @@ def _handler(fake: FakeTwilio):
                 return self._error(*failure)
             if not form.get("To") or not (form.get("Body") or form.get("ContentSid") or form.get("MediaUrl")):
                 return self._error(400, 21602, "Message body is required.")
+            refused = self._fetch_media(form.get("MediaUrl"))
+            if refused:
+                return self._error(400, *refused)
             sid = "SM" + uuid.uuid4().hex
             with fake.lock:
                 fake.sent.append({**form, "sid": sid, "AccountSid": account})
@@ -228,6 +246,23 @@ def _handler(fake: FakeTwilio):
                 "date_created": "Thu, 26 Nov 2026 12:00:00 +0000", "date_updated": "Thu, 26 Nov 2026 12:00:00 +0000",
                 "date_sent": None, "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
                 "subresource_uris": {"media": f"/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json"}})
+
+        def _fetch_media(self, urls) -> tuple[int, str] | None:
+            for url in [urls] if isinstance(urls, str) else urls or []:
+                try:
+                    resp = requests.get(url, timeout=10)
+                except requests.RequestException as exc:
+                    fake.media_fetches.append({"url": url, "status": None, "contentType": None, "error": str(exc)})
+                    return 11200, "HTTP retrieval failure"
+                content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                with fake.lock:
+                    fake.media_fetches.append({"url": url, "status": resp.status_code, "contentType": content_type,
+                                               "body": resp.content})
+                if resp.status_code != 200:
+                    return 11200, "HTTP retrieval failure"
+                if content_type not in WHATSAPP_MEDIA_TYPES:
+                    return 12300, "Invalid Content-Type"
+            return None
 
     return Handler
 

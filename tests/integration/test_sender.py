@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from urllib.parse import urlsplit
 from datetime import datetime, timedelta, timezone
 
 from messaging_support import INBOUND, conv_id, conversation_doc, inbound_form, post_signed, wait_for, workspace
@@ -98,4 +99,7 @@ def test_inbound_media_can_be_forwarded(api, twilio):
                 if d.to_dict().get("mediaId")][0]["mediaId"]
     ref = _send(ws, cid, mediaId=media_id, text="reenvío")
     wait_for(lambda: (ref.get().to_dict() or {}).get("providerId"))
-    assert sent_for(twilio, ref)[0]["MediaUrl"].endswith(".pdf") and ref.get().get("type") == "file"
+    url = sent_for(twilio, ref)[0]["MediaUrl"]
+    assert urlsplit(url).path.endswith(".pdf") and "X-Goog-Signature=" in url and ref.get().get("type") == "file"
+    [fetch] = [f for f in twilio.media_fetches if f["url"] == url]  # Twilio fetched the signed URL
+    assert fetch["status"] == 200 and fetch["contentType"] == "application/pdf" and fetch["body"] == b"%PDF-1.4 test"

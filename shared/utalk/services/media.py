@@ -53,8 +53,3 @@ def store_inbound(adapter, workspace_id: str, conversation_id: str, message_id: 
                         "contentType": content_type, "size": len(data), "kind": kind(content_type),
                         "source": {"provider": provider, "url": url}, "createdAt": firestore.SERVER_TIMESTAMP})
     return records, failures
-
-
-def public_url(record: dict) -> str:
-    """The URL a provider fetches outbound media from (production: a signed URL; see README note)."""
-    return clients.storage().bucket(record["bucket"]).blob(record["path"]).public_url
