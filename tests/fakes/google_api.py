@@ -142,6 +142,17 @@ class FakeGoogleApis(LocalServer):
         with self.lock:
             return sorted(k.split(":", 1)[1] for k in self.resources if k.startswith(f"{api}:{prefix}"))
 
+    def add_secret_version(self, secret: str, value: str) -> None:
+        """What `gcloud secrets versions add` does, without a gcloud start (test setup)."""
+        from fakes import google_routes
+        with self.lock:
+            name = f"projects/{self.project_number}/secrets/{secret}"
+            self._get("secretmanager", name)
+            number = len(self._list("secretmanager", name, "versions")) + 1
+            self._put("secretmanager", f"{name}/versions/{number}", {
+                "name": f"{name}/versions/{number}", "state": "ENABLED", "createTime": google_routes.NOW})
+            self.resources[f"secretmanager:{name}/versions/{number}#data"] = {"data": b64(value)}
+
     def upload_files(self, function_name: str) -> dict[str, bytes]:
         """The files of the source zip the function was last deployed from."""
         fn = self.get("cloudfunctions", function_name)
@@ -169,7 +180,7 @@ class FakeGoogleApis(LocalServer):
     def _list(self, api: str, parent: str, collection: str) -> list[dict]:
         prefix = f"{api}:{parent}/{collection}/"
         return [copy.deepcopy(v) for k, v in sorted(self.resources.items())
-                if k.startswith(prefix) and "/" not in k[len(prefix):]]
+                if k.startswith(prefix) and "/" not in k[len(prefix):] and "#" not in k]
 
     def _patch(self, api: str, name: str, body: dict, mask: str | None) -> dict:
         current = self._get(api, name)

@@ -24,6 +24,8 @@ def route(api: str, method: str, pattern: str):
 
 
 def dispatch(fake: FakeGoogleApis, call: Call, version: str):
+    if call.api == "iam" and call.path.startswith("projects/-/"):   # gcloud's "any project" form
+        call.path = f"projects/{fake.project}/" + call.path[len("projects/-/"):]
     for api, method, pattern, fn in ROUTES:
         if api == call.api and method == call.method:
             m = pattern.match(call.path)
@@ -472,6 +474,17 @@ def _bucket_create(fake, call, m):
                  "timeCreated": _now(), "location": body.get("location", "US").upper(), "storageClass": "STANDARD",
                  "metageneration": "1", "etag": "CAE="})
     return fake._put("storage", f"b/{body['name']}", body)
+
+
+@route("storage", "PATCH", r"b/([^/]+)")
+def _bucket_patch(fake, call, m):
+    bucket = fake._get("storage", f"b/{m.group(1)}")
+    body = _body(call)
+    if "labels" in body:
+        bucket["labels"] = {k: v for k, v in {**bucket.get("labels", {}), **(body["labels"] or {})}.items()
+                            if v is not None}
+    bucket["metageneration"] = str(int(bucket["metageneration"]) + 1)
+    return bucket
 
 
 @route("storage", "GET", r"b/([^/]+)/iam")
