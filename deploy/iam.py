@@ -10,6 +10,7 @@ pubsub.editor) and enqueues assignments.
 from __future__ import annotations
 
 import copy
+import hashlib
 
 from deploy.target import Target
 
@@ -64,15 +65,11 @@ def merged(policy: dict, add: dict[str, set[str]]) -> dict:
     return out
 
 
-def with_only(policy: dict, role: str, members: set[str]) -> dict:
-    """The policy with `role` granted to exactly `members` (other roles kept): for resources we own."""
-    out = copy.deepcopy(policy) or {}
-    bindings = [b for b in out.get("bindings", []) if b["role"] != role]
-    if members:
-        bindings.append({"role": role, "members": sorted(members)})
-    out["bindings"] = bindings
-    return out
+def only_readers(readers: set[str]) -> dict:
+    """A secret's whole policy: its readers and no one else (grant people access by project roles)."""
+    return {"bindings": [{"role": SECRET_ACCESSOR, "members": sorted(readers)}] if readers else []}
 
 
-def members_of(policy: dict, role: str) -> set[str]:
-    return {m for b in policy.get("bindings", []) if b["role"] == role for m in b.get("members", [])}
+def readers_label(readers: set[str]) -> str:
+    """What the secret's `utalk-readers` label records, so a deploy need not read each secret's policy."""
+    return hashlib.sha256(",".join(sorted(readers)).encode()).hexdigest()[:16]

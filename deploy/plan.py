@@ -150,12 +150,15 @@ def _grants(spec: Spec, tgt: Target, state: State) -> list[Step]:
                           files=_policy_file(iam.merged(state.bucket_policy, gaps))))
     for secret in spec.secrets:
         readers = {tgt.member(f.role) for f in spec.functions if secret in f.secrets}
-        policy = state.secrets.get(secret, {}).get("policy", {})
-        if iam.members_of(policy, iam.SECRET_ACCESSOR) != readers:
-            steps.append(Step(f"secret {secret} IAM", "grant",
-                              "readers " + (", ".join(sorted(r.split(":")[1].split("@")[0] for r in readers)) or "none"),
-                              ["secrets", "set-iam-policy", secret, "{dir}/policy.json"],
-                              files=_policy_file(iam.with_only(policy, iam.SECRET_ACCESSOR, readers))))
+        digest = iam.readers_label(readers)
+        if state.secrets.get(secret, {}).get("labels", {}).get("utalk-readers") != digest:
+            step = Step(f"secret {secret} IAM", "grant",
+                        "readers " + (", ".join(sorted(r.split(":")[1].split("@")[0] for r in readers)) or "none"),
+                        ["secrets", "set-iam-policy", secret, "{dir}/policy.json"],
+                        files=_policy_file(iam.only_readers(readers)))
+            step.then.append(Step(f"secret {secret} label", "update", f"utalk-readers={digest}",
+                                  ["secrets", "update", secret, f"--update-labels=utalk-readers={digest}"]))
+            steps.append(step)
     return steps
 
 

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
 
     gcloud = Gcloud(args.project)
     started = time.monotonic()
-    state = state_module.read(gcloud, Target(args.project, args.region), args.workers)
+    state = state_module.read(gcloud, Target(args.project, args.region), spec.secrets, args.workers)
     read_seconds = time.monotonic() - started
     tgt = Target(args.project, args.region, state.project_number, _public_url(args, state))
     deploy_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime())

@@ -1,8 +1,9 @@
 """What the project has now, read with gcloud in three parallel rounds (nothing here mutates).
 
 Round one finds the project number and the enabled APIs; an API that is not enabled yet has
-nothing to list, so round two lists only the enabled ones; round three reads the per-resource
-policies and secret versions of what round two found.
+nothing to list, so round two lists only the enabled ones, with each secret's versions; round three
+reads the two policies the deploy merges into (the invoker's and the bucket's) where they exist.
+A secret's policy is not read: the deploy owns it, and records its readers as a label.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class State:
     enabled: set[str] = field(default_factory=set)
     accounts: set[str] = field(default_factory=set)
     project_policy: dict = field(default_factory=dict)
-    secrets: dict[str, dict] = field(default_factory=dict)        # name -> {"versions": [...], "policy": {...}}
+    secrets: dict[str, dict] = field(default_factory=dict)        # name -> {"versions": [...], "labels": {...}}
     topics: set[str] = field(default_factory=set)
     subscriptions: dict[str, dict] = field(default_factory=dict)
     queues: dict[str, dict] = field(default_factory=dict)
@@ -36,7 +37,7 @@ class State:
     gateway: dict | None = None
 
 
-def read(gcloud: Gcloud, tgt: target.Target, workers: int = 8) -> State:
+def read(gcloud: Gcloud, tgt: target.Target, secrets: tuple[str, ...], workers: int = 8) -> State:
     state = State()
     project, services = parallel(lambda args: gcloud.json(args), [
         ["projects", "describe", tgt.project],
@@ -54,12 +55,13 @@ def read(gcloud: Gcloud, tgt: target.Target, workers: int = 8) -> State:
         "jobs": (on("cloudscheduler.googleapis.com"), ["scheduler", "jobs", "list", "--location", tgt.region], []),
         "functions": (on("cloudfunctions.googleapis.com"), ["functions", "list", "--regions", tgt.region], []),
         "bucket": (on("storage.googleapis.com"), ["storage", "buckets", "describe", f"gs://{tgt.bucket}"], None),
-        "api": (on("apigateway.googleapis.com"), ["api-gateway", "apis", "describe", target.GATEWAY], None),
-        "configs": (on("apigateway.googleapis.com"),
-                    ["api-gateway", "api-configs", "list", "--api", target.GATEWAY], []),
+        "configs": (on("apigateway.googleapis.com"),     # not found: the API itself is missing
+                    ["api-gateway", "api-configs", "list", "--api", target.GATEWAY], None),
         "gateway": (on("apigateway.googleapis.com"),
                     ["api-gateway", "gateways", "describe", target.GATEWAY, "--location", tgt.region], None),
     }
+    for secret in secrets:
+        reads[f"versions:{secret}"] = (on("secretmanager.googleapis.com"), ["secrets", "versions", "list", secret], [])
     wanted = [(key, args, empty) for key, (enabled, args, empty) in reads.items() if enabled]
     results = dict(zip([w[0] for w in wanted],
                        parallel(lambda w: gcloud.json(w[1], missing=w[2]), wanted, workers)))
@@ -72,29 +74,20 @@ def read(gcloud: Gcloud, tgt: target.Target, workers: int = 8) -> State:
     state.functions = {_short(f["name"]): f for f in results.get("functions", [])
                        if f.get("environment", "GEN_2") == "GEN_2"}
     state.bucket = results.get("bucket")
-    state.gateway_api = bool(results.get("api"))
+    state.gateway_api = results.get("configs") is not None
     state.gateway_configs = {_short(c["name"]) for c in results.get("configs") or []}
     state.gateway = results.get("gateway")
+    for secret in results.get("secrets", []):
+        versions = results.get(f"versions:{_short(secret['name'])}", [])
+        state.secrets[_short(secret["name"])] = {
+            "labels": secret.get("labels") or {},
+            "versions": sorted((int(_short(v["name"])) for v in versions if v.get("state") == "ENABLED"), reverse=True)}
 
-    secret_names = [_short(s["name"]) for s in results.get("secrets", [])]
-    invoker = tgt.account("invoker")
-    third = [("versions", s, ["secrets", "versions", "list", s], []) for s in secret_names]
-    third += [("policy", s, ["secrets", "get-iam-policy", s], {}) for s in secret_names]
-    if invoker in state.accounts:
-        third.append(("invoker", None, ["iam", "service-accounts", "get-iam-policy", invoker], {}))
+    third = []
+    if tgt.account("invoker") in state.accounts:
+        third.append(("invoker", ["iam", "service-accounts", "get-iam-policy", tgt.account("invoker")]))
     if state.bucket:
-        third.append(("bucket", None, ["storage", "buckets", "get-iam-policy", f"gs://{tgt.bucket}"], {}))
-    answers = parallel(lambda r: gcloud.json(r[2], missing=r[3]), third, workers)
-    for (kind, name, _, _), answer in zip(third, answers):
-        if kind in ("versions", "policy"):
-            entry = state.secrets.setdefault(name, {"versions": [], "policy": {}})
-            if kind == "versions":
-                entry["versions"] = sorted((int(_short(v["name"])) for v in answer if v.get("state") == "ENABLED"),
-                                           reverse=True)
-            else:
-                entry["policy"] = answer
-        elif kind == "invoker":
-            state.invoker_policy = answer
-        else:
-            state.bucket_policy = answer
+        third.append(("bucket", ["storage", "buckets", "get-iam-policy", f"gs://{tgt.bucket}"]))
+    for (kind, _), answer in zip(third, parallel(lambda r: gcloud.json(r[1], missing={}), third, workers)):
+        setattr(state, f"{kind}_policy", answer)
     return state

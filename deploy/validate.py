@@ -30,6 +30,8 @@ MAX_TIMEOUT = {"http": 3600, "pubsub": 600, "task": 1800, "schedule": 1800}
 MIN_TIMEOUT = {"http": 1, "pubsub": 10, "task": 15, "schedule": 15}
 MAX_DISPATCHES_PER_SECOND = 500
 MAX_CONCURRENT_DISPATCHES = 5000
+# Function ids keep underscores (their URL is UTALK_FUNCTIONS_BASE_URL/<name>); Cloud Run's service
+# is the name with "-" for "_". Lowercase, digits and "_" only, so that mapping is one-to-one.
 NAME = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 MAX_SERVICE_NAME = 49          # Cloud Run service names are shorter than 50 characters
 
@@ -162,14 +164,10 @@ def _queue_errors(q: manifest.Queue) -> list[str]:
 def check(spec: Spec) -> None:
     """Raise ManifestError listing every problem in the rows."""
     errors: list[str] = []
-    services: dict[str, str] = {}
+    names = [f.name for f in spec.functions]
+    errors.extend(f"function {n}: the name appears twice" for n in sorted({n for n in names if names.count(n) > 1}))
     for fn in spec.functions:
         errors.extend(_function_errors(fn, spec.secrets))
-        service = target.service_name(fn.name)
-        if service in services:
-            errors.append(f"function {fn.name}: its Cloud Run service {service} collides with function "
-                          f"{services[service]}")
-        services[service] = fn.name
         if fn.queue and fn.queue not in {q.name for q in spec.queues}:
             errors.append(f"function {fn.name}: queue {fn.queue} is not declared in QUEUES")
         if fn.topic and fn.topic not in spec.topics:

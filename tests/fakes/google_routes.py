@@ -559,3 +559,8 @@ def _gateway_patch(fake, call, m):
     gateway = fake._patch("apigateway", m.group(1), body, call.query.get("updateMask"))
     return fake._operation("apigateway", m.group(2), copy.deepcopy(gateway),
                            metadata={"target": m.group(1), "verb": "update"})
+
+
+@route("secretmanager", "PATCH", r"projects/([^/]+)/secrets/([^/:]+)")
+def _secret_patch(fake, call, m):
+    return fake._patch("secretmanager", _secret_name(fake, *m.groups()), _body(call), call.query.get("updateMask"))

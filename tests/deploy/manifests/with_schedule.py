@@ -1,0 +1,15 @@
+"""The manifest plus one scheduled row (no real row has a schedule yet): the full deploy's rows."""
+from dataclasses import dataclass
+
+from utalk import manifest
+from utalk.manifest import QUEUES, SECRETS, TOPICS  # noqa: F401  (the deploy reads them from here)
+
+
+@dataclass(frozen=True)
+class Scheduled(manifest.Function):
+    time_zone: str | None = None     # the trigger field the manifest's scheduled rows carry
+
+
+DIGEST = Scheduled("daily_digest", "health:health", schedule="0 7 * * *", time_zone="America/Bogota",
+                   public=False, timeout_seconds=120)
+FUNCTIONS = manifest.FUNCTIONS + (DIGEST,)
