@@ -139,7 +139,7 @@ def test_identities_and_least_privilege_grants(deployed):
     assert granted["roles/datastore.user"] >= {member(r) for r in manifest.ROLES}
     assert "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com" in granted[
         "roles/pubsub.publisher"]
-    readers = {c.path.split("/secrets/")[1].split(":")[0]: c.body["policy"]["bindings"] for c in deployed.calls
+    readers = {c.path.split("/secrets/")[1].split(":")[0]: c.body["policy"].get("bindings", []) for c in deployed.calls
                if c.api == "secretmanager" and c.path.endswith(":setIamPolicy")}
     assert readers["OPENAI_API_KEY"] == [{"role": "roles/secretmanager.secretAccessor",
                                           "members": [member("internal")]}]
