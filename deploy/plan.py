@@ -121,6 +121,19 @@ def _topics(spec: Spec, state: State) -> list[Step]:
             for t in (*spec.topics, manifest.DEAD_LETTER_TOPIC) if t not in state.topics]
 
 
+DEAD_LETTER_HOLD = f"{manifest.DEAD_LETTER_TOPIC}--hold"
+
+
+def _dead_letter_hold(state: State) -> list[Step]:
+    """Pub/Sub keeps a topic's messages only for its subscriptions: one pull subscription holds the
+    dead letters a week for a person (or a replay) to read."""
+    if DEAD_LETTER_HOLD in state.subscriptions:
+        return []
+    return [Step(f"subscription {DEAD_LETTER_HOLD}", "create", "missing",
+                 ["pubsub", "subscriptions", "create", DEAD_LETTER_HOLD, "--topic", manifest.DEAD_LETTER_TOPIC,
+                  "--message-retention-duration", "7d", "--expiration-period", "never"])]
+
+
 def _bucket(tgt: Target, state: State) -> list[Step]:
     if state.bucket:
         return []
@@ -359,7 +372,7 @@ def infrastructure(spec: Spec, tgt: Target, state: State) -> tuple[list[Wave], d
         Wave("APIs", _apis(state)),
         Wave("identities, secrets, topics, bucket, gateway API",
              _identities(tgt, state) + _secrets(spec, state) + _topics(spec, state) + _bucket(tgt, state) + api),
-        Wave("grants, queues, gateway config", _grants(spec, tgt, state) + queues + configs),
+        Wave("grants, queues, gateway config", _grants(spec, tgt, state) + queues + configs + _dead_letter_hold(state)),
         Wave("gateway", gateway),
     ]
     return waves, {"queues": same_queues}
@@ -384,5 +397,5 @@ def unmanaged(spec: Spec, state: State) -> list[str]:
     subs = {target.subscription_name(f) for f in spec.functions if f.topic}
     out = [f"function {n}" for n in sorted(state.functions) if n not in names]
     out += [f"subscription {s}" for s in sorted(state.subscriptions)
-            if "--" in s and s not in subs and not s.endswith("--relay")]
+            if "--" in s and s not in subs and not s.endswith("--relay") and s != DEAD_LETTER_HOLD]
     return out

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from deploy_support import PROJECT, REGION, SECRET_VALUES
-from deploy import frontdoor, target, validate
+from deploy import target, validate
 from utalk import manifest
 from with_schedule import FUNCTIONS
 
@@ -50,6 +50,10 @@ def test_secrets_are_created_empty_and_their_values_are_never_sent_or_printed(fi
     wire = deployed.output + json.dumps([c.body for c in deployed.calls if not isinstance(c.body, bytes)])
     assert not [v for v in SECRET_VALUES.values() if v in wire]
     assert "BLOCKED secret UTALK_JWT_SECRET has no value yet" in first_deploy.output
+
+
+def test_the_fake_knew_every_call_gcloud_made(deployed, project):
+    assert project.fake.unhandled == []
 
 
 def test_every_function_is_deployed_with_its_manifest_settings(deployed, project):
@@ -93,6 +97,9 @@ def test_public_functions_allow_everyone_and_internal_ones_only_the_invoker(depl
 def test_push_subscriptions_authenticate_as_the_invoker_and_dead_letter(deployed):
     subs = {c.path.rsplit("/", 1)[1]: c.body for c in deployed.calls
             if c.api == "pubsub" and c.method == "PUT" and "/subscriptions/" in c.path}
+    hold = subs.pop("dead-letters--hold")      # dead letters are kept only where a subscription holds them
+    assert hold["topic"].endswith("/topics/dead-letters") and "pushConfig" not in hold
+    assert hold["messageRetentionDuration"] == "604800s"
     pushed = [f for f in FUNCTIONS if f.topic]
     assert set(subs) == {f"{f.topic}--{f.name}" for f in pushed}
     for fn in pushed:

@@ -17,8 +17,6 @@ import copy
 import io
 import itertools
 import json
-import re
-import threading
 import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -87,7 +85,6 @@ class FakeGoogleApis(LocalServer):
     unhandled: list[Call] = field(default_factory=list)
     resources: dict[str, dict] = field(default_factory=dict)   # "api:full/name" -> JSON
     uploads: dict[str, bytes] = field(default_factory=dict)   # upload id -> zip bytes
-    fail: dict[str, tuple[int, str]] = field(default_factory=dict)   # "METHOD api:path" regex -> error
 
     def __post_init__(self):
         self._ids = itertools.count(1)
@@ -117,30 +114,10 @@ class FakeGoogleApis(LocalServer):
         env["CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE"] = f"{self.base_url}/storage/v1/"  # gcloud appends b/...
         return env
 
-    def reset_calls(self) -> None:
-        with self.lock:
-            self.calls.clear()
-            self.unhandled.clear()
-
-    def requests(self, api: str | None = None, method: str | None = None, path: str = "") -> list[Call]:
-        """Recorded calls, filtered by api, method and a regex on the path."""
-        with self.lock:
-            calls = list(self.calls)
-        return [c for c in calls if (api is None or c.api == api) and (method is None or c.method == method)
-                and re.search(path, c.path)]
-
-    def mutations(self) -> list[Call]:
-        return [c for c in self.requests() if c.method != "GET" and not c.path.endswith(":getIamPolicy")
-                and not c.path.endswith("/getIamPolicy") and c.api != "upload"]
-
     def get(self, api: str, name: str) -> dict | None:
         with self.lock:
             found = self.resources.get(f"{api}:{name}")
             return copy.deepcopy(found) if found is not None else None
-
-    def names(self, api: str, prefix: str) -> list[str]:
-        with self.lock:
-            return sorted(k.split(":", 1)[1] for k in self.resources if k.startswith(f"{api}:{prefix}"))
 
     def add_secret_version(self, secret: str, value: str) -> None:
         """What `gcloud secrets versions add` does, without a gcloud start (test setup)."""
@@ -164,9 +141,9 @@ class FakeGoogleApis(LocalServer):
     def _next(self) -> int:
         return next(self._ids)
 
-    def _put(self, api: str, name: str, obj: dict, *, create: bool = True) -> dict:
+    def _put(self, api: str, name: str, obj: dict) -> dict:
         key = f"{api}:{name}"
-        if create and key in self.resources:
+        if key in self.resources:
             raise conflict(name)
         self.resources[key] = obj
         return obj
@@ -238,9 +215,6 @@ def _handler(fake: FakeGoogleApis):
                 if api != "upload" and self.headers.get("Authorization") != f"Bearer {TOKEN}":
                     return self._reply(401, _error(Error(401, "Request had invalid authentication credentials.",
                                                          "UNAUTHENTICATED")))
-                for pattern, (status, message) in fake.fail.items():
-                    if re.search(pattern, f"{self.command} {api}:{path}"):
-                        return self._reply(status, _error(Error(status, message, "FAILED_PRECONDITION")))
                 try:
                     result = google_routes.dispatch(fake, call, version)
                 except Error as err:

@@ -1,7 +1,7 @@
 """A queue's rate and a subscription's ack deadline changed: what --plan must report, not apply."""
 import dataclasses
 
-from tuned import FUNCTIONS as BASE, SECRETS, TOPICS  # noqa: F401
+from tuned import FUNCTIONS as BASE
 from utalk.manifest import QUEUES as BASE_QUEUES
 
 QUEUES = tuple(dataclasses.replace(q, max_dispatches_per_second=2.0) if q.name == "bot-runs" else q

@@ -1,8 +1,10 @@
-"""The manifest plus one scheduled row (no real row has a schedule yet): the full deploy's rows."""
+"""The manifest plus one scheduled row (no real row has a schedule yet): the full deploy's rows.
+
+A manifest-shaped module names FUNCTIONS, and QUEUES, TOPICS, SECRETS where they differ from the manifest's.
+"""
 from dataclasses import dataclass
 
 from utalk import manifest
-from utalk.manifest import QUEUES, SECRETS, TOPICS  # noqa: F401  (the deploy reads them from here)
 
 
 @dataclass(frozen=True)
