@@ -22,9 +22,9 @@ def _cmd(dockerfile: str) -> list[str]:
     return json.loads(match.group(1)) if match else []
 
 
-def check() -> list[str]:
+def check(railway: Path = RAILWAY) -> list[str]:
     errors = []
-    config = json.loads(RAILWAY.read_text())
+    config = json.loads(railway.read_text())
     build, deploy = config.get("build", {}), config.get("deploy", {})
     if build.get("builder") != "DOCKERFILE":
         errors.append("railway.json: build.builder must be DOCKERFILE")

@@ -74,7 +74,12 @@ def one_function_deploy(trigger_plan, project) -> Run:
 
 
 @pytest.fixture(scope="session")
-def rollback(one_function_deploy, project) -> Run:
+def rollback_plan(one_function_deploy, project) -> Run:
+    return project.run("rollback", "--plan")
+
+
+@pytest.fixture(scope="session")
+def rollback(rollback_plan, project) -> Run:
     run = project.run("rollback")
     assert run.returncode == 0, run.output
     return run

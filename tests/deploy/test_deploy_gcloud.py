@@ -211,6 +211,13 @@ def test_a_one_function_change_touches_that_function_only(one_function_deploy):
     assert others == [], others
 
 
+def test_a_rollback_plan_moves_nothing(rollback_plan):
+    assert rollback_plan.returncode == 0, rollback_plan.output
+    assert rollback_plan.mutations() == []
+    assert re.search(r"agents_set_status: agents-set-status-00002-\d+ -> agents-set-status-00001-\d+ \(plan\)",
+                     rollback_plan.output), rollback_plan.output
+
+
 def test_rollback_moves_the_last_deploys_function_back_one_revision(rollback, project):
     puts = [c for c in rollback.calls if c.api == "run" and c.method == "PUT"]
     assert [c.path.rsplit("/", 1)[1] for c in puts] == ["agents-set-status"]
