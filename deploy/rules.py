@@ -22,9 +22,8 @@ ONLY = "firestore:rules,firestore:indexes,storage"
 
 
 def firebase_binary() -> str:
-    """firebase-tools: UTALK_FIREBASE, else the one scripts/setup installs, else `firebase` on PATH."""
-    local = ROOT / "deploy" / "tools" / "node_modules" / ".bin" / "firebase"
-    return os.environ.get("UTALK_FIREBASE") or (str(local) if local.exists() else shutil.which("firebase") or "firebase")
+    """firebase-tools: UTALK_FIREBASE if set, else `firebase` on PATH (docs/deploy.md, prerequisites)."""
+    return os.environ.get("UTALK_FIREBASE") or shutil.which("firebase") or "firebase"
 
 
 def rules_hash() -> str:
