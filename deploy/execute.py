@@ -77,9 +77,9 @@ class Runner:
             self.outcomes.append(outcome)
         return outcome
 
-    def run(self, wave: Wave) -> bool:
+    def run(self, wave: Wave, workers: int | None = None) -> bool:
         if not wave.steps:
             return True
         self.say(f"wave: {wave.title} ({len(wave.steps)} step(s))")
-        results = parallel(self._one, wave.steps, self.workers)
+        results = parallel(self._one, wave.steps, workers or self.workers)
         return all(r.error is None for r in results)
