@@ -162,7 +162,7 @@ def _grants(spec: Spec, tgt: Target, state: State) -> list[Step]:
                           ["storage", "buckets", "set-iam-policy", f"gs://{tgt.bucket}", "{dir}/policy.json"],
                           files=_policy_file(iam.merged(state.bucket_policy, gaps))))
     for secret in spec.secrets:
-        readers = {tgt.member(f.role) for f in spec.functions if secret in f.secrets}
+        readers = {tgt.member(f.role) for f in spec.functions if secret in spec.secrets_of(f)}
         digest = iam.readers_label(readers)
         if state.secrets.get(secret, {}).get("labels", {}).get("utalk-readers") != digest:
             step = Step(f"secret {secret} IAM", "grant",
@@ -213,7 +213,7 @@ def secret_version(state: State, secret: str) -> int | None:
     return versions[0] if versions else None
 
 
-def function_settings(fn: manifest.Function, tgt: Target, state: State) -> list[str]:
+def function_settings(fn: manifest.Function, spec: Spec, tgt: Target, state: State) -> list[str]:
     """The gcloud flags for the function's settings: what the hash covers, besides the files."""
     res = validate.resources(fn)
     flags = ["--gen2", "--region", tgt.region, "--runtime", target.RUNTIME, "--entry-point", fn.name,
@@ -223,8 +223,9 @@ def function_settings(fn: manifest.Function, tgt: Target, state: State) -> list[
              "--service-account", tgt.account(fn.role),
              "--ingress-settings", "all" if fn.public else "internal-only",
              "--allow-unauthenticated" if fn.public else "--no-allow-unauthenticated"]
-    if fn.secrets:
-        flags += ["--set-secrets", ",".join(f"{s}={s}:{secret_version(state, s)}" for s in fn.secrets)]
+    secrets = spec.secrets_of(fn)
+    if secrets:
+        flags += ["--set-secrets", ",".join(f"{s}={s}:{secret_version(state, s)}" for s in secrets)]
     else:
         flags += ["--clear-secrets"]
     return flags
@@ -234,9 +235,10 @@ def _env_yaml(env: dict[str, str]) -> str:
     return "".join(f"{k}: {json.dumps(v)}\n" for k, v in sorted(env.items()))
 
 
-def function_step(fn: manifest.Function, tgt: Target, state: State, deploy_id: str) -> tuple[Step | None, str]:
+def function_step(fn: manifest.Function, spec: Spec, tgt: Target, state: State,
+                  deploy_id: str) -> tuple[Step | None, str]:
     """The deploy step if the function differs from what runs (None if not), and its hash."""
-    settings = function_settings(fn, tgt, state)
+    settings = function_settings(fn, spec, tgt, state)
     env = tgt.env(fn)
     digest = hashing.source_hash(fn, settings + [_env_yaml(env)])
     current = state.functions.get(fn.name)
@@ -263,7 +265,7 @@ def waiting(spec: Spec, state: State, only: set[str]) -> dict[str, list[str]]:
     """Secret -> the functions that cannot be deployed until it has a value (a version)."""
     out: dict[str, list[str]] = {}
     for fn in spec.only(only):
-        for secret in fn.secrets:
+        for secret in spec.secrets_of(fn):
             if secret_version(state, secret) is None:
                 out.setdefault(secret, []).append(fn.name)
     return out
@@ -274,7 +276,7 @@ def _functions(spec: Spec, tgt: Target, state: State, only: set[str], deploy_id:
     for fn in spec.only(only):
         if fn.name in blocked:
             continue
-        step, _ = function_step(fn, tgt, state, deploy_id)
+        step, _ = function_step(fn, spec, tgt, state, deploy_id)
         if step:
             steps.append(step)
         else:

@@ -13,6 +13,11 @@ class Spec:
     queues: tuple[manifest.Queue, ...]
     topics: tuple[str, ...]
     secrets: tuple[str, ...]
+    platform_secrets: tuple[str, ...] = manifest.PLATFORM_SECRETS
+
+    def secrets_of(self, fn: manifest.Function) -> tuple[str, ...]:
+        """What the function mounts: the platform's secrets, then its row's."""
+        return tuple(dict.fromkeys(self.platform_secrets + fn.secrets))
 
     def queue(self, name: str) -> manifest.Queue:
         return next(q for q in self.queues if q.name == name)
@@ -28,4 +33,5 @@ def load(module: str | None = None) -> Spec:
     return Spec(functions=tuple(source.FUNCTIONS),
                 queues=tuple(getattr(source, "QUEUES", manifest.QUEUES)),
                 topics=tuple(getattr(source, "TOPICS", manifest.TOPICS)),
-                secrets=tuple(getattr(source, "SECRETS", manifest.SECRETS)))
+                secrets=tuple(getattr(source, "SECRETS", manifest.SECRETS)),
+                platform_secrets=tuple(getattr(source, "PLATFORM_SECRETS", manifest.PLATFORM_SECRETS)))

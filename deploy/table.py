@@ -37,6 +37,8 @@ def render(spec: Spec) -> str:
         rows.append(f"| `{fn.name}` | {_trigger(fn)} | {fn.memory} | {res.cpu_flag} | {fn.concurrency} | "
                     f"{fn.timeout_seconds}s | {fn.min_instances}-{fn.max_instances} | {fn.role} | {access} | "
                     f"{', '.join(fn.secrets) or '-'} |")
+    rows.insert(0, f"Every function also mounts {', '.join(f'`{s}`' for s in spec.platform_secrets)} "
+                   f"(production settings refuse to start without them).\n")
     rows += ["", "| queue | dispatches/s | concurrent | attempts | backoff | target |", "|---|---|---|---|---|---|"]
     for q in spec.queues:
         users = ", ".join(f"`{f.name}`" for f in spec.functions if f.queue == q.name)

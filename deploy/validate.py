@@ -166,6 +166,8 @@ def check(spec: Spec) -> None:
     errors: list[str] = []
     names = [f.name for f in spec.functions]
     errors.extend(f"function {n}: the name appears twice" for n in sorted({n for n in names if names.count(n) > 1}))
+    errors.extend(f"PLATFORM_SECRETS: {s} is not one the deploy creates (SECRETS)"
+                  for s in spec.platform_secrets if s not in spec.secrets)
     for fn in spec.functions:
         errors.extend(_function_errors(fn, spec.secrets))
         if fn.queue and fn.queue not in {q.name for q in spec.queues}:

@@ -94,10 +94,11 @@ ROLES = ("api", "webhooks", "internal")
 SECRETS = (
     "UTALK_JWT_SECRET",          # signs access tokens (the relay verifies them too)
     "UTALK_CREDENTIALS_KEY",     # seals channel credentials at rest
-    "TWILIO_AUTH_TOKEN",         # the platform's Twilio account (sandbox and signatures)
     "OPENAI_API_KEY",
     "FIREBASE_SERVICE_ACCOUNT",  # signs Firebase custom tokens
 )
+# Production settings refuse to start without these, so every function mounts them, whatever its row says.
+PLATFORM_SECRETS = ("UTALK_JWT_SECRET", "UTALK_CREDENTIALS_KEY")
 
 # Push subscriptions: a message whose push keeps failing goes to the dead-letter topic after
 # MAX_DELIVERY_ATTEMPTS tries spaced by Pub/Sub's backoff (seconds, min and max).
@@ -106,7 +107,7 @@ MAX_DELIVERY_ATTEMPTS = 5
 PUSH_BACKOFF_SECONDS = (1, 60)
 
 JWT = ("UTALK_JWT_SECRET",)
-TWILIO = ("TWILIO_AUTH_TOKEN",)
+SEALED = ("UTALK_CREDENTIALS_KEY",)   # opens (or seals) channel credentials; no provider token is mounted
 
 FUNCTIONS: tuple[Function, ...] = (
     # health
@@ -128,8 +129,14 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("users_deactivate", "api_users:deactivate", "POST", f"{API}/users/{{userId}}/deactivate",
              secrets=JWT),
     # channels, conversations, messages (issue 3)
-    Function("channels_create", "api_channels:create", "POST", f"{API}/channels", secrets=JWT),
+    Function("channels_create", "api_channels:create", "POST", f"{API}/channels", secrets=JWT + SEALED),
     Function("channels_list", "api_channels:list_channels", "GET", f"{API}/channels", secrets=JWT),
+    Function("channels_get", "api_channels:get", "GET", f"{API}/channels/{{channelId}}", secrets=JWT),
+    Function("channels_update", "api_channels:update", "PATCH", f"{API}/channels/{{channelId}}",
+             secrets=JWT + SEALED),
+    Function("channels_set_credentials", "api_channels:set_credentials", "PUT",
+             f"{API}/channels/{{channelId}}/credentials", secrets=JWT + SEALED),
+    Function("channels_delete", "api_channels:delete", "DELETE", f"{API}/channels/{{channelId}}", secrets=JWT),
     Function("conversations_list", "api_conversations:list_conversations", "GET", f"{API}/conversations",
              secrets=JWT),
     Function("conversations_get", "api_conversations:get", "GET", f"{API}/conversations/{{conversationId}}",
@@ -144,11 +151,11 @@ FUNCTIONS: tuple[Function, ...] = (
     # Webhooks batch concurrent requests into one Commit and one Publish (coalesce.py): one instance
     # serves many at once, which needs a whole vCPU.
     Function("twilio_inbound", "webhooks_twilio:inbound", "POST", "/webhooks/twilio/whatsapp", memory="512Mi",
-             cpu="1", concurrency=8, secrets=TWILIO),
+             cpu="1", concurrency=8, secrets=SEALED),
     Function("twilio_status", "webhooks_twilio:status", "POST", "/webhooks/twilio/status", cpu="1", concurrency=8,
-             secrets=TWILIO),
+             secrets=SEALED),
     Function("message_sender", "sub_sender:send", topic="message-outbound", public=False, timeout_seconds=120,
-             secrets=TWILIO),
+             secrets=SEALED),
     # bot, escalation, assignment (issue 4)
     Function("bot_dispatch", "sub_bot:dispatch", topic="message-received", public=False),
     Function("bot_run", "task_bot:run", queue="bot-runs", public=False, timeout_seconds=120,

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fakes.google_api import Call, FakeGoogleApis
+from utalk import manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 PROJECT, REGION = "utalk-test", "us-central1"
-SECRET_VALUES = {s: f"secret-value-of-{s.lower()}-0123456789abcdef0123456789" for s in (
-    "UTALK_JWT_SECRET", "UTALK_CREDENTIALS_KEY", "TWILIO_AUTH_TOKEN", "OPENAI_API_KEY", "FIREBASE_SERVICE_ACCOUNT")}
+SECRET_VALUES = {s: f"secret-value-of-{s.lower()}-0123456789abcdef0123456789" for s in manifest.SECRETS}
 
 
 def fake_port(index: int = 0) -> int:

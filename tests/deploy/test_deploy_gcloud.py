@@ -32,13 +32,15 @@ def test_the_first_plan_lists_everything_and_calls_nothing_that_mutates(first_pl
     assert first_plan.mutations() == []
     out = first_plan.output
     for name in ("service account utalk-api", "service account utalk-invoker", "topic dead-letters",
-                 "queue bot-runs", "api-gateway gateway utalk", "function health", "job daily_digest",
-                 "subscription message-received--bot_dispatch", "secret UTALK_JWT_SECRET"):
+                 "queue bot-runs", "api-gateway gateway utalk", "subscription dead-letters--hold",
+                 "secret UTALK_JWT_SECRET", "secret OPENAI_API_KEY"):
         assert re.search(rf"(create|deploy)\s+{name}\b", out), name
     assert "created empty" in out
-    # functions whose secrets have no value yet wait, and so do their triggers
-    assert re.search(r"BLOCKED secret TWILIO_AUTH_TOKEN .*waiting: twilio_inbound, twilio_status, message_sender", out)
-    assert "message-outbound--message_sender" not in out
+    # every function mounts the platform's secrets: with no values yet all wait, and so do their triggers
+    waiting = re.search(r"BLOCKED secret UTALK_JWT_SECRET has no value yet .*waiting: (.*)", out).group(1)
+    assert waiting.split(", ") == [f.name for f in FUNCTIONS]
+    assert re.search(r"BLOCKED secret OPENAI_API_KEY .*waiting: bot_run$", out, re.M)
+    assert "function health" not in out and "message-outbound--message_sender" not in out
 
 
 def test_secrets_are_created_empty_and_their_values_are_never_sent_or_printed(first_deploy, deployed):
@@ -72,7 +74,7 @@ def test_every_function_is_deployed_with_its_manifest_settings(deployed, project
         assert config["serviceAccountEmail"] == f"utalk-{fn.role}@{PROJECT}.iam.gserviceaccount.com", fn.name
         assert config["ingressSettings"] == ("ALLOW_ALL" if fn.public else "ALLOW_INTERNAL_ONLY"), fn.name
         secrets = {s["key"]: (s["secret"], s["version"]) for s in config.get("secretEnvironmentVariables", [])}
-        assert secrets == {s: (s, "1") for s in fn.secrets}, fn.name
+        assert secrets == {s: (s, "1") for s in manifest.PLATFORM_SECRETS + fn.secrets}, fn.name
         env = config["environmentVariables"]
         assert env["UTALK_ENV"] == "production" and env["GOOGLE_CLOUD_PROJECT"] == PROJECT
         assert env["UTALK_INVOKER_SERVICE_ACCOUNT"] == INVOKER
@@ -150,8 +152,9 @@ def test_identities_and_least_privilege_grants(deployed):
                if c.api == "secretmanager" and c.path.endswith(":setIamPolicy")}
     assert readers["OPENAI_API_KEY"] == [{"role": "roles/secretmanager.secretAccessor",
                                           "members": [member("internal")]}]
-    assert readers["UTALK_JWT_SECRET"][0]["members"] == [member("api")]
-    assert readers["UTALK_CREDENTIALS_KEY"] == []          # no row mounts it yet: nobody reads it
+    assert readers["FIREBASE_SERVICE_ACCOUNT"][0]["members"] == [member("api")]
+    for platform in manifest.PLATFORM_SECRETS:          # every function mounts them
+        assert readers[platform][0]["members"] == sorted(member(r) for r in manifest.ROLES)
 
 
 def test_each_function_uploads_its_import_closure_only(project, deployed):
