@@ -25,8 +25,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--plan", action="store_true", help="print what would change; call nothing that mutates")
     p.add_argument("--public-url", default="", help="the API's public base URL (default: the gateway's host)")
     p.add_argument("--workers", type=int, default=8, help="gcloud calls at once (default 8)")
-    p.add_argument("--function-workers", type=int, default=17,
-                   help="function deploys at once (default 17: the whole manifest in two rounds of builds)")
+    p.add_argument("--function-workers", type=int, default=0,
+                   help="function deploys at once (default: half the functions, so the builds take two rounds)")
     p.add_argument("--manifest", default=None, help=argparse.SUPPRESS)   # tests: a module shaped like the manifest
     return p.parse_args(argv)
 
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
         gateway = gcloud.json(["api-gateway", "gateways", "describe", GATEWAY, "--location", args.region])
         tgt = dataclasses.replace(tgt, public_url=f"https://{gateway['defaultHostname']}")
         fn_waves, _, blocked = plan.functions_and_triggers(spec, tgt, state, only, deploy_id)
-    for wave, workers in zip(fn_waves, (args.function_workers, args.workers)):
+    builds = args.function_workers or max(args.workers, -(-len(spec.functions) // 2))
+    for wave, workers in zip(fn_waves, (builds, args.workers)):
         if not runner.run(wave, workers):
             return 1
     total = time.monotonic() - started

@@ -48,7 +48,11 @@ class Project:
 
     def run(self, script: str, *args: str, manifest: str | None = None) -> Run:
         before = len(self.fake.calls)
-        argv = [str(ROOT / "scripts" / script), "--project", PROJECT, "--region", REGION, *args]
+        # 4 gcloud processes at a time: the fake answers at once, so more only crowds the 2 cores
+        # that the other test workers share.
+        argv = [str(ROOT / "scripts" / script), "--project", PROJECT, "--region", REGION, "--workers", "4", *args]
+        if script == "deploy":
+            argv += ["--function-workers", "4"]
         if manifest:
             argv += ["--manifest", manifest]
         proc = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=900)
