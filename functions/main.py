@@ -28,4 +28,9 @@ def __getattr__(name: str):
     except KeyError:
         raise AttributeError(name) from None
     module, attr = fn.handler.split(":")
+    if fn.signature_type != "http":
+        # Deployed functions are all HTTP-triggered (the deploy wires each push subscription
+        # itself), and Google starts them as "http"; a registered type wins over that.
+        from functions_framework import _function_registry
+        _function_registry.REGISTRY_MAP[name] = fn.signature_type
     return getattr(importlib.import_module(module), attr)
