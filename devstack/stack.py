@@ -62,10 +62,13 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def http_ok(url: str) -> bool:
+def http_ok(url: str, up_to: int = 499) -> bool:
+    """Whether `url` answers with a status of at most `up_to`."""
     try:
         with urllib.request.urlopen(url, timeout=1) as r:
-            return r.status < 500
+            return r.status <= up_to
+    except urllib.error.HTTPError as exc:
+        return exc.code <= up_to
     except Exception:
         return False
 
@@ -117,10 +120,12 @@ class Stack:
 
     # -- processes -------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
+        """Start `name` with the stack's environment plus `env` (a None value unsets a variable)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         logf = open(self.state_dir / f"{name}.log", "ab")
+        merged = {**os.environ, **self.env(), **(env or {})}
         proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, cwd=ROOT,
-                                env={**os.environ, **self.env(), **(env or {})}, start_new_session=True)
+                                env={k: v for k, v in merged.items() if v is not None}, start_new_session=True)
         self.procs[name] = proc
         (self.state_dir / f"{name}.pid").write_text(str(proc.pid))
         return proc
@@ -177,17 +182,28 @@ class Stack:
         self._wait("tasks", lambda: port_open(p.tasks))
         self._wait("redis", lambda: port_open(p.redis))
 
-    def start_gateway(self, workers: int = 2, threads: int = 8) -> None:
-        self._spawn("gateway", [str(VENV / "bin/gunicorn"), "-w", str(workers), "--threads", str(threads),
-                                "-b", f"127.0.0.1:{self.ports.gateway}", "--graceful-timeout", "5",
-                                "--access-logfile", "-", "devstack.gateway:app"])
-        self._wait("gateway", lambda: http_ok(f"http://127.0.0.1:{self.ports.gateway}/health"))
+    def start_gateway(self, workers: int = 2, threads: int = 8, port: int | None = None, name: str = "gateway",
+                      extra_env: dict | None = None) -> None:
+        """The gateway (every function of the manifest); answering /health means started (a
+        misconfigured instance answers it too, with its 503)."""
+        port = port or self.ports.gateway
+        self._spawn(name, [str(VENV / "bin/gunicorn"), "-w", str(workers), "--threads", str(threads),
+                           "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5",
+                           "--access-logfile", "-", "devstack.gateway:app"], env=extra_env)
+        self._wait(name, lambda: http_ok(f"http://127.0.0.1:{port}/health", up_to=503))
 
-    def start_relay(self, port: int | None = None, name: str = "relay", extra_env: dict | None = None) -> None:
+    def spawn_relay(self, port: int | None = None, name: str = "relay", extra_env: dict | None = None,
+                    command: list[str] | None = None) -> subprocess.Popen:
+        """The relay process (`command`: its start command, "python" being this stack's venv)."""
+        return self._spawn(name, command or ["python", "-m", "relay.server"],
+                           env={"PYTHONPATH": os.pathsep.join([str(ROOT / "realtime-relay"), str(ROOT / "shared")]),
+                                "PATH": os.pathsep.join([str(VENV / "bin"), os.environ.get("PATH", "")]),
+                                "PORT": str(port or self.ports.relay), "RELAY_INSTANCE_ID": name, **(extra_env or {})})
+
+    def start_relay(self, port: int | None = None, name: str = "relay", extra_env: dict | None = None,
+                    command: list[str] | None = None) -> None:
         port = port or self.ports.relay
-        self._spawn(name, [str(VENV / "bin/python"), "-m", "relay.server"],
-                    env={"PYTHONPATH": os.pathsep.join([str(ROOT / "realtime-relay"), str(ROOT / "shared")]),
-                         "PORT": str(port), "RELAY_INSTANCE_ID": name, **(extra_env or {})})
+        self.spawn_relay(port, name, extra_env, command)
         self._wait(name, lambda: http_ok(f"http://127.0.0.1:{port}/health"))
 
     def stop_stale(self) -> None:

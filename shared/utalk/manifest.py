@@ -52,7 +52,10 @@ class Function:
 
     @property
     def signature_type(self) -> str:
-        return "cloudevent" if self.topic else "http"
+        # Every function is HTTP-triggered: Pub/Sub reaches its subscribers through push
+        # subscriptions we create (OIDC push auth, retry policy, dead letters; one body format),
+        # not through Eventarc's CloudEvent trigger.
+        return "http"
 
 
 TOPICS = (
