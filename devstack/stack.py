@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack import service_account
+from devstack import oidc, service_account
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
@@ -33,13 +33,15 @@ class Ports:
     redis: int
     gateway: int
     relay: int
+    scheduler: int         # Cloud Scheduler driver + the local OIDC certs URL (devstack/scheduler.py)
     twilio_api: int = 0    # a local fake of Twilio's REST API (tests); 0 = the real api.twilio.com
     openai_api: int = 0    # a local fake of OpenAI's API (tests); 0 = OPENAI_BASE_URL or api.openai.com
 
 
-DEV_PORTS = Ports(firestore=8090, pubsub=8681, storage=9023, tasks=9090, redis=6390, gateway=3001, relay=3002)
+DEV_PORTS = Ports(firestore=8090, pubsub=8681, storage=9023, tasks=9090, redis=6390, gateway=3001, relay=3002,
+                  scheduler=9095)
 TEST_PORTS = Ports(firestore=18090, pubsub=18681, storage=19023, tasks=19090, redis=16390, gateway=13001,
-                   relay=13002, twilio_api=13005, openai_api=13006)
+                   relay=13002, scheduler=19095, twilio_api=13005, openai_api=13006)
 
 
 def sdk_root() -> Path:
@@ -106,6 +108,13 @@ class Stack:
             "PYTHONPATH": os.pathsep.join([str(ROOT / "shared"), str(ROOT)]),
             # Throwaway key so firebase-admin can sign custom tokens offline (generated once per stack).
             "FIREBASE_SERVICE_ACCOUNT": str(service_account.ensure(self.state_dir, self.project)),
+            # Internal calls are authenticated as in production (docs/security.md, "Internal calls"):
+            # the invoker identity, the local key that stands in for Google's signing and its certs,
+            # and where subscriptions push (the gateway's stand-in for Google's push service).
+            "UTALK_INVOKER_SERVICE_ACCOUNT": f"utalk-invoker@{self.project}.iam.gserviceaccount.com",
+            "UTALK_OIDC_CERTS_URL": f"http://127.0.0.1:{p.scheduler}/oauth2/v1/certs",
+            oidc.ENV_VAR: str(oidc.ensure(self.state_dir)),
+            "UTALK_LOCAL_PUSH_BASE_URL": f"{gateway}/_push",
             # The official twilio client is pointed here when set (tests run a fake Twilio on it).
             **({"TWILIO_API_BASE_URL": f"http://127.0.0.1:{p.twilio_api}"} if p.twilio_api else {}),
             # The official openai client is pointed at a fake (tests). Workspaces still default to the
@@ -176,11 +185,13 @@ class Stack:
                               str(p.tasks)])
         self._spawn("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(p.redis), "--save", "",
                               "--appendonly", "no"])
+        self._spawn("scheduler", [str(VENV / "bin/python"), "-m", "devstack.scheduler", str(p.scheduler)])
         self._wait("firestore", lambda: http_ok(f"http://127.0.0.1:{p.firestore}/"))
         self._wait("pubsub", lambda: http_ok(f"http://127.0.0.1:{p.pubsub}/"))
         self._wait("storage", lambda: http_ok(f"http://127.0.0.1:{p.storage}/storage/v1/b"))
         self._wait("tasks", lambda: port_open(p.tasks))
         self._wait("redis", lambda: port_open(p.redis))
+        self._wait("scheduler", lambda: http_ok(f"http://127.0.0.1:{p.scheduler}/oauth2/v1/certs"))
 
     def start_gateway(self, workers: int = 2, threads: int = 8, port: int | None = None, name: str = "gateway",
                       extra_env: dict | None = None) -> None:

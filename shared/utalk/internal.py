@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from utalk import errors, logs, manifest
+from utalk import errors, internal_auth, logs, manifest
 from utalk.config import ConfigError, settings, startup_error
 
 if TYPE_CHECKING:
@@ -70,6 +70,11 @@ def function(name: str, parse: Callable[["flask.Request"], Any]) -> Callable[[Ca
         def _answer(request, handler) -> tuple[int, dict, str]:
             if request.method != "POST":
                 return _error(errors.MethodNotAllowed("POST only"))
+            try:
+                internal_auth.verify(request.headers.get("Authorization"), name)
+            except errors.ApiError as err:   # nothing is read or changed for a refused caller
+                log.warning("%s refused its caller: %s", name, err.code, extra={"function": name})
+                return _error(err)
             try:
                 payload = parse(request)
                 result = handler(payload) or {}

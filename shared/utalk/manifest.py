@@ -24,6 +24,7 @@ class Queue:
     max_attempts: int = 8
     min_backoff_seconds: float = 1.0
     max_backoff_seconds: float = 300.0
+    max_doublings: int = 16            # Cloud Tasks' default: the interval doubles, then grows linearly
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,13 @@ TOPICS = (
     "message-outbound",     # an outbound message was queued for a provider
     "realtime-events",      # every state change, fanned out by the Socket.IO relay
 )
+
+# Every push subscription (topic -> function) retries a failed push with this backoff and, after
+# MAX_DELIVERY_ATTEMPTS, moves the message to this one topic (devstack/provision.py; deploy too).
+DEAD_LETTER_TOPIC = "dead-letters"
+MAX_DELIVERY_ATTEMPTS = 10           # Pub/Sub allows 5-100
+PUSH_MIN_BACKOFF_SECONDS = 1.0
+PUSH_MAX_BACKOFF_SECONDS = 60.0
 
 QUEUES = (
     Queue("bot-runs", max_dispatches_per_second=1.0, max_concurrent_dispatches=10),  # AI: 60/min, 10 at once
