@@ -13,7 +13,7 @@ from typing import Callable
 
 import helpers
 from bot_support import bot_runs, escalations, new_agents, new_customer, set_settings
-from messaging_support import conv_id, conversation_doc, db, messages, workspace
+from messaging_support import conv_id, conversation_doc, db, messages, wait_for, workspace
 
 from devstack import oidc
 from utalk import manifest
@@ -77,14 +77,31 @@ def _escalation_timeout(api) -> Target:
                   lambda: bool(escalations(ws.id)))
 
 
-def _assignment_run(api) -> Target:
+def waiting_escalation(api):
+    """A workspace whose escalation waits while an agent with a free slot is online, and nothing
+    told the assignment queue (the agent's presence was written without an event)."""
     ws, conv, _ = _quiet_message(api, "hola")
     set_settings(ws.id, **{"bot.enabled": False})
     assert ws.api.post(f"/api/v1/conversations/{conv}/escalate", json={}).status_code == 201
-    time.sleep(0.5)  # the escalation's own assignment run finds nobody online
-    new_agents(api, ws, 1, status="online")
-    return Target("assignment_run", ws.id, {"workspaceId": ws.id},
-                  lambda: any(e["status"] == "assigned" for e in escalations(ws.id)))
+    (_, agent_id), = new_agents(api, ws, 1, status="offline")
+    wait_for(lambda: escalations(ws.id) and escalations(ws.id)[0]["status"] == "pending")
+    time.sleep(0.5)   # the escalation's own assignment run has found nobody online
+    db().collection("workspaces").document(ws.id).collection("agents").document(agent_id).update({"status": "online"})
+    return ws
+
+
+def assigned(ws_id: str) -> bool:
+    return any(e["status"] == "assigned" for e in escalations(ws_id))
+
+
+def _assignment_run(api) -> Target:
+    ws = waiting_escalation(api)
+    return Target("assignment_run", ws.id, {"workspaceId": ws.id}, lambda: assigned(ws.id))
+
+
+def _assignment_sweep(api) -> Target:
+    ws = waiting_escalation(api)
+    return Target("assignment_sweep", ws.id, {}, lambda: assigned(ws.id))
 
 
 def _message_sender(api) -> Target:
@@ -102,7 +119,7 @@ def _message_sender(api) -> Target:
 
 PREPARE: dict[str, Callable] = {
     "bot_run": _bot_run, "bot_dispatch": _bot_dispatch, "escalation_timeout": _escalation_timeout,
-    "assignment_run": _assignment_run, "message_sender": _message_sender,
+    "assignment_run": _assignment_run, "message_sender": _message_sender, "assignment_sweep": _assignment_sweep,
 }
 
 

@@ -35,7 +35,8 @@ class Function:
     path: str | None = None
     topic: str | None = None           # Pub/Sub trigger (push subscription "<topic>--<name>")
     queue: str | None = None           # Cloud Tasks target
-    schedule: str | None = None        # Cloud Scheduler cron (HTTP call to the function)
+    schedule: str | None = None        # Cloud Scheduler unix-cron (an HTTP call to the function)
+    time_zone: str = "Etc/UTC"         # IANA zone the schedule is read in
     memory: str = "256Mi"
     timeout_seconds: int = 60
     secrets: tuple[str, ...] = ()
@@ -76,7 +77,11 @@ QUEUES = (
     Queue("bot-runs", max_dispatches_per_second=1.0, max_concurrent_dispatches=10),  # AI: 60/min, 10 at once
     Queue("escalation-timeouts", max_dispatches_per_second=50, max_concurrent_dispatches=20),
     Queue("assignments", max_dispatches_per_second=50, max_concurrent_dispatches=1),  # no contention
+    # A scheduled job continues a long sweep here (utalk.jobs), before its own timeout.
+    Queue("jobs", max_dispatches_per_second=10, max_concurrent_dispatches=10, max_attempts=5,
+          min_backoff_seconds=10),
 )
+JOBS_QUEUE = "jobs"
 
 JWT = ("UTALK_JWT_SECRET",)
 TWILIO = ("TWILIO_AUTH_TOKEN",)
@@ -136,6 +141,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("escalations_reject", "api_escalations:reject", "POST", f"{API}/escalations/{{escalationId}}/reject",
              secrets=JWT),
     Function("agents_set_status", "api_agents:set_status", "PATCH", f"{API}/agents/me/status", secrets=JWT),
+    # scheduled jobs (issue 13): Cloud Scheduler calls them with the invoker's OIDC token
+    Function("assignment_sweep", "job_assignment:sweep", schedule="* * * * *", public=False, timeout_seconds=300),
 )
 
 
