@@ -36,7 +36,7 @@ def deployed_gateway(stack):
     started = []
 
     def start(env: dict) -> str:
-        port = stack.ports.gateway + 50
+        port = stack.ports.gateway + 55   # not a multiple of 10: xdist workers shift by 10
         stack.start_gateway(workers=1, threads=4, port=port, name="gateway-deployed", extra_env={**DEPLOYED, **env})
         started.append(port)
         return f"http://127.0.0.1:{port}"
@@ -107,7 +107,7 @@ def test_the_relay_image_and_railway_set_the_environment_explicitly():
 
 
 def test_a_deployed_relay_without_secrets_exits_non_zero(stack):
-    proc = stack.spawn_relay(port=stack.ports.relay + 50, name="relay-deployed", command=railway_command(),
+    proc = stack.spawn_relay(port=stack.ports.relay + 55, name="relay-deployed", command=railway_command(),
                              extra_env=_relay_env({"RAILWAY_ENVIRONMENT": "production"}))
     try:
         code = proc.wait(timeout=60)
@@ -119,7 +119,7 @@ def test_a_deployed_relay_without_secrets_exits_non_zero(stack):
 
 
 def test_a_deployed_relay_with_its_secrets_serves_and_stops_cleanly(stack):
-    port = stack.ports.relay + 50
+    port = stack.ports.relay + 55
     env = production_env(K_SERVICE=None, RAILWAY_ENVIRONMENT="production")
     stack.start_relay(port=port, name="relay-deployed", extra_env=_relay_env(env), command=railway_command())
     try:
