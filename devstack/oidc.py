@@ -49,22 +49,10 @@ def _generate() -> dict:
 
 
 def ensure(state_dir: Path) -> Path:
-    """The stack's key file, generated the first time (atomic: concurrent starters share one key)."""
-    path = Path(state_dir) / FILENAME
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{FILENAME}.{os.getpid()}.{uuid.uuid4().hex}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(_generate(), f)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return path
+    """The stack's key file, generated the first time (concurrent starters share one key)."""
+    from devstack.service_account import write_once
+
+    return write_once(Path(state_dir) / FILENAME, _generate)
 
 
 def load(path: str | Path | None = None) -> dict:

@@ -7,7 +7,7 @@ import json
 import uuid
 
 from bot_support import new_customer, outbound, set_settings
-from messaging_support import INBOUND, conv_id, inbound_form, post_signed, sign, wait_for, workspace
+from messaging_support import INBOUND, conv_id, inbound_form, sign, wait_for, workspace
 
 CHAIN = {"twilio_inbound", "bot_dispatch", "bot_run", "message_sender"}
 
