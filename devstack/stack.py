@@ -260,7 +260,7 @@ class Stack:
         deadline = time.monotonic() + 15
         while True:
             try:
-                urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).read()
+                urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=60).read()
                 return
             except urllib.error.HTTPError as exc:
                 if exc.code != 409 or time.monotonic() > deadline:

@@ -64,11 +64,11 @@ def _pending_workspaces(api, n: int, online: bool) -> list[str]:
 
 
 def test_the_sweep_pages_and_continues_in_cloud_tasks_until_every_workspace_is_done(api):
-    workspaces = _pending_workspaces(api, 12, online=True)
-    r = call_internal(api, "assignment_sweep", {"pageSize": 5, "budgetSeconds": 0},
+    workspaces = _pending_workspaces(api, 7, online=True)
+    r = call_internal(api, "assignment_sweep", {"pageSize": 3, "budgetSeconds": 0},
                       headers={"X-CloudScheduler-ScheduleTime": "2026-01-01T00:00:00Z"})
     body = r.json()
-    assert r.status_code == 200 and body["ok"] and body["done"] is False and body["processed"] == 5, body
+    assert r.status_code == 200 and body["ok"] and body["done"] is False and body["processed"] == 3, body
     # The continuations (queue `jobs`, OIDC-authenticated like the scheduler's call) do the rest.
     wait_for(lambda: all(assigned(ws) for ws in workspaces), timeout=90)
 
