@@ -269,8 +269,14 @@ class Stack:
 
 
 def test_stack() -> Stack:
-    """The test stack; UTALK_TEST_PORT_OFFSET shifts every port so parallel runs never collide."""
+    """The test stack; UTALK_TEST_PORT_OFFSET shifts every port so parallel runs never collide.
+
+    Under pytest-xdist each worker (`gw0`, `gw1`, ...) runs a stack of its own, 10 ports further per
+    worker: no two stack ports are 10 apart, so workers never collide with each other either."""
     offset = int(os.environ.get("UTALK_TEST_PORT_OFFSET", "0"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        offset += 10 * int(worker[2:])
     ports = Ports(**{k: v + offset for k, v in vars(TEST_PORTS).items()})
     return Stack(ports, project="utalk-test", env_name="test",
                  state_dir=ROOT / ".devstack" / f"test-{offset}")

@@ -55,8 +55,9 @@ class Settings:
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
     user_requests_per_minute: int = 100
-    # The platform key that seals channel credentials; None in local/test without one (the
-    # credentials code then derives its fixed development key).
+    # The platform key sealing channel credentials (UTALK_CREDENTIALS_KEY, base64 of 32 bytes);
+    # None when unset, which only local/test allow: they then use a fixed development key
+    # (channels/sealing.py).
     credentials_key: bytes | None = None
     # The one identity Pub/Sub push, Cloud Tasks and Cloud Scheduler call internal functions as.
     invoker_service_account: str = ""
@@ -83,17 +84,6 @@ def resolve_env(environ: Mapping[str, str]) -> str:
     return declared or "production"
 
 
-def _credentials_key(value: str) -> bytes:
-    text = value.strip().translate(str.maketrans("-_", "+/"))   # standard or URL-safe alphabet
-    try:
-        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("UTALK_CREDENTIALS_KEY is not base64") from None
-    if len(key) != 32:
-        raise ValueError(f"UTALK_CREDENTIALS_KEY must decode to 32 bytes (got {len(key)})")
-    return key
-
-
 def load(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from `environ` (default os.environ); ConfigError listing every problem found."""
     env_vars = os.environ if environ is None else environ
@@ -115,12 +105,10 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         problems.append("UTALK_JWT_SECRET is the public development secret")
 
     credentials_key = None
-    raw_key = require("UTALK_CREDENTIALS_KEY")
-    if raw_key:
-        try:
-            credentials_key = _credentials_key(raw_key)
-        except ValueError as exc:
-            problems.append(str(exc))
+    try:
+        credentials_key = decode_key("UTALK_CREDENTIALS_KEY", require("UTALK_CREDENTIALS_KEY"))
+    except ConfigError as exc:
+        problems.append(str(exc))
 
     project = get("GOOGLE_CLOUD_PROJECT") or get("GCLOUD_PROJECT") or ""
     if not project and not local:
@@ -164,6 +152,20 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         invoker_service_account=invoker,
         oidc_certs_url=certs_url or GOOGLE_CERTS_URL,
     )
+
+
+def decode_key(name: str, value: str) -> bytes | None:
+    """A 32-byte key from its base64 (the value of setting `name`); None when empty."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{name} must be base64") from None
+    if len(key) != 32:
+        raise ConfigError(f"{name} must be 32 bytes (base64 of `openssl rand 32`)")
+    return key
 
 
 @lru_cache(maxsize=1)

@@ -84,7 +84,7 @@ QUEUES = (
 JOBS_QUEUE = "jobs"
 
 JWT = ("UTALK_JWT_SECRET",)
-TWILIO = ("TWILIO_AUTH_TOKEN",)
+SEALED = ("UTALK_CREDENTIALS_KEY",)   # opens (or seals) channel credentials; no provider token is mounted
 
 FUNCTIONS: tuple[Function, ...] = (
     # health
@@ -106,8 +106,14 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("users_deactivate", "api_users:deactivate", "POST", f"{API}/users/{{userId}}/deactivate",
              secrets=JWT),
     # channels, conversations, messages (issue 3)
-    Function("channels_create", "api_channels:create", "POST", f"{API}/channels", secrets=JWT),
+    Function("channels_create", "api_channels:create", "POST", f"{API}/channels", secrets=JWT + SEALED),
     Function("channels_list", "api_channels:list_channels", "GET", f"{API}/channels", secrets=JWT),
+    Function("channels_get", "api_channels:get", "GET", f"{API}/channels/{{channelId}}", secrets=JWT),
+    Function("channels_update", "api_channels:update", "PATCH", f"{API}/channels/{{channelId}}",
+             secrets=JWT + SEALED),
+    Function("channels_set_credentials", "api_channels:set_credentials", "PUT",
+             f"{API}/channels/{{channelId}}/credentials", secrets=JWT + SEALED),
+    Function("channels_delete", "api_channels:delete", "DELETE", f"{API}/channels/{{channelId}}", secrets=JWT),
     Function("conversations_list", "api_conversations:list_conversations", "GET", f"{API}/conversations",
              secrets=JWT),
     Function("conversations_get", "api_conversations:get", "GET", f"{API}/conversations/{{conversationId}}",
@@ -120,10 +126,10 @@ FUNCTIONS: tuple[Function, ...] = (
              f"{API}/conversations/{{conversationId}}/messages", secrets=JWT),
     Function("messages_send", "api_messages:send", "POST", f"{API}/messages", secrets=JWT),
     Function("twilio_inbound", "webhooks_twilio:inbound", "POST", "/webhooks/twilio/whatsapp", memory="512Mi",
-             secrets=TWILIO),
-    Function("twilio_status", "webhooks_twilio:status", "POST", "/webhooks/twilio/status", secrets=TWILIO),
+             secrets=SEALED),
+    Function("twilio_status", "webhooks_twilio:status", "POST", "/webhooks/twilio/status", secrets=SEALED),
     Function("message_sender", "sub_sender:send", topic="message-outbound", public=False, timeout_seconds=120,
-             secrets=TWILIO),
+             secrets=SEALED),
     # bot, escalation, assignment (issue 4)
     Function("bot_dispatch", "sub_bot:dispatch", topic="message-received", public=False),
     Function("bot_run", "task_bot:run", queue="bot-runs", public=False, timeout_seconds=120,

@@ -48,7 +48,7 @@ def test_production_with_its_secrets_loads_and_exposes_the_credentials_key():
 @pytest.mark.parametrize("change, problem", [
     ({"UTALK_JWT_SECRET": "short"}, "at least 32"),
     ({"UTALK_JWT_SECRET": "utalk-local-dev-secret-change-me-0123456789abcdef"}, "public development secret"),
-    ({"UTALK_CREDENTIALS_KEY": "not base64!"}, "not base64"),
+    ({"UTALK_CREDENTIALS_KEY": "not base64!"}, "must be base64"),
     ({"UTALK_CREDENTIALS_KEY": base64.b64encode(b"k" * 16).decode()}, "32 bytes"),
     ({"UTALK_INVOKER_SERVICE_ACCOUNT": "invoker"}, "service account email"),
     ({"UTALK_FUNCTIONS_BASE_URL": "http://fn.example.test"}, "https://"),

@@ -16,7 +16,7 @@ from google.cloud import firestore
 
 from utalk import errors, events, logs, pubsub, ratelimit
 from utalk.auth.tokens import Principal
-from utalk.channels import adapter_for
+from utalk.channels import adapter_for, credentials
 from utalk.channels.base import Outbound, PermanentSendError, TransientSendError
 from utalk.config import settings
 from utalk.models.common import utcnow
@@ -163,13 +163,18 @@ def deliver(ws: str, conv_id: str, msg_id: str) -> str:
     if not changes:
         return "missing" if before is None else f"already {before.get('status')}"
     conversation = ConversationRepository(ws).get(conv_id) or {}
-    channel = ChannelRepository(ws).get(conversation.get("channelId") or "") if conversation else None
-    if channel is None:
+    channel, sealed = ChannelRepository(ws).get_with_secrets(conversation.get("channelId") or "") \
+        if conversation else (None, None)
+    if channel is None or channel.get("status", "active") != "active":
         _fail(ws, conv_id, msg_id, "no_channel", "The conversation has no usable channel")
         return "failed: no channel"
+    opened = credentials.opened(ws, channel["id"], channel.get("provider"), sealed)
+    if opened is None:
+        _fail(ws, conv_id, msg_id, "no_credentials", "The channel's credentials are missing or do not open")
+        return "failed: no credentials"
     try:
         out = _outbound(repo, ws, conversation, channel, before)
-        adapter = adapter_for(channel)
+        adapter = adapter_for(channel, opened)
         result = _with_retries(lambda: adapter.send(out))
     except (PermanentSendError, TransientSendError) as exc:
         _fail(ws, conv_id, msg_id, exc.code or "send_failed", exc.message)
