@@ -13,7 +13,20 @@ from tests.production_env import production_env
 from utalk import manifest
 
 # Everything the test stack sets that a deployed instance would not have (None = unset).
-DEPLOYED = {"UTALK_ENV": None, "UTALK_OIDC_CERTS_URL": None, "UTALK_GATEWAY_URL": None}
+DEPLOYED = {"UTALK_ENV": None, "UTALK_OIDC_CERTS_URL": None, "UTALK_GATEWAY_URL": None,
+            "UTALK_INVOKER_SERVICE_ACCOUNT": None}
+
+
+def log_since(stack, name: str, start: dict) -> str:
+    """What process `name` logged since `start` (the stack appends to one log file per name)."""
+    path = stack.state_dir / f"{name}.log"
+    with open(path, "rb") as f:
+        f.seek(start.get(name, 0))
+        return f.read().decode(errors="replace")
+
+
+def log_sizes(stack) -> dict:
+    return {p.stem: p.stat().st_size for p in stack.state_dir.glob("*.log")}
 
 
 def routes():
@@ -52,18 +65,20 @@ def _refused_everywhere(base: str) -> None:
 
 
 def test_a_deployed_function_without_secrets_answers_503_on_every_route(stack, deployed_gateway):
+    start = log_sizes(stack)
     base = deployed_gateway({"K_SERVICE": "utalk-api"})
     _refused_everywhere(base)
-    log = (stack.state_dir / "gateway-deployed.log").read_text()
+    log = log_since(stack, "gateway-deployed", start)
     assert '"severity": "CRITICAL"' in log and "UTALK_JWT_SECRET is required" in log \
         and "UTALK_INVOKER_SERVICE_ACCOUNT is required" in log
 
 
 def test_local_mode_is_refused_on_a_managed_runtime(stack, deployed_gateway):
     # Every secret present: only the declared environment is wrong.
+    start = log_sizes(stack)
     base = deployed_gateway({**production_env(UTALK_ENV="local"), "FIREBASE_SERVICE_ACCOUNT": _service_account(stack)})
     _refused_everywhere(base)
-    assert "refused on a managed runtime" in (stack.state_dir / "gateway-deployed.log").read_text()
+    assert "refused on a managed runtime" in log_since(stack, "gateway-deployed", start)
 
 
 def test_a_deployed_function_with_its_secrets_serves(stack, deployed_gateway):
@@ -107,6 +122,7 @@ def test_the_relay_image_and_railway_set_the_environment_explicitly():
 
 
 def test_a_deployed_relay_without_secrets_exits_non_zero(stack):
+    start = log_sizes(stack)
     proc = stack.spawn_relay(port=stack.ports.relay + 55, name="relay-deployed", command=railway_command(),
                              extra_env=_relay_env({"RAILWAY_ENVIRONMENT": "production"}))
     try:
@@ -114,8 +130,9 @@ def test_a_deployed_relay_without_secrets_exits_non_zero(stack):
     finally:
         stack.stop("relay-deployed")
     assert code != 0
-    log = (stack.state_dir / "relay-deployed.log").read_text()
-    assert '"severity": "CRITICAL"' in log and "UTALK_CREDENTIALS_KEY is required" in log
+    log = log_since(stack, "relay-deployed", start)
+    assert '"severity": "CRITICAL"' in log and "UTALK_CREDENTIALS_KEY is required" in log \
+        and "UTALK_INVOKER_SERVICE_ACCOUNT is required" in log
 
 
 def test_a_deployed_relay_with_its_secrets_serves_and_stops_cleanly(stack):
