@@ -152,13 +152,30 @@ class Stack:
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
         raise RuntimeError(f"{name} did not become ready on time; log tail:\n{tail}")
 
+    EMULATORS = ("firestore", "pubsub", "storage", "tasks", "redis", "scheduler")
+    OWNER_FILE = "emulators.owner"   # the pid of the process whose Stack started the emulators
+
     def start_emulators(self) -> None:
-        """Start every emulator; on any failure stop what did start, so nothing is left behind."""
+        """Start every emulator; on any failure stop what did start, so nothing is left behind.
+
+        Emulators this very process already started (through another Stack of the same state dir:
+        the relay tests' fixture, when pytest-xdist gives one worker relay and backend test files)
+        are reused: restarting them would pull them from under the relays that fixture runs."""
+        if self._emulators_of_this_process():
+            return
         try:
             self._start_emulators()
         except BaseException:
             self.stop()
             raise
+        (self.state_dir / self.OWNER_FILE).write_text(str(os.getpid()))
+
+    def _emulators_of_this_process(self) -> bool:
+        try:
+            owner = int((self.state_dir / self.OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            return False
+        return owner == os.getpid() and all(port_open(getattr(self.ports, name)) for name in self.EMULATORS)
 
     def _start_emulators(self) -> None:
         p, sdk = self.ports, sdk_root()
@@ -249,6 +266,8 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
             (self.state_dir / f"{name}.pid").unlink(missing_ok=True)
             del self.procs[name]
+            if name == "firestore":
+                (self.state_dir / self.OWNER_FILE).unlink(missing_ok=True)
 
     # -- data --------------------------------------------------------------------------------
     def reset_firestore(self) -> None:
