@@ -289,7 +289,7 @@ def _functions(spec: Spec, tgt: Target, state: State, only: set[str], deploy_id:
 # -- triggers -------------------------------------------------------------------------------------
 def _subscriptions(spec: Spec, tgt: Target, state: State, only: set[str]) -> tuple[list[Step], int]:
     steps, same = [], 0
-    low, high = manifest.PUSH_BACKOFF_SECONDS
+    low, high = int(manifest.PUSH_MIN_BACKOFF_SECONDS), int(manifest.PUSH_MAX_BACKOFF_SECONDS)
     for fn in spec.only(only):
         if fn.kind != "pubsub":
             continue
