@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
-
 from google.cloud import firestore
 
 from utalk import errors, events, logs, pubsub, ratelimit
 from utalk.auth.tokens import Principal
 from utalk.channels import adapter_for, credentials
 from utalk.channels.base import Outbound, PermanentSendError, TransientSendError
-from utalk.config import settings
 from utalk.models.common import utcnow
 from utalk.models.conversations import LastMessage
 from utalk.models.events import ConversationUpdated, MessageNew, MessageStatusChanged
@@ -192,12 +189,10 @@ def _outbound(repo, ws: str, conversation: dict, channel: dict, message: dict) -
         if record is None:
             raise PermanentSendError("The media no longer exists", "media_not_found")
         media_urls = (media.public_url(record),)
-    query = urlencode({"ws": ws, "conv": conversation["id"], "msg": message["id"], "ch": channel["id"]})
     return Outbound(workspace_id=ws, conversation_id=conversation["id"], message_id=message["id"],
                     to=(conversation.get("customer") or {}).get("address", ""), from_=channel["address"],
                     text=message.get("text"), media_urls=media_urls, location=message.get("location"),
-                    content_sid=template.get("contentSid"), content_variables=template.get("variables") or {},
-                    status_callback=f"{settings().public_base_url}/webhooks/twilio/status?{query}")
+                    content_sid=template.get("contentSid"), content_variables=template.get("variables") or {})
 
 
 def _with_retries(send):
