@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -42,6 +43,9 @@ class Settings:
     # The platform key sealing channel credentials (UTALK_CREDENTIALS_KEY, base64 of 32 bytes);
     # None when unset: local/test then use a fixed development key (channels/sealing.py).
     credentials_key: bytes | None = None
+    # The Graph API version Messenger calls go to (MESSENGER_GRAPH_VERSION); Meta retires each
+    # about two years after the next one ships.
+    messenger_graph_version: str = "v25.0"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -76,7 +80,14 @@ def load() -> Settings:
         functions_base_url=os.environ.get("UTALK_FUNCTIONS_BASE_URL", gateway + "/_fn").rstrip("/"),
         bucket=os.environ.get("UTALK_BUCKET", f"{project}-media"),
         credentials_key=decode_key("UTALK_CREDENTIALS_KEY", os.environ.get("UTALK_CREDENTIALS_KEY", "")),
+        messenger_graph_version=_graph_version(os.environ.get("MESSENGER_GRAPH_VERSION", "v25.0")),
     )
+
+
+def _graph_version(value: str) -> str:
+    if not re.fullmatch(r"v\d{1,3}\.\d", value.strip()):
+        raise ConfigError("MESSENGER_GRAPH_VERSION must look like v25.0")
+    return value.strip()
 
 
 def decode_key(name: str, value: str) -> bytes | None:
