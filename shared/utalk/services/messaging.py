@@ -16,6 +16,7 @@ from utalk import errors, events, logs, pubsub, ratelimit
 from utalk.auth.tokens import Principal
 from utalk.channels import adapter_for, credentials
 from utalk.channels.base import Outbound, PermanentSendError, TransientSendError
+from utalk.channels.rules import rules_for
 from utalk.models.common import utcnow
 from utalk.models.conversations import LastMessage
 from utalk.models.events import ConversationUpdated, MessageNew, MessageStatusChanged
@@ -23,10 +24,10 @@ from utalk.models.messages import STATUS_RANK, Message, SendMessage
 from utalk.repositories.channels import ChannelRepository
 from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.messages import Duplicate, MessageRepository
+from utalk.repositories.workspaces import workspace_settings
 from utalk.services.conversations import ensure_visible, restricted_to
 
 log = logs.get("messaging")
-WINDOW = timedelta(hours=24)
 SENDS_PER_MINUTE = 60
 SEND_ATTEMPTS = 4
 BACKOFF_SECONDS = 0.5                 # 0.5, 1, 2 s between the attempts
@@ -55,14 +56,24 @@ def send_from_agent(principal: Principal, body: SendMessage) -> tuple[Message, b
         raise errors.Forbidden("This conversation is assigned to another agent", code="not_assigned")
     if body.mediaId and MessageRepository(ws).get_media(body.mediaId) is None:
         raise errors.ValidationFailed("Unknown mediaId", code="media_not_found")
-    check_window(conversation, template=body.template is not None)
+    # The channel's rules (window, length, content) before anything is queued; what they decide
+    # (Messenger's message tag) goes with the message to the sender.
+    options = rules_for(conversation.get("channel")).check(
+        conversation, sender_type="agent", text=body.text, media=bool(body.mediaId), location=bool(body.location),
+        template=body.template is not None, human_agent_tag=lambda: human_agent_tag(ws))
     ratelimit.take(f"messages:{ws}:{principal.user_id}", SENDS_PER_MINUTE, 60)
     message, created = queue_outbound(
         ws, body.conversationId, text=body.text, media_id=body.mediaId,
         location=body.location.model_dump() if body.location else None,
         template=body.template.model_dump() if body.template else None,
-        sender_type="agent", sender_id=principal.user_id, message_id=body.messageId)
+        sender_type="agent", sender_id=principal.user_id, message_id=body.messageId, options=options)
     return message, created
+
+
+def human_agent_tag(workspace_id: str) -> bool:
+    """Whether the workspace's Pages may answer with Messenger's HUMAN_AGENT tag (default off: the
+    Page needs that permission from Meta)."""
+    return (workspace_settings(workspace_id).get("messenger") or {}).get("humanAgentTag") is True
 
 
 def _same_send(ws: str, existing: dict, principal: Principal) -> Message:
@@ -73,22 +84,12 @@ def _same_send(ws: str, existing: dict, principal: Principal) -> Message:
     return Message.model_validate(existing)
 
 
-def check_window(conversation: dict, *, template: bool) -> None:
-    """WhatsApp: free-form messages only within 24 h of the customer's last message."""
-    if conversation.get("channel") != "whatsapp" or template:
-        return
-    last = conversation.get("lastInboundAt")
-    if not isinstance(last, datetime) or utcnow() - last > WINDOW:
-        raise errors.Conflict("The WhatsApp 24-hour window is closed; send an approved template",
-                              code="whatsapp_window_closed",
-                              details={"lastInboundAt": last.isoformat() if isinstance(last, datetime) else None})
-
-
 # -- the bot and agents both end here -----------------------------------------------------------
 def queue_outbound(workspace_id: str, conversation_id: str, *, text=None, media_id=None, location=None,
-                   template=None, sender_type: str, sender_id: str | None, message_id: str
-                   ) -> tuple[Message, bool]:
-    """Store a message as queued and publish it for the sender; idempotent on `message_id`."""
+                   template=None, sender_type: str, sender_id: str | None, message_id: str,
+                   options: dict | None = None) -> tuple[Message, bool]:
+    """Store a message as queued and publish it for the sender; idempotent on `message_id`.
+    `options`: what the channel's rules decided for it (`channels/rules.py`), for the sender."""
     repo = MessageRepository(workspace_id)
     msg_type = "location" if location else "template" if template else "image" if media_id else "text"
     if media_id:
@@ -98,7 +99,7 @@ def queue_outbound(workspace_id: str, conversation_id: str, *, text=None, media_
                "messageId": message_id, "providerId": None, "type": msg_type, "text": text, "mediaId": media_id,
                "location": location, "sender": sender_id, "senderType": sender_type, "senderId": sender_id,
                "direction": "outbound", "status": "queued", "errorCode": None, "errorMessage": None,
-               "metadata": {"template": template} if template else {},
+               "metadata": {k: v for k, v in (("template", template), ("send", options)) if v},
                "createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
     preview = (text or "")[:200] or None
     fields = {"messageCount": firestore.Increment(1), "lastMessageAt": firestore.SERVER_TIMESTAMP,
@@ -148,12 +149,14 @@ def deliver(ws: str, conv_id: str, msg_id: str) -> str:
             return None
         status = current.get("status")
         if status == "queued":
-            return {"status": "sending", "claimedAt": claim}
+            # sentAt: our clock just before the provider's, so a watermark (Messenger: all sent
+            # at or before it) that covers this message is never earlier than it.
+            return {"status": "sending", "claimedAt": claim, "sentAt": claim}
         if status == "sending" and not current.get("providerId"):
             claimed = current.get("claimedAt")
             if isinstance(claimed, datetime) and claim - claimed < CLAIM_LEASE:
                 raise ClaimedElsewhere(msg_id)
-            return {"status": "sending", "claimedAt": claim}   # the earlier claimant died
+            return {"status": "sending", "claimedAt": claim, "sentAt": claim}   # the earlier claimant died
         return None
 
     before, changes = repo.transition(conv_id, msg_id, take)
@@ -176,23 +179,30 @@ def deliver(ws: str, conv_id: str, msg_id: str) -> str:
     except (PermanentSendError, TransientSendError) as exc:
         _fail(ws, conv_id, msg_id, exc.code or "send_failed", exc.message)
         return f"failed: {exc.code}"
-    apply_status(ws, conv_id, msg_id, "sending", provider_id=result.provider_id)
+    # A provider that answers only once it sent the message (Messenger) reports "sent" at once;
+    # others (Twilio) accept it and report back later.
+    apply_status(ws, conv_id, msg_id, "sent" if result.status == "sent" else "sending",
+                 provider_id=result.provider_id)
     return f"sent {result.provider_id}"
 
 
 def _outbound(repo, ws: str, conversation: dict, channel: dict, message: dict) -> Outbound:
-    template = (message.get("metadata") or {}).get("template") or {}
-    media_urls = ()
+    metadata = message.get("metadata") or {}
+    template = metadata.get("template") or {}
+    media_urls, media_kinds = (), ()
     if message.get("mediaId"):
         from utalk.services import media
         record = repo.get_media(message["mediaId"])
         if record is None:
             raise PermanentSendError("The media no longer exists", "media_not_found")
-        media_urls = (media.public_url(record),)
+        # The URL the provider fetches: services/media.public_url decides (signed URLs come with
+        # the media work; the channel's size limits are its adapter's).
+        media_urls, media_kinds = (media.public_url(record),), (record.get("kind") or "file",)
     return Outbound(workspace_id=ws, conversation_id=conversation["id"], message_id=message["id"],
                     to=(conversation.get("customer") or {}).get("address", ""), from_=channel["address"],
-                    text=message.get("text"), media_urls=media_urls, location=message.get("location"),
-                    content_sid=template.get("contentSid"), content_variables=template.get("variables") or {})
+                    text=message.get("text"), media_urls=media_urls, media_kinds=media_kinds,
+                    location=message.get("location"), content_sid=template.get("contentSid"),
+                    content_variables=template.get("variables") or {}, options=metadata.get("send") or {})
 
 
 def _with_retries(send):
