@@ -109,3 +109,19 @@ def _openai_server(stack):
 def openai_fake(_openai_server):
     _openai_server.reset()
     return _openai_server
+
+
+@pytest.fixture(scope="session")
+def _graph_server(stack):
+    """The fake Graph API on the stack's port for it (the gateway's Messenger adapter calls it)."""
+    from fakes.graph_server import FakeGraph
+
+    fake = FakeGraph(stack.ports.graph_api).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def graph(_graph_server):
+    _graph_server.reset()
+    return _graph_server
