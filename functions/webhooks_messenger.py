@@ -9,8 +9,6 @@ import flask
 
 from utalk import http
 from utalk.channels import messenger
-from utalk.services import inbound as inbound_service
-from utalk.services import status_callbacks
 
 
 @http.endpoint("messenger_verify", auth=False)
@@ -20,6 +18,9 @@ def verify(call: http.Call):
 
 @http.endpoint("messenger_inbound", auth=False)
 def inbound(call: http.Call):
+    from utalk.services import inbound as inbound_service   # not the handshake's: loaded here
+    from utalk.services import status_callbacks
+
     req = call.request
     hook = messenger.webhook(req.get_data(cache=True), req.headers.get("X-Hub-Signature-256"))
     inbound_service.receive_all(hook.items)

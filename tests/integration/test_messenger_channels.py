@@ -94,3 +94,22 @@ def test_rotating_the_page_token_proves_the_page_again(api, graph):
     assert r.status_code == 200, r.text
     assert r.json()["credentials"]["pageToken"]["rotatedAt"] != page.channel["credentials"]["pageToken"]["rotatedAt"]
     assert r.json()["credentials"]["appSecret"] == page.channel["credentials"]["appSecret"]
+
+
+def test_an_operator_transfer_moves_the_page_and_its_verify_token(api, graph):
+    from messaging_support import messages, ops
+    from messenger_support import WEBHOOK, body, conv_id, message, post, psid
+
+    source, target = page_channel(api, graph), page_channel(api, graph)
+    done = ops("transfer-route", f"facebook:{source.page_id}", "--to-workspace", target.ws, "--reason", "ticket 9")
+    assert done.returncode == 0, done.stderr + done.stdout
+    customer = psid()
+    assert post(api, body((source.page_id, [message(customer, source.page_id, "hola")])), APP_SECRET).status_code == 200
+    assert len(messages(target.ws, conv_id(customer, source.page_id))) == 1
+    assert messages(source.ws, conv_id(customer, source.page_id)) == []
+    holders = db().collection("channelRoutes").document(
+        db().collection("channelRoutes").document(f"facebook:{source.page_id}").get().get("verifyKey")).get()
+    moved = [c for c in target.api.get("/api/v1/channels").json()["items"] if c["address"] == source.page_id]
+    assert holders.get("channels") == [f"{target.ws}/{moved[0]['id']}"]
+    r = api.get(WEBHOOK, params={"hub.mode": "subscribe", "hub.verify_token": source.verify_token, "hub.challenge": "7"})
+    assert r.status_code == 200 and r.text == "7"

@@ -147,3 +147,17 @@ def test_an_agent_assigned_elsewhere_still_cannot_write(api, graph):
     agent_api, _ = agent(page, api)
     conversation_doc(page.ws, cid).update({"assignedAgent": "someone-else"})
     assert _send(page, cid, expect=403, api=agent_api, text="hola").json()["error"]["code"] == "not_assigned"
+
+
+def test_an_attachment_goes_by_url_as_its_kind(api, graph):
+    page, customer, cid = _conversation(api, graph)
+    photo = graph.add_media("p.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 16, "image/png")
+    item = message(customer, page.page_id, None, attachments=[{"type": "image", "payload": {"url": photo}}])
+    assert post(api, body((page.page_id, [item])), page.app_secret).status_code == 200
+    media_id = next(m["mediaId"] for m in messages(page.ws, cid) if m.get("mediaId"))
+    assert _send(page, cid, expect=422, mediaId=media_id, text="y el texto").json()["error"]["code"] == "text_with_media"
+    _done(_ref(page, cid, _send(page, cid, mediaId=media_id)))
+    [sent] = graph.sent_to(customer)
+    attachment = sent["body"]["message"]["attachment"]
+    assert attachment["type"] == "image" and attachment["payload"]["is_reusable"] is False
+    assert attachment["payload"]["url"].endswith(".png")

@@ -50,7 +50,7 @@ def _verify(write, db, key: str | None, member: str, join: bool) -> None:
 
 
 def _taken() -> errors.Conflict:
-    return errors.Conflict("This number is already connected to a channel", code="channel_exists")
+    return errors.Conflict("This number or Page is already connected to a channel", code="channel_exists")
 
 
 class ChannelRepository:

@@ -3,9 +3,9 @@ it holds, rotate their credentials, deactivate and delete them; a platform opera
 
 Inbound traffic is routed by address through `channelRoutes` (copied there: what a webhook needs
 before it knows the workspace); a Messenger channel's route also names the key its verify token
-is found by (`verifyKey`), for the subscription handshake. Webhook instances cache routes and credentials for up to
-UTALK_ROUTE_CACHE_SECONDS (channels/routes.py), so every change here takes effect everywhere
-within that time.
+is found by (`verifyKey`), for the subscription handshake. Webhook instances cache routes and
+credentials for up to UTALK_ROUTE_CACHE_SECONDS (channels/routes.py), so every change here takes
+effect everywhere within that time.
 """
 from __future__ import annotations
 
@@ -22,12 +22,14 @@ from utalk.models.channels import (CREDENTIAL_FIELDS, Channel, ChannelCredential
 from utalk.repositories.base import WorkspaceScope, read
 from utalk.repositories.channels import ChannelRepository, read_route
 
-ROUTE_FIELDS = ("type", "address", "provider", "accountSid", "appId")
+ROUTE_FIELDS = ("type", "address", "provider", "accountSid")
 
 
 def _route(channel: dict, values: dict[str, str]) -> dict:
     route = {"workspaceId": channel["workspaceId"], "channelId": channel["id"],
              **{k: channel.get(k) for k in ROUTE_FIELDS}}
+    if channel.get("appId"):           # a Page's app: webhooks tell our own echoes by it
+        route["appId"] = channel["appId"]
     if values.get("verifyToken"):
         route["verifyKey"] = credentials.verify_key(values["verifyToken"])
     return route

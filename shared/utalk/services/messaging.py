@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+
 from google.cloud import firestore
 
 from utalk import errors, events, logs, pubsub, ratelimit
@@ -149,8 +150,8 @@ def deliver(ws: str, conv_id: str, msg_id: str) -> str:
             return None
         status = current.get("status")
         if status == "queued":
-            # sentAt: our clock just before the provider's, so a watermark (Messenger: all sent
-            # at or before it) that covers this message is never earlier than it.
+            # sentAt: our clock just before the provider's own timestamp of the message, so the
+            # watermark that reports it (Messenger: everything sent at or before it) covers it.
             return {"status": "sending", "claimedAt": claim, "sentAt": claim}
         if status == "sending" and not current.get("providerId"):
             claimed = current.get("claimedAt")
