@@ -165,8 +165,9 @@ def drive_wrk(target: Target, concurrency: int, seconds: float) -> dict:
         reqs = f.name
         sig_header = next(k for k in headers if k.startswith("X-"))
     try:
-        out = subprocess.run(["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
-                              "-s", str(ROOT / "bench" / "inbound_replay.lua"), f"http://127.0.0.1:{target.port}/"],
+        out = subprocess.run(["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s",
+                              "--timeout", "30s", "-s", str(ROOT / "bench" / "inbound_replay.lua"),
+                              f"http://127.0.0.1:{target.port}/"],
                              capture_output=True, text=True, check=True,
                              env={**os.environ, "REQS_FILE": reqs, "REQ_PATH": target.path,
                                   "WRK_THREADS": str(threads), "SIG_HEADER": sig_header,

@@ -99,5 +99,10 @@ def post(api, payload: dict | bytes, secret: str | None, signature: str | None =
     return api.session.post(api.base + WEBHOOK, data=raw, headers=headers, timeout=30)
 
 
+def notify(api, page: Page, *items: dict):
+    """One signed notification with `items` for `page` (one entry), as Meta posts it."""
+    return post(api, body((page.page_id, list(items))), page.app_secret)
+
+
 def conv_id(psid_: str, page_id: str) -> str:
     return f"conv_fb:{psid_}_fb:{page_id}"

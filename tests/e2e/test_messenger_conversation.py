@@ -8,7 +8,7 @@ import uuid
 
 from bot_support import conversation, escalations, new_agents, outbound, set_settings
 from messaging_support import messages, wait_for
-from messenger_support import body, conv_id, message, now_ms, page_channel, post, psid, watermark
+from messenger_support import body, conv_id, message, notify, now_ms, page_channel, post, psid, watermark
 
 
 def test_bot_answer_escalation_and_the_agent_s_reply_on_messenger(api, graph):
@@ -16,7 +16,7 @@ def test_bot_answer_escalation_and_the_agent_s_reply_on_messenger(api, graph):
     set_settings(page.ws, **{"escalation.timeoutHours": 0})
     (agent_api, agent_id), = new_agents(api, page, 1)
     cid = conv_id(customer, page.page_id)
-    say = lambda text: post(api, body((page.page_id, [message(customer, page.page_id, text)])), page.app_secret)  # noqa: E731
+    say = lambda text: notify(api, page, message(customer, page.page_id, text))  # noqa: E731
 
     assert say("¿a qué hora abren?").status_code == 200
     [answer] = wait_for(lambda: [m for m in outbound(page.ws, cid) if m["status"] == "sent"])
@@ -47,7 +47,7 @@ def test_bot_answer_escalation_and_the_agent_s_reply_on_messenger(api, graph):
 def test_the_sandbox_page_reports_delivery_and_read_with_signed_webhooks(api):
     page, customer = page_channel(api, bot=True), psid()
     cid = conv_id(customer, page.page_id)
-    assert post(api, body((page.page_id, [message(customer, page.page_id, "hola")])), page.app_secret).status_code == 200
+    assert notify(api, page, message(customer, page.page_id, "hola")).status_code == 200
     [reply] = wait_for(lambda: [m for m in outbound(page.ws, cid) if m["status"] == "read"])
     assert reply["providerId"].startswith("m_sandbox") and reply["senderType"] == "bot"
     # The sandbox's echo of the reply carried the channel's own app id: skipped, not stored again.

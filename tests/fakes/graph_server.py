@@ -16,10 +16,9 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from fakes import LocalServer
+from fakes import JsonHandler, LocalServer
 
 APP_ID = "200000000000001"
 APP_SECRET = "fake-graph-app-secret-0123456789ab"
@@ -57,10 +56,6 @@ class FakeGraph(LocalServer):
 
     def __post_init__(self):
         self._serve(_handler(self))
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def reset(self) -> None:
         with self.lock:
@@ -101,18 +96,7 @@ class FakeGraph(LocalServer):
 
 
 def _handler(fake: FakeGraph):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def _json(self, status: int, body: dict) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
+    class Handler(JsonHandler):
         def _error(self, status: int, code: int, message: str, subcode: int | None = None,
                    kind: str = "OAuthException") -> None:
             error = {"message": message, "type": kind, "code": code, "fbtrace_id": uuid.uuid4().hex[:11]}

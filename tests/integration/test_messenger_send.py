@@ -7,12 +7,12 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from messaging_support import agent, conversation_doc, messages, wait_for
-from messenger_support import body, conv_id, message, now_ms, page_channel, post, psid, watermark
+from messenger_support import body, conv_id, message, notify, now_ms, page_channel, post, psid, watermark
 
 
 def _conversation(api, graph, **settings):
     page, customer = page_channel(api, graph, **settings), psid()
-    assert post(api, body((page.page_id, [message(customer, page.page_id, "hola")])), page.app_secret).status_code == 200
+    assert notify(api, page, message(customer, page.page_id, "hola")).status_code == 200
     return page, customer, conv_id(customer, page.page_id)
 
 
@@ -107,7 +107,7 @@ def test_delivery_and_read_watermarks_move_outbound_messages_forward_only(api, g
     for ref, at in zip(refs, sent_at):
         ref.update({"sentAt": at})
     middle = int(sent_at[1].timestamp() * 1000)
-    signed = lambda *items: post(api, body((page.page_id, list(items))), page.app_secret)  # noqa: E731
+    signed = lambda *items: notify(api, page, *items)  # noqa: E731
 
     assert signed(watermark(customer, page.page_id, "delivery", middle)).status_code == 200
     assert [r.get().get("status") for r in refs] == ["delivered", "delivered", "sent"]
@@ -128,7 +128,7 @@ def test_the_watermark_query_reads_only_what_it_moves(api):
 
     page, customer = page_channel(api), psid()
     cid = conv_id(customer, page.page_id)
-    assert post(api, body((page.page_id, [message(customer, page.page_id, "hola")])), page.app_secret).status_code == 200
+    assert notify(api, page, message(customer, page.page_id, "hola")).status_code == 200
     col = conversation_doc(page.ws, cid).collection("messages")
     at = datetime.now(timezone.utc) - timedelta(minutes=5)
     for i in range(30):   # read long ago
@@ -153,7 +153,7 @@ def test_an_attachment_goes_by_url_as_its_kind(api, graph):
     page, customer, cid = _conversation(api, graph)
     photo = graph.add_media("p.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 16, "image/png")
     item = message(customer, page.page_id, None, attachments=[{"type": "image", "payload": {"url": photo}}])
-    assert post(api, body((page.page_id, [item])), page.app_secret).status_code == 200
+    assert notify(api, page, item).status_code == 200
     media_id = next(m["mediaId"] for m in messages(page.ws, cid) if m.get("mediaId"))
     assert _send(page, cid, expect=422, mediaId=media_id, text="y el texto").json()["error"]["code"] == "text_with_media"
     _done(_ref(page, cid, _send(page, cid, mediaId=media_id)))

@@ -8,7 +8,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 from messaging_support import conversation_doc, db, messages, wait_for
-from messenger_support import (WEBHOOK, body, conv_id, echo, message, page_channel, post, psid, sign)
+from messenger_support import WEBHOOK, body, conv_id, echo, message, notify, page_channel, post, psid, sign
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 
@@ -108,10 +108,10 @@ def test_retried_notifications_are_stored_once(api):
 def test_our_echoes_are_skipped_and_page_inbox_answers_are_stored_as_the_page(api):
     page, customer = page_channel(api), psid()
     cid = conv_id(customer, page.page_id)
-    assert post(api, body((page.page_id, [message(customer, page.page_id, "hola")])), page.app_secret).status_code == 200
+    assert notify(api, page, message(customer, page.page_id, "hola")).status_code == 200
     ours = echo(customer, page.page_id, page.app_id, "del bot")
     inbox = echo(customer, page.page_id, "263902037430900", "soy Ana, de la tienda")   # Meta's Page Inbox app
-    assert post(api, body((page.page_id, [ours, inbox])), page.app_secret).status_code == 200
+    assert notify(api, page, ours, inbox).status_code == 200
     stored = {m["text"]: m for m in messages(page.ws, cid)}
     assert set(stored) == {"hola", "soy Ana, de la tienda"}
     human = stored["soy Ana, de la tienda"]
@@ -132,7 +132,7 @@ def test_postbacks_quick_replies_replies_and_locations_are_kept(api):
     place = message(customer, page.page_id, None, attachments=[
         {"type": "location", "title": "Zócalo", "payload": {"coordinates": {"lat": 19.4326, "long": -99.1332}}},
         {"type": "fallback", "title": "Un enlace", "url": "https://example.com/shared", "payload": None}])
-    assert post(api, body((page.page_id, [quick, button, legacy, place])), page.app_secret).status_code == 200
+    assert notify(api, page, quick, button, legacy, place).status_code == 200
     stored = {m["providerId"]: m for m in messages(page.ws, conv_id(customer, page.page_id))}
     q = stored[quick["message"]["mid"]]
     assert q["text"] == "Rojo" and q["metadata"]["quickReply"] == {"payload": "COLOR_RED"}
@@ -156,7 +156,7 @@ def test_attachments_are_downloaded_at_once_from_meta_s_cdn_only(api, graph):
         {"type": "image", "payload": {"url": image}}, {"type": "audio", "payload": {"url": voice}},
         {"type": "file", "payload": {"url": "https://evil.example.com/x.pdf"}},
         {"type": "image", "payload": {"url": "https://fbcdn.net.evil.example.com/x.png"}}])
-    assert post(api, body((page.page_id, [item])), page.app_secret).status_code == 200
+    assert notify(api, page, item).status_code == 200
     [msg] = messages(page.ws, conv_id(customer, page.page_id))
     assert msg["type"] == "image" and len(msg["metadata"]["mediaIds"]) == 2
     assert [e["code"] for e in msg["metadata"]["mediaErrors"]] == ["media_host_not_allowed"] * 2
@@ -171,12 +171,12 @@ def test_the_customer_s_name_comes_from_the_profile_api_once(api, graph):
     page, customer, unnamed = page_channel(api, graph), psid(), psid()
     graph.add_profile(page.page_id, customer, "Ana", "López")
     for text in ("hola", "¿siguen ahí?", "gracias"):
-        assert post(api, body((page.page_id, [message(customer, page.page_id, text)])), page.app_secret).status_code == 200
+        assert notify(api, page, message(customer, page.page_id, text)).status_code == 200
     conv = conversation_doc(page.ws, conv_id(customer, page.page_id)).get().to_dict()
     assert conv["customer"] == {"address": f"fb:{customer}", "name": "Ana López"} and conv["messageCount"] == 3
     assert graph.count("GET", f"/{customer}") == 1          # new conversations only; cached after that
     # A profile the page token may not read: the conversation is stored without a name.
-    assert post(api, body((page.page_id, [message(unnamed, page.page_id, "hey")])), page.app_secret).status_code == 200
+    assert notify(api, page, message(unnamed, page.page_id, "hey")).status_code == 200
     assert conversation_doc(page.ws, conv_id(unnamed, page.page_id)).get().to_dict()["customer"] == {
         "address": f"fb:{unnamed}"}
 

@@ -11,7 +11,6 @@ import hmac
 import json
 import threading
 from functools import lru_cache
-
 from urllib.parse import urlencode
 
 import requests
@@ -145,7 +144,8 @@ def _location(form) -> dict | None:
     if not (lat and lng):
         return None
     try:
-        return {"latitude": float(lat), "longitude": float(lng), "label": form.get("Label") or form.get("Address") or None}
+        return {"latitude": float(lat), "longitude": float(lng),
+                "label": form.get("Label") or form.get("Address") or None}
     except ValueError:
         raise errors.BadRequest("Latitude/Longitude must be numbers", code="invalid_webhook") from None
 

@@ -41,9 +41,10 @@ def _submitted(channel_type: str, provider: str, given: ChannelCredentials | Non
     a sandbox channel defaults to the local sandbox credentials."""
     fields = CREDENTIAL_FIELDS[(channel_type, provider)]
     submitted = given.values() if given else {}
-    if set(submitted) - set(fields):
+    unexpected = sorted(set(submitted) - set(fields))
+    if unexpected:
         raise errors.ValidationFailed(f"This channel's credentials are {', '.join(fields)}",
-                                      code="unexpected_credentials", details={"fields": sorted(set(submitted) - set(fields))})
+                                      code="unexpected_credentials", details={"fields": unexpected})
     values = {**(current or {}), **submitted}
     if provider == "sandbox":
         values = {**credentials.SANDBOX_BY_TYPE[channel_type], **values}
