@@ -36,7 +36,7 @@ PROVIDER = "messenger"                 # the id namespace of Messenger's message
 MAX_TEXT_OUT = 2000                    # the Send API refuses longer texts
 MAX_ATTACHMENTS = 10
 SEND_TIMEOUT = (5.0, float(os.environ.get("UTALK_MESSENGER_TIMEOUT_SECONDS", "15")))   # connect, read
-PROFILE_TIMEOUT = (2.0, 3.0)           # on a new conversation's webhook: short, never retried
+PROFILE_TIMEOUT = (1.5, 2.0)           # on a new conversation's webhook (Meta wants 200 in 5 s): never retried
 # Graph error codes worth retrying: 1 unknown (temporary), 2 service unavailable, 4 app rate limit,
 # 17 user rate limit, 32 page rate limit, 613 calls within a time window (the Send API's own).
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613})
