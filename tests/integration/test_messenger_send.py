@@ -4,6 +4,7 @@ transient errors, permanent failures with Meta's codes, and delivery/read waterm
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 from datetime import datetime, timedelta, timezone
 
 from messaging_support import agent, conversation_doc, messages, wait_for
@@ -160,4 +161,6 @@ def test_an_attachment_goes_by_url_as_its_kind(api, graph):
     [sent] = graph.sent_to(customer)
     attachment = sent["body"]["message"]["attachment"]
     assert attachment["type"] == "image" and attachment["payload"]["is_reusable"] is False
-    assert attachment["payload"]["url"].endswith(".png")
+    # a signed Cloud Storage URL Meta can fetch without credentials, of the stored object
+    url = urlsplit(attachment["payload"]["url"])
+    assert url.path.endswith(".png") and "X-Goog-Signature=" in url.query
