@@ -6,9 +6,10 @@ import time
 
 from utalk import clients, http
 from utalk.config import settings
+from utalk.models.health import Health, HealthDetailed, HealthServices
 
 
-@http.endpoint("health", auth=False)
+@http.endpoint("health", auth=False, response=Health)
 def health(call: http.Call):
     return {"status": "ok", "env": settings().env}
 
@@ -38,14 +39,14 @@ def _probes():
     }
 
 
-@http.endpoint("health_detailed", auth=False)
+@http.endpoint("health_detailed", auth=False, response={200: HealthDetailed, 503: HealthDetailed})
 def health_detailed(call: http.Call):
     checks = [_check(name, probe) for name, probe in _probes().items()]
     healthy = all(c["status"] == "ok" for c in checks)
     return {"status": "ok" if healthy else "degraded", "checks": checks}, 200 if healthy else 503
 
 
-@http.endpoint("health_services", auth=False)
+@http.endpoint("health_services", auth=False, response=HealthServices)
 def health_services(call: http.Call):
     """Which implementation each external service uses here (live provider or local stand-in)."""
     from utalk.ai import default_provider_name

@@ -5,6 +5,10 @@ configured origins, the spec's security headers, method check, body size limit (
 authentication and role check, JSON and query-string validation through pydantic models, and the
 error envelope `{"error": {"code", "message", "details"}}`. A handler receives a `Call` and returns
 data (dict, list or pydantic model), `(data, status)`, or a ready `flask.Response`.
+
+What a route answers is declared on the same line (`response=`, `errors=`) and kept on the entry as
+`entry.contract`: the API contract (`contract/openapi.py`) is generated from it and the manifest,
+and nothing here reads it at request time beyond the deprecation headers.
 """
 from __future__ import annotations
 
@@ -54,6 +58,29 @@ class Call:
     def workspace_id(self) -> str:
         assert self.principal is not None
         return self.principal.workspace_id
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A route's declared inputs and answers, beside the manifest row (for the OpenAPI document)."""
+    name: str
+    auth: bool
+    role: str | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    request: str | None                 # media type of a body the handler reads itself (forms, multipart)
+    # status -> a model (JSON), None (no body), `dict` (any JSON object) or a media type the
+    # handler writes itself ("text/xml")
+    responses: dict[int, Any]
+    raises: tuple[int, ...]             # error statuses the handler itself raises (404, 409, ...)
+
+
+def _responses(response: Any) -> dict[int, Any]:
+    if response is None:
+        return {}   # undeclared: tests/unit/test_contract.py refuses it
+    if isinstance(response, dict) and all(isinstance(k, int) for k in response):
+        return dict(response)
+    return {200: response}
 
 
 def _field_errors(exc: ValidationError) -> list[dict]:
@@ -165,9 +192,15 @@ def check_size(request: flask.Request, streamed_limit: int | None = None) -> Non
 
 def endpoint(name: str, *, role: str | None = None, auth: bool = True,
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+             response: Any = None, raises: tuple[int, ...] = (), request: str | None = None,
              ) -> Callable[[Callable[[Call], Any]], Callable[[flask.Request], flask.Response]]:
-    """Wrap `handler(call)` as the HTTP entry point of manifest function `name`."""
+    """Wrap `handler(call)` as the HTTP entry point of manifest function `name`.
+
+    `response`: the model of a 200 (or `{status: model}` for other or several successes);
+    `raises`: the error statuses the handler raises itself, beyond those this layer answers
+    (401/403 for auth and role, 400/413/415/422 for a body, 400 for a query, 429, 503)."""
     fn = manifest.get(name)
+    contract = Contract(name, auth, role, body, query, request, _responses(response), tuple(sorted(raises)))
     route = manifest.route_regex(fn.path)
 
     def wrap(handler: Callable[[Call], Any]):
@@ -234,6 +267,7 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
         entry.__name__ = name
         entry.__doc__ = handler.__doc__
         entry.handler = handler  # for unit tests of the pure logic
+        entry.contract = contract
         return entry
 
     return wrap

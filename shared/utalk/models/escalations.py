@@ -51,6 +51,28 @@ class AgentStatusBody(Input):
     status: Literal["online", "offline", "busy"]
 
 
+class EscalateResult(Output):
+    """`POST .../escalate`: the active escalation, and whether this call created it (201) or found it (200)."""
+    escalation: Escalation
+    created: bool
+
+
+class ReturnToBotResult(Output):
+    conversationId: str
+    botEnabled: bool
+    status: str
+    changed: bool
+
+
+class AgentPresence(Output):
+    """`PATCH /agents/me/status`: the agent's own presence and load after the change."""
+    userId: str
+    status: Literal["online", "offline", "busy"] | None = None
+    maxConversations: int | None = None
+    currentConversations: int | None = None
+    skills: list[str] | None = None
+
+
 class AssignmentTask(BaseModel):
     """Body of an `assignment_run` task: assign the workspace's waiting escalations, oldest first."""
     model_config = ConfigDict(extra="forbid")

@@ -96,6 +96,11 @@ class RefreshIn(Input):
     refreshToken: str = Field(min_length=10, max_length=512)
 
 
+class FirebaseToken(Output):
+    token: str
+    expiresIn: int
+
+
 class Tokens(Output):
     token: str
     refreshToken: str
