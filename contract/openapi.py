@@ -137,7 +137,8 @@ def _query_schema(schema: dict) -> dict:
 
 
 def _parameters(fn: manifest.Function, c, schemas: dict, refs: dict) -> list[dict]:
-    params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+    # A path segment names one document: at most 200 characters (repositories.base.safe_id).
+    params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
               for p in manifest.route_params(fn.path)]
     if c.query is not None:
         model = schemas[refs[(c.query, "validation")]["$ref"].rsplit("/", 1)[1]]

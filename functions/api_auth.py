@@ -14,7 +14,7 @@ def refresh(call: http.Call):
     return auth.refresh(call.body.refreshToken)
 
 
-@http.endpoint("auth_logout", auth=False, body=RefreshIn, response={204: None})
+@http.endpoint("auth_logout", auth=False, body=RefreshIn, response={204: None}, raises=(401,))
 def logout(call: http.Call):
     auth.logout(call.body.refreshToken)
     return http.flask.Response(status=204)

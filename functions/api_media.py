@@ -9,7 +9,7 @@ from utalk.services import media_urls
 
 
 @http.endpoint("media_upload", role="agent", request="multipart/form-data", response={201: Page[Media]},
-               raises=(403, 404, 409))
+               raises=(400, 403, 404, 409, 415))
 def upload(call: http.Call):
     from utalk.services import media_upload
     items = media_upload.upload_multipart(call.principal, call.request)
