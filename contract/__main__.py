@@ -1,4 +1,4 @@
-"""`python -m contract [--write | --check]`: print, regenerate or check the committed contract documents."""
+"""`python -m contract [--write | --check | --release]`: print, regenerate, check or release the contract."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,9 @@ def main(argv: list[str]) -> int:
         for path, doc in documents.generated().items():
             path.write_text(documents.dump(doc))
             print(f"wrote {path.relative_to(documents.ROOT)}")
+        return 0
+    if "--release" in argv:
+        print(f"wrote {documents.release().relative_to(documents.ROOT)}")
         return 0
     if "--check" in argv:
         problems = documents.problems()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from contract import ROOT, openapi
+from contract import ROOT, asyncapi, compat, openapi
 
 COMMAND = "PYTHONPATH=.:shared .venv/bin/python -m contract --write"
 
@@ -14,13 +14,21 @@ def dump(doc: dict) -> str:
 
 
 def generated() -> dict[Path, dict]:
-    return {openapi.DOC: openapi.build()}
+    return {openapi.DOC: openapi.build(), asyncapi.DOC: asyncapi.build()}
+
+
+def stale() -> list[str]:
+    """A committed document that is not what the code generates."""
+    return [f"{path.relative_to(ROOT)} is stale: run {COMMAND}" for path, doc in generated().items()
+            if not path.is_file() or path.read_text() != dump(doc)]
 
 
 def problems() -> list[str]:
-    """What CI refuses: a committed document that is not what the code generates."""
-    found = []
-    for path, doc in generated().items():
-        if not path.is_file() or path.read_text() != dump(doc):
-            found.append(f"{path.relative_to(ROOT)} is stale: run {COMMAND}")
-    return found
+    """What CI refuses: a stale document, or a REST API that broke the released one's clients."""
+    return stale() + compat.problems(openapi.build())
+
+
+def release() -> Path:
+    """Record the current OpenAPI as the released one (when a version ships)."""
+    compat.RELEASED.write_text(dump(openapi.build()))
+    return compat.RELEASED

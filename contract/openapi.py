@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import importlib
 import sys
-from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from contract import ROOT
-from utalk import manifest
+from utalk import deprecation, manifest
 
 DOC = ROOT / "docs" / "openapi.json"
 VERSION = "1.0.0"   # the API's contract version; a breaking change needs a new major (contract/compat.py)
@@ -59,7 +58,6 @@ SECURITY_SCHEMES = {
 }
 # Which signature a provider webhook carries (by path prefix); the rest of /webhooks/ carries none.
 WEBHOOK_SIGNATURES = {("POST", "/webhooks/twilio/"): "twilioSignature", ("POST", "/webhooks/messenger"): "metaSignature"}
-SUNSET_DAYS = 183   # a deprecated route is removed six months after it was deprecated
 
 
 def _functions_path() -> None:
@@ -77,13 +75,6 @@ def routes() -> list[tuple[manifest.Function, Any]]:
             module, attr = fn.handler.split(":")
             found.append((fn, getattr(importlib.import_module(module), attr)))
     return found
-
-
-def sunset(fn: manifest.Function) -> str | None:
-    """The date a deprecated route goes away (six months after `deprecated`), as an HTTP date's day."""
-    if not fn.deprecated:
-        return None
-    return (date.fromisoformat(fn.deprecated) + timedelta(days=SUNSET_DAYS)).isoformat()
 
 
 def _models(contracts) -> list[tuple[type[BaseModel], str]]:
@@ -174,7 +165,7 @@ def _operation(fn: manifest.Function, entry, schemas: dict, refs: dict) -> dict:
         content = _content(value, refs)
         if content:
             resp["content"] = content
-        if fn.deprecated:
+        if fn.deprecated or (c.body is not None and deprecation.field_deprecations(c.body)):
             resp["headers"] = {k: {"$ref": f"#/components/headers/{k}"} for k in ("X-Deprecated", "Sunset", "Link")}
         responses[str(status)] = resp
     for status in error_statuses(fn, c):
@@ -189,7 +180,7 @@ def _operation(fn: manifest.Function, entry, schemas: dict, refs: dict) -> dict:
         op["security"] = [{scheme: []}] if scheme else []
     if fn.deprecated:
         op["deprecated"] = True
-        op["x-sunset"] = sunset(fn)
+        op["x-sunset"] = deprecation.sunset(fn.deprecated).isoformat()
     return op
 
 
@@ -229,7 +220,7 @@ def build() -> dict:
             "responses": _error_responses(),
             "headers": {
                 "X-Deprecated": {"schema": {"type": "string", "const": "true"},
-                                 "description": "This route is deprecated"},
+                                 "description": "This route, or a field the request used, is deprecated"},
                 "Sunset": {"schema": {"type": "string"}, "description": "HTTP date the route goes away (RFC 8594)"},
                 "Link": {"schema": {"type": "string"}, "description": "`<migration note>; rel=\"deprecation\"`"},
             },

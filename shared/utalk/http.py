@@ -16,7 +16,7 @@ import json
 import re
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 import flask
@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 if TYPE_CHECKING:
     from utalk.auth.tokens import Principal
 
-from utalk import errors, logs, manifest
+from utalk import deprecation, errors, logs, manifest
 from utalk.config import ConfigError, settings, startup_error
 
 log = logs.get("http")
@@ -53,6 +53,7 @@ class Call:
     principal: "Principal | None" = None
     body: Any = None
     query: Any = None
+    deprecation: dict = field(default_factory=dict)   # headers: the body used a deprecated field
 
     @property
     def workspace_id(self) -> str:
@@ -200,6 +201,8 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
     `raises`: the error statuses the handler raises itself, beyond those this layer answers
     (401/403 for auth and role, 400/413/415/422 for a body, 400 for a query, 429, 503)."""
     fn = manifest.get(name)
+    announced = deprecation.headers(fn.deprecated, fn.deprecation_note) if fn.deprecated else {}
+    deprecated_fields = deprecation.field_deprecations(body) if body is not None else {}
     contract = Contract(name, auth, role, body, query, request, _responses(response), tuple(sorted(raises)))
     route = manifest.route_regex(fn.path)
 
@@ -211,6 +214,8 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
             rid = request_id(request)
             rid_token, trace_token = logs.request_id.set(rid), logs.trace.set(_trace(request))
             resp = _dispatch(request, rid)
+            if announced:
+                resp.headers.update(announced)
             _cors(request, resp)
             resp.headers.update(SECURITY_HEADERS)
             resp.headers["X-Request-Id"] = rid
@@ -248,6 +253,9 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                     call.query = _read_query(request, query)
                 if body is not None:
                     call.body = _read_json(request, body)
+                    used = [deprecated_fields[f] for f in call.body.model_fields_set if f in deprecated_fields]
+                    if used and not announced:
+                        call.deprecation = deprecation.headers(min(used))
                 result = handler(call)
             except errors.ApiError as err:
                 return error_response(err)
@@ -259,10 +267,13 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                 return error_response(errors.ApiError(
                     "Internal error", code="internal", status=500, details={"requestId": rid}))
             if isinstance(result, flask.Response):
-                return result
-            if isinstance(result, tuple):
-                return json_response(*result)
-            return json_response(result)
+                resp = result
+            elif isinstance(result, tuple):
+                resp = json_response(*result)
+            else:
+                resp = json_response(result)
+            resp.headers.update(call.deprecation)
+            return resp
 
         entry.__name__ = name
         entry.__doc__ = handler.__doc__

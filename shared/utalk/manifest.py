@@ -56,7 +56,7 @@ class Function:
     # A deprecated route: the day it was deprecated ("YYYY-MM-DD") and the note on what replaces it.
     # Its responses carry X-Deprecated, Sunset (six months on) and Link; the OpenAPI marks it.
     deprecated: str | None = None
-    deprecation_note: str = "/docs/api-contract.md#deprecations"
+    deprecation_note: str = "/docs/api-contract.md#deprecations"   # utalk.deprecation.DEFAULT_NOTE
 
     @property
     def role(self) -> str:

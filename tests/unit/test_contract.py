@@ -1,11 +1,12 @@
 """The OpenAPI document is the manifest's and the handlers' models', and the committed copy is current."""
 import dataclasses
 import json
+import sys
 
 import pytest
 from pydantic import BaseModel
 
-from contract import documents, openapi
+from contract import asyncapi, documents, openapi
 from utalk import manifest
 from utalk.models.common import Output
 
@@ -87,3 +88,42 @@ def test_the_document_is_valid_openapi_3_1():
     from openapi_spec_validator import validate
 
     validate(COMMITTED)
+
+
+@pytest.mark.parametrize("fn,entry", [(f, e) for f, e in ROUTES if e.contract.body is not None],
+                         ids=lambda x: getattr(x, "name", ""))
+def test_each_example_of_a_body_is_one_the_route_accepts(fn, entry):
+    model = entry.contract.body
+    for example in model.model_json_schema().get("examples", []):
+        model.model_validate(example)
+
+
+# -- the realtime contract (docs/asyncapi.json) ----------------------------------------------------
+ASYNC = json.loads(asyncapi.DOC.read_text())
+
+
+def test_every_published_event_is_in_the_asyncapi_document_with_its_payload_model():
+    for event, model in asyncapi.server_events().items():
+        schema = asyncapi.server_schema(ASYNC, event)
+        component = _component(ASYNC, schema)
+        assert set(component["properties"]) == set(model.model_json_schema(mode="serialization")["properties"]), event
+
+
+def test_the_client_events_are_the_ones_the_relay_registers():
+    import socketio
+    import types
+
+    sys.path.insert(0, str(asyncapi.ROOT / "realtime-relay"))
+    from relay.handlers import Relay
+
+    sio = socketio.AsyncServer()
+    Relay(sio, None, None, types.SimpleNamespace(visibility_ttl_seconds=30, events_per_minute=50))
+    assert set(sio.handlers["/"]) - {"*", "connect", "disconnect"} == set(asyncapi.CLIENT_EVENTS)
+
+
+def test_the_asyncapi_document_is_asyncapi_3():
+    assert ASYNC["asyncapi"].startswith("3.")
+    for op in ASYNC["operations"].values():
+        assert op["action"] in ("send", "receive")
+        for ref in op["messages"] + op.get("reply", {}).get("messages", []):
+            assert ref["$ref"].rsplit("/", 1)[1] in ASYNC["channels"]["socket"]["messages"]

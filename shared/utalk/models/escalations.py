@@ -35,11 +35,15 @@ class Escalation(Output):
 
 
 class EscalateBody(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "El cliente pide hablar con una persona", "skills": ["billing"]}]})
+
     reason: str | None = Field(default=None, max_length=500)
     skills: list[str] = Field(default_factory=list, max_length=20)
 
 
 class AssignBody(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"agentId": "u_ana"}]})
+
     agentId: str = Field(min_length=1, max_length=200)
 
 

@@ -6,7 +6,7 @@ from typing import Literal
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from utalk.models.common import Input, Output, Timestamp
 
@@ -23,7 +23,7 @@ def _email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[str, AfterValidator(_email), WithJsonSchema({"type": "string", "format": "email", "maxLength": 254})]
 
 
 class AgentProfileIn(Input):
@@ -65,6 +65,8 @@ class User(Output):
 
 
 class CreateUser(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ana@example.com", "password": "correct-horse-battery", "name": "Ana", "role": "agent", "agent": {"maxConversations": 5, "skills": ["sales"]}}]})
+
     email: Email
     password: str = Field(min_length=8, max_length=256)
     name: str = Field(default="", max_length=120)
@@ -73,6 +75,8 @@ class CreateUser(Input):
 
 
 class UpdateUser(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Ana María", "agent": {"status": "online"}}]})
+
     name: str | None = Field(default=None, max_length=120)
     role: Role | None = None
     status: UserStatus | None = None
@@ -88,11 +92,15 @@ class UserQuery(Input):
 
 
 class LoginIn(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "admin@example.com", "password": "correct-horse-battery"}]})
+
     email: Email
     password: str = Field(min_length=1, max_length=256)
 
 
 class RefreshIn(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"refreshToken": "rt_6f1c2b0e9a8d4c3b"}]})
+
     refreshToken: str = Field(min_length=10, max_length=512)
 
 
