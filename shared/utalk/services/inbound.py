@@ -18,6 +18,7 @@ from google.cloud import firestore
 from utalk import errors, events, logs, pubsub
 from utalk.channels import adapter_for, credentials
 from utalk.channels.twilio_whatsapp import validate_signature
+from utalk.models.channels import E164
 from utalk.models.common import utcnow
 from utalk.models.conversations import Customer, LastMessage
 from utalk.models.events import ConversationNew, ConversationUpdated, MessageNew
@@ -63,8 +64,9 @@ class Stored:
 def verify(form, url: str, signature: str | None) -> dict:
     """Route the webhook by the number it was sent to and check Twilio's signature for it."""
     to = address(form.get("To"))
-    if not to or not form.get("MessageSid") or not form.get("From"):
-        raise errors.BadRequest("MessageSid, From and To are required", code="invalid_webhook")
+    # Both ends must be WhatsApp numbers before either names a document (a route, a conversation).
+    if not E164.match(to) or not E164.match(address(form.get("From"))) or not form.get("MessageSid"):
+        raise errors.BadRequest("MessageSid, From and To (whatsapp:+E.164) are required", code="invalid_webhook")
     route = find_route("whatsapp", to)
     if route is None:
         raise errors.NotFound("No channel for this number", code="unknown_channel")
