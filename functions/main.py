@@ -28,4 +28,8 @@ def __getattr__(name: str):
     except KeyError:
         raise AttributeError(name) from None
     module, attr = fn.handler.split(":")
-    return getattr(importlib.import_module(module), attr)
+    target = getattr(importlib.import_module(module), attr)
+    if fn.path:  # functions-framework is building this function's app: its own errors in our envelope
+        from utalk import http
+        http.install_error_handlers()
+    return target

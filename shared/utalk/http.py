@@ -2,9 +2,9 @@
 
 `endpoint(name, ...)` wraps a handler with: request id and trace on every log line, CORS for the
 configured origins, the spec's security headers, method check, body size limit (413), bearer-token
-authentication and role check, JSON and query-string validation through pydantic models, and the
-error envelope `{"error": {"code", "message", "details"}}`. A handler receives a `Call` and returns
-data (dict, list or pydantic model), `(data, status)`, or a ready `flask.Response`.
+authentication and role check, JSON and query-string validation through pydantic models, and the error envelope
+`{"error": {"code", "message", "details"}}`. A handler receives a `Call` and returns data (dict, list
+or pydantic model), `(data, status)`, or a ready `flask.Response`.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import flask
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
 
 if TYPE_CHECKING:
     from utalk.auth.tokens import Principal
@@ -38,6 +39,9 @@ SECURITY_HEADERS = {
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, X-Requested-With, X-Request-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Firestore's own limit on nested maps and arrays: anything deeper could never be stored, and
+# deeper still would exhaust the parser's recursion (a 500) long before the 10 MB body limit.
+MAX_JSON_DEPTH = 20
 
 
 @dataclass
@@ -75,6 +79,28 @@ def error_response(err: errors.ApiError) -> flask.Response:
     return resp
 
 
+def _http_error(exc: HTTPException) -> errors.ApiError:
+    """An error werkzeug or Flask raised (unroutable path, unreadable form) as one of ours."""
+    codes = {404: "route_not_found", 405: "method_not_allowed", 413: "payload_too_large",
+             415: "unsupported_media_type"}
+    return errors.ApiError(exc.description or exc.name, code=codes.get(exc.code, "bad_request"),
+                           status=exc.code or 400)
+
+
+def _flask_error(exc: HTTPException) -> flask.Response:
+    resp = error_response(_http_error(exc))
+    resp.headers.update(SECURITY_HEADERS)
+    return resp
+
+
+def install_error_handlers() -> None:
+    """Answer the errors Flask raises before any function runs (a path its router refuses, such as
+    one with a newline; functions-framework's /favicon.ico) with the envelope too, on the
+    functions-framework app being built (functions/main.py calls this while it loads a target)."""
+    if flask.has_app_context():
+        flask.current_app.register_error_handler(HTTPException, _flask_error)
+
+
 def _request_id(request: flask.Request) -> str:
     incoming = request.headers.get("X-Request-Id", "")
     return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
@@ -110,14 +136,42 @@ def authenticate(request: flask.Request) -> "Principal":
         raise errors.Unauthorized("Invalid or expired token", code="invalid_token") from None
 
 
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: UTF-8 only, no NaN/Infinity, no lone surrogates, at most MAX_JSON_DEPTH deep."""
+    try:
+        data = json.loads(raw.decode("utf-8") if raw else "null", parse_constant=_not_json)
+    except RecursionError:
+        raise errors.BadRequest(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", code="invalid_json") from None
+    except (ValueError, UnicodeDecodeError):
+        raise errors.BadRequest("Malformed JSON body", code="invalid_json") from None
+    stack = [(data, 0)]  # iterative: the check itself must not recurse as deep as the input
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                raise errors.BadRequest(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", code="invalid_json")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    stack.append((key, depth))
+                stack.append((item, depth + 1))
+        elif isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # "\ud800": valid JSON, but no Unicode text (nor storable)
+                raise errors.BadRequest("JSON strings must be Unicode text (lone surrogate escape)",
+                                        code="invalid_json") from None
+    return data
+
+
 def _read_json(request: flask.Request, model: type[BaseModel]):
     if not (request.mimetype or "").endswith("json"):
         raise errors.UnsupportedMediaType("Body must be application/json")
-    raw = request.get_data(cache=True)
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise errors.BadRequest("Malformed JSON body", code="invalid_json") from None
+    data = parse_json(request.get_data(cache=True))
     if not isinstance(data, dict):
         raise errors.BadRequest("JSON body must be an object", code="invalid_json")
     try:
@@ -193,8 +247,8 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                 call = Call(request=request, request_id=rid, params=match.groupdict())
                 if auth:
                     call.principal = authenticate(request)
-                    if role and not call.principal.at_least(role):
-                        raise errors.Forbidden(f"Requires role {role}", code="insufficient_role")
+                if auth and role and not call.principal.at_least(role):
+                    raise errors.Forbidden(f"Requires role {role}", code="insufficient_role")
                 if query is not None:
                     call.query = _read_query(request, query)
                 if body is not None:
@@ -202,6 +256,8 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                 result = handler(call)
             except errors.ApiError as err:
                 return error_response(err)
+            except HTTPException as exc:  # werkzeug refusing what it parses for us (a form, say)
+                return error_response(_http_error(exc))
             except Exception:  # a bug, not bad input: log it whole, tell the client only the id
                 log.exception("unhandled error in %s", name, extra={"function": name})
                 return error_response(errors.ApiError(
@@ -215,6 +271,7 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
         entry.__name__ = name
         entry.__doc__ = handler.__doc__
         entry.handler = handler  # for unit tests of the pure logic
+        entry.body_model, entry.query_model = body, query  # what it validates (the garbage test reads them)
         return entry
 
     return wrap
