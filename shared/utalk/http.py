@@ -2,13 +2,16 @@
 
 `endpoint(name, ...)` wraps a handler with: request id and trace on every log line, CORS for the
 configured origins, the spec's security headers, method check, body size limit (413), bearer-token
-authentication and role check, JSON and query-string validation through pydantic models, and the error envelope
+authentication, the route's rate limits (utalk/limits.py: per user, per client IP, per endpoint; 429),
+role check, JSON and query-string validation through pydantic models, and the error envelope
 `{"error": {"code", "message", "details"}}`. A handler receives a `Call` and returns data (dict, list
 or pydantic model), `(data, status)`, or a ready `flask.Response`.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
 import re
 import time
 import uuid
@@ -22,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 if TYPE_CHECKING:
     from utalk.auth.tokens import Principal
 
-from utalk import errors, logs, manifest
+from utalk import errors, limits, logs, manifest
 from utalk.config import settings
 
 log = logs.get("http")
@@ -42,6 +45,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Firestore's own limit on nested maps and arrays: anything deeper could never be stored, and
 # deeper still would exhaust the parser's recursion (a 500) long before the 10 MB body limit.
 MAX_JSON_DEPTH = 20
+# How many X-Forwarded-For entries, counted from the right, Google's infrastructure appended
+# (see client_ip): 1 when a function is called at its own URL, 2 behind a load balancer.
+FORWARDED_HOPS = max(1, int(os.environ.get("UTALK_FORWARDED_HOPS", "1")))
 
 
 @dataclass
@@ -58,6 +64,10 @@ class Call:
     def workspace_id(self) -> str:
         assert self.principal is not None
         return self.principal.workspace_id
+
+    @property
+    def client_ip(self) -> str:
+        return client_ip(self.request)
 
 
 def _field_errors(exc: ValidationError) -> list[dict]:
@@ -136,6 +146,28 @@ def authenticate(request: flask.Request) -> "Principal":
         raise errors.Unauthorized("Invalid or expired token", code="invalid_token") from None
 
 
+def client_ip(request: flask.Request) -> str:
+    """The caller's address, as the per-IP limits key it.
+
+    Google's front end appends the address it accepted the connection from to X-Forwarded-For
+    (and a load balancer or API Gateway its own after it); whatever stands to the left of Google's
+    entries came from the client and can say anything. So the one entry trusted is the
+    FORWARDED_HOPS-th from the right. Without the header (the local gateway called directly) it is
+    the socket's peer. An IPv6 client is keyed by its /64, the block one subscriber gets.
+    """
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")
+    value = forwarded[-FORWARDED_HOPS].strip() if len(forwarded) >= FORWARDED_HOPS and forwarded[-1] else ""
+    try:
+        address = ipaddress.ip_address(value or request.remote_addr or "")
+    except ValueError:
+        return "unknown"
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def _not_json(constant: str):
     raise ValueError(f"{constant} is not JSON")
 
@@ -203,12 +235,24 @@ def check_size(request: flask.Request) -> None:
         request._cached_data = data  # what get_data() returns from now on
 
 
+def _limit_keys(call: Call, plan) -> list:
+    """The counts one request makes: each limit of the route's plan, keyed by user or client IP."""
+    keys = {"user": lambda: f"{call.principal.workspace_id}/{call.principal.user_id}",
+            "ip": lambda: call.client_ip}
+    return [(limit, keys[scope]()) for limit, scope in plan]
+
+
 def endpoint(name: str, *, role: str | None = None, auth: bool = True,
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
              ) -> Callable[[Callable[[Call], Any]], Callable[[flask.Request], flask.Response]]:
     """Wrap `handler(call)` as the HTTP entry point of manifest function `name`."""
     fn = manifest.get(name)
     route = manifest.route_regex(fn.path)
+    plan = limits.plan(name, fn.path, auth)
+    if plan:
+        if not auth and any(scope == "user" for _, scope in plan):
+            raise ValueError(f"{name}: a per-user limit needs an authenticated route")
+        from utalk import ratelimit  # only limited functions load it (not the webhooks, not liveness)
 
     def wrap(handler: Callable[[Call], Any]):
         def entry(request: flask.Request) -> flask.Response:
@@ -247,6 +291,8 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                 call = Call(request=request, request_id=rid, params=match.groupdict())
                 if auth:
                     call.principal = authenticate(request)
+                if plan:  # counted before anything else is done for the caller
+                    ratelimit.take(*_limit_keys(call, plan))
                 if auth and role and not call.principal.at_least(role):
                     raise errors.Forbidden(f"Requires role {role}", code="insufficient_role")
                 if query is not None:
@@ -272,6 +318,7 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
         entry.__doc__ = handler.__doc__
         entry.handler = handler  # for unit tests of the pure logic
         entry.body_model, entry.query_model = body, query  # what it validates (the garbage test reads them)
+        entry.authenticated, entry.limits = auth, plan  # who may call, what each call is counted against
         return entry
 
     return wrap

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from google.cloud import firestore
 
-from utalk import errors, events, logs, pubsub, ratelimit
+from utalk import errors, events, logs, pubsub
 from utalk.auth.tokens import Principal
 from utalk.channels import adapter_for
 from utalk.channels.base import Outbound, PermanentSendError, TransientSendError
@@ -30,7 +30,6 @@ from utalk.services.conversations import ensure_visible, restricted_to
 
 log = logs.get("messaging")
 WINDOW = timedelta(hours=24)
-SENDS_PER_MINUTE = 60
 SEND_ATTEMPTS = 4
 BACKOFF_SECONDS = 0.5                 # 0.5, 1, 2 s between the attempts
 CLAIM_LEASE = timedelta(seconds=150)  # longer than the sender's timeout: a live claim is never stolen
@@ -59,7 +58,6 @@ def send_from_agent(principal: Principal, body: SendMessage) -> tuple[Message, b
     if body.mediaId and MessageRepository(ws).get_media(body.mediaId) is None:
         raise errors.ValidationFailed("Unknown mediaId", code="media_not_found")
     check_window(conversation, template=body.template is not None)
-    ratelimit.take(f"messages:{ws}:{principal.user_id}", SENDS_PER_MINUTE, 60)
     message, created = queue_outbound(
         ws, body.conversationId, text=body.text, media_id=body.mediaId,
         location=body.location.model_dump() if body.location else None,
