@@ -235,11 +235,13 @@ def check_size(request: flask.Request) -> None:
         request._cached_data = data  # what get_data() returns from now on
 
 
-def _limit_keys(call: Call, plan) -> list:
-    """The counts one request makes: each limit of the route's plan, keyed by user or client IP."""
+def _count(call: Call, plan) -> None:
+    """Count the request against each limit of the route's plan, keyed by user or client IP."""
+    from utalk import ratelimit  # on the first limited request: health.py's liveness never loads it
+
     keys = {"user": lambda: f"{call.principal.workspace_id}/{call.principal.user_id}",
             "ip": lambda: call.client_ip}
-    return [(limit, keys[scope]()) for limit, scope in plan]
+    ratelimit.take(*[(limit, keys[scope]()) for limit, scope in plan])
 
 
 def endpoint(name: str, *, role: str | None = None, auth: bool = True,
@@ -249,10 +251,8 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
     fn = manifest.get(name)
     route = manifest.route_regex(fn.path)
     plan = limits.plan(name, fn.path, auth)
-    if plan:
-        if not auth and any(scope == "user" for _, scope in plan):
-            raise ValueError(f"{name}: a per-user limit needs an authenticated route")
-        from utalk import ratelimit  # only limited functions load it (not the webhooks, not liveness)
+    if not auth and any(scope == "user" for _, scope in plan):
+        raise ValueError(f"{name}: a per-user limit needs an authenticated route")
 
     def wrap(handler: Callable[[Call], Any]):
         def entry(request: flask.Request) -> flask.Response:
@@ -292,7 +292,7 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                 if auth:
                     call.principal = authenticate(request)
                 if plan:  # counted before anything else is done for the caller
-                    ratelimit.take(*_limit_keys(call, plan))
+                    _count(call, plan)
                 if auth and role and not call.principal.at_least(role):
                     raise errors.Forbidden(f"Requires role {role}", code="insufficient_role")
                 if query is not None:

@@ -81,3 +81,14 @@ def test_parse_json_refuses_what_cannot_be_stored_or_is_not_json(raw):
 def test_parse_json_accepts_json_up_to_firestores_depth():
     assert http.parse_json(b"[" * 20 + b"]" * 20)
     assert http.parse_json('{"a": "\\ud83d\\ude00 ñ"}'.encode()) == {"a": "😀 ñ"}
+
+
+@pytest.mark.parametrize("name", ["twilio_inbound", "twilio_status", "health"])
+def test_unlimited_functions_never_load_the_limiter(name):
+    """The webhook's cold start and requests carry no limiter code (its plan is empty)."""
+    import subprocess
+
+    functions = Path(__file__).resolve().parents[2] / "functions"
+    probe = (f"import sys; sys.path.insert(0, {str(functions)!r}); import main; getattr(main, {name!r}); "
+             "assert 'utalk.ratelimit' not in sys.modules, 'ratelimit loaded'")
+    subprocess.run([sys.executable, "-c", probe], check=True, timeout=120)
