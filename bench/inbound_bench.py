@@ -13,7 +13,7 @@ Both use the same Firestore emulator. Topics exist but have no subscriptions, so
 measured alone (in production the bot and relay run in other instances).
 
 The load comes from wrk replaying pre-signed requests (bench/inbound_replay.lua) when wrk is
-installed, else from a pure-Python generator (processes x threads, keep-alive http.client); either
+installed, else from the pure-Python generator of bench/harness.py (processes x threads, keep-alive); either
 shares the machine's cores with the servers, so compare the ratio, not absolute numbers. Firestore reads and
 writes per inbound message are counted, not assumed: the same handler runs in-process with the
 Firestore client's RPCs instrumented.
@@ -24,13 +24,10 @@ Firestore client's RPCs instrumented.
 from __future__ import annotations
 
 import argparse
-import http.client
-import multiprocessing as mp
 import os
 import random
 import shutil
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -39,6 +36,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
 
+from bench import harness  # noqa: E402
 from devstack.stack import TEST_PORTS, VENV, Ports, Stack, http_ok, port_open  # noqa: E402
 
 PROJECT = "utalk-bench"
@@ -50,68 +48,20 @@ NCONV = 1000
 
 
 # -- load generation ------------------------------------------------------------------------------
-def _worker(port: int, path: str, public_url: str, token: str, threads: int, seconds: float, run: str,
-            out: mp.Queue) -> None:
+def drive(port: int, path: str, public_url: str, token: str, concurrency: int, seconds: float) -> dict:
+    """Signed inbound webhooks from the Python generator (bench/harness.py), every MessageSid unique."""
     from twilio.request_validator import RequestValidator
 
-    validator = RequestValidator(token)
-    deadline = time.monotonic() + seconds
-    results: list[tuple[float, bool]] = []
-    lock = threading.Lock()
-    pid = os.getpid()
+    validator, run = RequestValidator(token), uuid.uuid4().hex[:8]
 
-    def loop(tid: int):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        rnd = random.Random(pid * 1000 + tid)
-        mine, n = [], 0
-        while time.monotonic() < deadline:
-            n += 1
-            sid = f"SM{run}p{pid}t{tid}n{n}"
-            form = {"MessageSid": sid, "AccountSid": "AC" + "0" * 32,
-                    "From": f"whatsapp:+1555{rnd.randrange(NCONV):07d}", "To": f"whatsapp:{BUSINESS}",
-                    "Body": "hola mundo", "NumMedia": "0", "NumSegments": "1"}
-            body = urlencode(form)
-            headers = {"Content-Type": "application/x-www-form-urlencoded",
-                       "X-Twilio-Signature": validator.compute_signature(public_url, form)}
-            started = time.perf_counter()
-            ok = False
-            try:
-                conn.request("POST", path, body=body, headers=headers)
-                resp = conn.getresponse()
-                resp.read()
-                ok = resp.status == 200
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            mine.append((time.perf_counter() - started, ok))
-        with lock:
-            results.extend(mine)
+    def make(rnd: random.Random, tag: str):
+        form = {"MessageSid": f"SM{run}{tag}", "AccountSid": "AC" + "0" * 32,
+                "From": f"whatsapp:+1555{rnd.randrange(NCONV):07d}", "To": f"whatsapp:{BUSINESS}",
+                "Body": "hola mundo", "NumMedia": "0", "NumSegments": "1"}
+        return "POST", path, urlencode(form), {"Content-Type": "application/x-www-form-urlencoded",
+                                               "X-Twilio-Signature": validator.compute_signature(public_url, form)}
 
-    pool = [threading.Thread(target=loop, args=(t,)) for t in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    out.put(results)
-
-
-def drive(port: int, path: str, public_url: str, token: str, concurrency: int, seconds: float) -> dict:
-    procs = min(2, concurrency)  # two generator processes: one Python process cannot drive 64 alone
-    out: mp.Queue = mp.Queue()
-    run = uuid.uuid4().hex[:8]
-    started = time.monotonic()
-    workers = [mp.Process(target=_worker, args=(port, path, public_url, token, concurrency // procs + (i < concurrency % procs),
-                                                seconds, run, out)) for i in range(procs)]
-    for w in workers:
-        w.start()
-    samples = [s for _ in workers for s in out.get()]
-    for w in workers:
-        w.join()
-    elapsed = time.monotonic() - started
-    lat = sorted(s[0] for s in samples)
-    pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
-    return {"requests": len(samples), "failures": sum(1 for s in samples if not s[1]), "seconds": elapsed,
-            "rps": len(samples) / elapsed, "p50": pct(50), "p95": pct(95), "p99": pct(99)}
+    return harness.drive(port, make, concurrency, seconds)
 
 
 def drive_wrk(port: int, path: str, public_url: str, token: str, concurrency: int, seconds: float) -> dict:
@@ -148,15 +98,6 @@ def drive_wrk(port: int, path: str, public_url: str, token: str, concurrency: in
     return {"requests": r["requests"], "failures": failures, "seconds": r["duration_us"] / 1e6,
             "rps": r["requests"] / (r["duration_us"] / 1e6),
             "p50": r["p50_us"] / 1000, "p95": r["p95_us"] / 1000, "p99": r["p99_us"] / 1000}
-
-
-def combine(runs: list[dict]) -> dict:
-    """Rounds of one server at one level: throughput over all of them, the median round's percentiles."""
-    median = lambda k: sorted(r[k] for r in runs)[len(runs) // 2]  # noqa: E731
-    requests = sum(r["requests"] for r in runs)
-    return {"requests": requests, "failures": sum(r["failures"] for r in runs),
-            "rps": requests / sum(r["seconds"] for r in runs), "p50": median("p50"), "p95": median("p95"),
-            "p99": median("p99"), "rounds": [r["rps"] for r in runs]}
 
 
 # -- servers --------------------------------------------------------------------------------------
@@ -209,38 +150,10 @@ def count_operations(token: str, messages: int = 50) -> dict:
 
     import logging
 
-    from utalk import clients
     from utalk.config import settings
 
     logging.getLogger("utalk").setLevel(logging.WARNING)  # one log line per request is not the table
-    api = clients.firestore()._firestore_api
-    counts = {"reads": 0, "writes": 0, "queries": 0, "transactions": 0}
-
-    def wrap(name, fn):
-        def counted(*args, **kwargs):
-            request = kwargs.get("request") or (args[0] if args else None)
-            if name == "batch_get_documents":
-                counts["reads"] += len(getattr(request, "documents", []) or request.get("documents", []))
-            elif name == "commit":
-                counts["writes"] += len(getattr(request, "writes", []) or request.get("writes", []))
-            elif name == "run_query":
-                counts["queries"] += 1
-            elif name == "begin_transaction":
-                counts["transactions"] += 1
-            return fn(*args, **kwargs)
-        return counted
-
-    for name in ("batch_get_documents", "commit", "run_query", "begin_transaction"):
-        setattr(api, name, wrap(name, getattr(api, name)))
-    # The hot path commits raw protobuf through utalk.rpc (repositories/raw_writes.py): count those too.
-    from utalk import rpc
-    raw_call = rpc.Method.call
-
-    def counted_raw(self, request, metadata, timeout=30.0):
-        if self.path.endswith("/Commit"):
-            counts["writes"] += len(request.writes)
-        return raw_call(self, request, metadata, timeout)
-    rpc.Method.call = counted_raw
+    ops = harness.FirestoreOps()
     app = create_app("twilio_inbound", str(ROOT / "functions" / "main.py")).test_client()
     url = settings().public_base_url + PATH
     validator = RequestValidator(token)
@@ -273,15 +186,14 @@ def count_operations(token: str, messages: int = 50) -> dict:
     timing(inbound.pubsub, "wait", "publishWaitMs")
 
     def measured(sends: list[tuple[int, str]]) -> dict:
-        for k in counts:
-            counts[k] = 0
+        ops.reset()
         for k in spent:
             spent[k] = 0.0
         started = time.perf_counter()
         for i, customer in sends:
             send(i, customer)
         spent["totalMs"] = (time.perf_counter() - started) * 1000
-        return {**{k: v / len(sends) for k, v in counts.items()}, **{k: v / len(sends) for k, v in spent.items()}}
+        return {**ops.per(len(sends)), **{k: v / len(sends) for k, v in spent.items()}}
 
     customers = [f"+1666{run[:4]}{i:03d}".replace("a", "1").replace("b", "2").replace("c", "3")
                  .replace("d", "4").replace("e", "5").replace("f", "6") for i in range(5)]
@@ -349,7 +261,7 @@ def main() -> int:
                     runs[name].append(load(port, path, public, token, c, args.seconds / args.rounds))
                     print(f"  c={c:<3} round {r} {name:<6} {runs[name][-1]['rps']:8.1f} req/s", file=sys.stderr,
                           flush=True)
-            rows += [(c, name, combine(runs[name])) for name, _, _ in servers]
+            rows += [(c, name, harness.combine(runs[name])) for name, _, _ in servers]
 
         ops = count_operations(token)  # after the load: its timings are of warm emulators
         print(f"\nInbound webhook, gunicorn 2 workers x 8 threads, {args.seconds:.0f} s per server and level in "
@@ -378,11 +290,7 @@ def main() -> int:
               "   the instance's route cache: 1 read over its 5 messages)")
         return 0
     finally:
-        for name in ("floor", "gateway"):
-            proc = stack.procs.pop(name, None)
-            if proc and proc.poll() is None:
-                proc.terminate()
-                proc.wait(10)
+        harness.stop(stack, "floor", "gateway")
         if started_emulators:
             stack.stop()
 

@@ -15,12 +15,8 @@ counted, not assumed: both variants run in-process with the Firestore client's R
 from __future__ import annotations
 
 import argparse
-import http.client
-import multiprocessing as mp
 import os
-import random
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -28,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
 
+from bench import harness  # noqa: E402
 from devstack.stack import TEST_PORTS, VENV, Ports, Stack, port_open  # noqa: E402
 
 PROJECT = "utalk-bench"
@@ -44,61 +41,10 @@ def unlimited_app():
 
 
 # -- load generation ------------------------------------------------------------------------------
-def _worker(port: int, tokens: list[str], threads: int, seconds: float, out: mp.Queue) -> None:
-    deadline = time.monotonic() + seconds
-    results: list[tuple[float, bool]] = []
-    lock = threading.Lock()
-
-    def loop(tid: int):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        rnd, mine = random.Random(os.getpid() * 1000 + tid), []
-        while time.monotonic() < deadline:
-            started = time.perf_counter()
-            ok = False
-            try:
-                conn.request("GET", PATH, headers={"Authorization": f"Bearer {rnd.choice(tokens)}"})
-                resp = conn.getresponse()
-                resp.read()
-                ok = resp.status == 200
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            mine.append((time.perf_counter() - started, ok))
-        with lock:
-            results.extend(mine)
-
-    pool = [threading.Thread(target=loop, args=(t,)) for t in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    out.put(results)
-
-
 def drive(port: int, tokens: list[str], concurrency: int, seconds: float) -> dict:
-    procs = min(2, concurrency)
-    out: mp.Queue = mp.Queue()
-    started = time.monotonic()
-    workers = [mp.Process(target=_worker, args=(port, tokens, concurrency // procs + (i < concurrency % procs),
-                                                seconds, out)) for i in range(procs)]
-    for w in workers:
-        w.start()
-    samples = [s for _ in workers for s in out.get()]
-    for w in workers:
-        w.join()
-    elapsed = time.monotonic() - started
-    lat = sorted(s[0] for s in samples)
-    pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
-    return {"requests": len(samples), "failures": sum(1 for s in samples if not s[1]), "seconds": elapsed,
-            "rps": len(samples) / elapsed, "p50": pct(50), "p95": pct(95), "p99": pct(99)}
-
-
-def combine(runs: list[dict]) -> dict:
-    median = lambda k: sorted(r[k] for r in runs)[len(runs) // 2]  # noqa: E731
-    requests = sum(r["requests"] for r in runs)
-    return {"requests": requests, "failures": sum(r["failures"] for r in runs),
-            "rps": requests / sum(r["seconds"] for r in runs), "p50": median("p50"), "p95": median("p95"),
-            "p99": median("p99")}
+    """The route with a random user's bearer token per request (bench/harness.py)."""
+    return harness.drive(port, lambda rnd, tag: ("GET", PATH, None, {"Authorization": f"Bearer {rnd.choice(tokens)}"}),
+                      concurrency, seconds)
 
 
 # -- setup ----------------------------------------------------------------------------------------
@@ -131,7 +77,7 @@ def count_operations(tokens: list[str], requests: int = 100) -> dict:
 
     import flask
 
-    from utalk import clients, http, limits, rpc
+    from utalk import http, limits
 
     logging.getLogger("utalk").setLevel(logging.WARNING)
     sys.path.insert(0, str(ROOT / "functions"))
@@ -142,38 +88,11 @@ def count_operations(tokens: list[str], requests: int = 100) -> dict:
     variants = {"off": http.endpoint("auth_me")(api_auth.me.handler), "on": api_auth.me}
     limits.plan = original
 
-    counts = {"reads": 0, "writes": 0, "commits": 0, "queries": 0}
-    api = clients.firestore()._firestore_api
-
-    def wrap(name, fn):
-        def counted(*args, **kwargs):
-            request = kwargs.get("request") or (args[0] if args else None)
-            if name == "batch_get_documents":
-                counts["reads"] += len(getattr(request, "documents", []) or request.get("documents", []))
-            elif name == "commit":
-                counts["commits"] += 1
-                counts["writes"] += len(getattr(request, "writes", []) or request.get("writes", []))
-            elif name == "run_query":
-                counts["queries"] += 1
-            return fn(*args, **kwargs)
-        return counted
-
-    for name in ("batch_get_documents", "commit", "run_query"):
-        setattr(api, name, wrap(name, getattr(api, name)))
-    raw_call = rpc.Method.call
-
-    def counted_raw(self, request, metadata, timeout=30.0):  # the limiter commits raw protobuf (raw_writes)
-        if self.path.endswith("/Commit"):
-            counts["commits"] += 1
-            counts["writes"] += len(request.writes)
-        return raw_call(self, request, metadata, timeout)
-    rpc.Method.call = counted_raw
-
-    app, out = flask.Flask("bench"), {}
+    ops = harness.FirestoreOps()
+    app, out = flask.Flask("limiter_bench", root_path=str(ROOT)), {}
     for label in ("off", "on", "off", "on"):  # twice each, alternating: the second pass is the warm one
         entry = variants[label]
-        for k in counts:
-            counts[k] = 0
+        ops.reset()
         lat = []
         for i in range(requests):
             with app.test_request_context(PATH, headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"}):
@@ -182,9 +101,7 @@ def count_operations(tokens: list[str], requests: int = 100) -> dict:
                 lat.append((time.perf_counter() - started) * 1000)
                 assert resp.status_code == 200, resp.get_data()
         lat.sort()
-        out[label] = {**{k: v / requests for k, v in counts.items()}, "p50": lat[len(lat) // 2],
-                      "p95": lat[int(0.95 * len(lat))]}
-    rpc.Method.call = raw_call
+        out[label] = {**ops.per(requests), "p50": lat[len(lat) // 2], "p95": lat[int(0.95 * len(lat))]}
     return out
 
 
@@ -231,7 +148,7 @@ def main() -> int:
                     runs[name].append(drive(port, tokens, c, args.seconds / args.rounds))
                     print(f"  c={c:<3} round {r} limiter {name:<3} {runs[name][-1]['rps']:8.1f} req/s",
                           file=sys.stderr, flush=True)
-            rows += [(c, name, combine(runs[name])) for name, _ in servers]
+            rows += [(c, name, harness.combine(runs[name])) for name, _ in servers]
         ops = count_operations(tokens)
 
         print(f"\nGET {PATH} (auth_me), gunicorn 2 workers x 8 threads, {args.seconds:.0f} s per server and level "
@@ -252,11 +169,7 @@ def main() -> int:
                   f"req/s {by[(c, 'on')]['rps'] / by[(c, 'off')]['rps']:.2f}x")
         return 0
     finally:
-        for name in ("unlimited", "gateway"):
-            proc = stack.procs.pop(name, None)
-            if proc and proc.poll() is None:
-                proc.terminate()
-                proc.wait(10)
+        harness.stop(stack, "unlimited", "gateway")
         if started_emulators:
             stack.stop()
 
