@@ -239,9 +239,10 @@ def _count(call: Call, plan) -> None:
     """Count the request against each limit of the route's plan, keyed by user or client IP."""
     from utalk import ratelimit  # on the first limited request: health.py's liveness never loads it
 
-    keys = {"user": lambda: f"{call.principal.workspace_id}/{call.principal.user_id}",
-            "ip": lambda: call.client_ip}
-    ratelimit.take(*[(limit, keys[scope]()) for limit, scope in plan])
+    def key(scope: str) -> str:
+        return f"{call.principal.workspace_id}/{call.principal.user_id}" if scope == "user" else call.client_ip
+
+    ratelimit.take(*[(limit, key(scope)) for limit, scope in plan])
 
 
 def endpoint(name: str, *, role: str | None = None, auth: bool = True,

@@ -1,6 +1,6 @@
 """Rate limits shared by every instance: fixed windows counted in sharded Firestore documents.
 
-A `Limit` allows `limit` events per `window_seconds` per key. `take()` counts an event with one
+A `Limit` (utalk/limits.py) allows `limit` events per `window_seconds` per key. `take()` counts an event with one
 blind `Increment` per limit (no read, no transaction: field transforms never contend) in one grouped
 Commit, and reads the verdict from the transform's result. Production Firestore sustains about one
 write per second per document, so a limit faster than that is split over `shards` documents, each
