@@ -83,6 +83,13 @@ def api(clean) -> Api:
     return Api(f"http://127.0.0.1:{clean.ports.gateway}")
 
 
+@pytest.fixture(scope="module")
+def module_api(stack) -> Api:
+    """A fresh Firestore once per module, for tests that share what a module fixture builds."""
+    stack.reset_firestore()
+    return Api(f"http://127.0.0.1:{stack.ports.gateway}")
+
+
 @pytest.fixture(scope="session")
 def _twilio_server(stack):
     """The fake Twilio REST API on the stack's port for it (the gateway's twilio client calls it)."""

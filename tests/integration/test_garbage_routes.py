@@ -139,12 +139,9 @@ def _problem(r) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def world(stack):
+def world(module_api):
     """One workspace with a channel, a conversation, a message and an escalation to aim at."""
-    from conftest import Api
-
-    stack.reset_firestore()
-    api = Api(f"http://127.0.0.1:{stack.ports.gateway}")
+    api = module_api
     ws = workspace(api, bot=False)
     customer = "+5215500000001"
     sid = "SM" + uuid.uuid4().hex
