@@ -113,6 +113,21 @@ def start_relay(stack: Stack, redis: bool) -> Server:
     return server
 
 
+def seed_bench_workspaces(clients: int) -> None:
+    """The bench rooms' workspace documents (the harness's default of clients/10 rooms, `room-k`),
+    with the default visibility: agents see every conversation, so the relay puts each bench agent
+    in its workspace room (relay/visibility.py; a workspace without a document limits its agents)."""
+    from google.cloud import firestore
+    db = firestore.Client(project=PROJECT)
+    batch = db.batch()
+    for k in range(max(1, clients // 10)):
+        batch.set(db.document(f"workspaces/room-{k}"), {"tenantId": "tenant_bench", "settings": {}})
+        if (k + 1) % 400 == 0:
+            batch.commit()
+            batch = db.batch()
+    batch.commit()
+
+
 def drop_relay_subscription() -> None:
     """A fresh subscription per run: no backlog from an earlier (aborted) run."""
     from google.api_core import exceptions as gexc
@@ -213,6 +228,7 @@ def main() -> int:
                 finally:
                     server.stop()
             drop_relay_subscription()
+            seed_bench_workspaces(size)
             server = start_relay(stack, redis=not args.no_redis)
             try:
                 warm_up(RELAY_TOPIC)

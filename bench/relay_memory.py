@@ -9,6 +9,9 @@ full collection, and with --trace a tracemalloc diff grouped by allocating line 
     .venv/bin/python bench/relay_memory.py --clients 2000 [--trace] [--port-offset 850]
 
 tracemalloc itself costs memory per allocation, so read RSS from a run without --trace.
+One socket connects and leaves before the baseline: what the first connect pays once per process
+(the Firestore client's channel, opened by the first read of a workspace's agentVisibility) is
+not a cost per socket. The bench workspaces get their documents as in relay_bench.py.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "realtime-relay"), str(ROOT / "shared"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "realtime-relay"), str(ROOT / "shared"), str(ROOT), str(ROOT / "bench")]
 
 from devstack.stack import TEST_PORTS, Ports, Stack, http_ok  # noqa: E402
 
@@ -92,6 +95,13 @@ def report_trace(before, after, n: int, top: int) -> None:
             print(f"            {package(fr.filename)}:{Path(fr.filename).name}:{fr.lineno}")
 
 
+def connect_once(url: str, token: str) -> None:
+    import socketio
+    client = socketio.Client(reconnection=False)
+    client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
+    client.disconnect()
+
+
 async def run(args) -> None:
     from utalk.auth.tokens import issue_access_token
     from relay.config import config
@@ -111,6 +121,8 @@ async def run(args) -> None:
         if await loop.run_in_executor(None, http_ok, f"{url}/health"):
             break
         await asyncio.sleep(0.1)
+    await loop.run_in_executor(None, connect_once, url, issue_access_token("mem-warm", "agent", "room-0",
+                                                                          "tenant_bench")[0])
     await asyncio.sleep(1.0)
     if args.trace:
         tracemalloc.start(args.frames)
@@ -168,6 +180,8 @@ def main() -> int:
                            "RELAY_TOPIC": "mem-relay-events", "RELAY_SUBSCRIPTION": "mem-relay-events--relay"})
         if not args.redis:
             os.environ.pop("UTALK_REDIS_URL", None)
+        from relay_bench import seed_bench_workspaces
+        seed_bench_workspaces(args.clients)
         asyncio.run(run(args))
     finally:
         stack.stop()

@@ -1,7 +1,10 @@
 """Seeds the demo tenant, workspace, admin user and WhatsApp channel (idempotent: existing ones are kept).
 
 Credentials come from UTALK_DEMO_ADMIN_EMAIL / UTALK_DEMO_ADMIN_PASSWORD, with local defaults. The
-channel uses the offline sandbox provider unless TWILIO_ACCOUNT_SID is set.
+channel uses the offline sandbox provider (and its local sandbox token) unless the developer sets
+TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (and UTALK_DEMO_NUMBER, a WhatsApp sender of that account):
+then the seed submits them as the demo channel's credentials, as an admin would, and Twilio must
+prove the number.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from utalk import clients, errors
 from utalk.auth.tokens import Principal
 
 TENANT, WORKSPACE = "tenant_demo", "ws_demo"
-DEMO_NUMBER = "+14155238886"  # Twilio's WhatsApp sandbox number
+DEMO_NUMBER = os.environ.get("UTALK_DEMO_NUMBER", "+14155238886")  # default: Twilio's WhatsApp sandbox number
 DEFAULT_SETTINGS = {
     "language": "es",
     "agentVisibility": "all",
@@ -68,7 +71,10 @@ def create_demo_channel(admin_id: str) -> dict:
     existing = [c for c in list_channels(WORKSPACE) if c.address == DEMO_NUMBER]
     if existing:
         return existing[0].model_dump(mode="json")
-    body = CreateChannel(name="WhatsApp demo", phoneNumber=DEMO_NUMBER)
+    live = {"provider": "twilio", "accountSid": os.environ["TWILIO_ACCOUNT_SID"],
+            "credentials": {"authToken": os.environ["TWILIO_AUTH_TOKEN"]}} \
+        if os.environ.get("TWILIO_ACCOUNT_SID") and os.environ.get("TWILIO_AUTH_TOKEN") else {}
+    body = CreateChannel(name="WhatsApp demo", phoneNumber=DEMO_NUMBER, **live)
     return create_channel(_acting_admin(admin_id, WORKSPACE, TENANT), body).model_dump(mode="json")
 
 

@@ -86,6 +86,7 @@ class Stack:
     def env(self) -> dict[str, str]:
         p = self.ports
         gateway = f"http://127.0.0.1:{p.gateway}"
+        key_file = str(service_account.ensure(self.state_dir, self.project))
         return {
             "UTALK_ENV": self.env_name,
             "GOOGLE_CLOUD_PROJECT": self.project,
@@ -101,8 +102,10 @@ class Stack:
             "METADATA_SERVER_DETECTION": "none",
             "NO_GCE_CHECK": "True",
             "PYTHONPATH": os.pathsep.join([str(ROOT / "shared"), str(ROOT)]),
-            # Throwaway key so firebase-admin can sign custom tokens offline (generated once per stack).
-            "FIREBASE_SERVICE_ACCOUNT": str(service_account.ensure(self.state_dir, self.project)),
+            # Throwaway key so firebase-admin can sign custom tokens offline (generated once per stack),
+            # and media URLs (deployed functions sign through IAM signBlob instead: utalk/media/signing.py).
+            "FIREBASE_SERVICE_ACCOUNT": key_file,
+            "UTALK_SIGNING_KEY_FILE": key_file,
             # The official twilio client is pointed here when set (tests run a fake Twilio on it).
             **({"TWILIO_API_BASE_URL": f"http://127.0.0.1:{p.twilio_api}"} if p.twilio_api else {}),
             # The official openai client is pointed at a fake (tests). Workspaces still default to the
@@ -231,7 +234,7 @@ class Stack:
         deadline = time.monotonic() + 15
         while True:
             try:
-                urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).read()
+                urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=60).read()
                 return
             except urllib.error.HTTPError as exc:
                 if exc.code != 409 or time.monotonic() > deadline:
@@ -240,8 +243,14 @@ class Stack:
 
 
 def test_stack() -> Stack:
-    """The test stack; UTALK_TEST_PORT_OFFSET shifts every port so parallel runs never collide."""
+    """The test stack; UTALK_TEST_PORT_OFFSET shifts every port so parallel runs never collide.
+
+    Under pytest-xdist each worker (`gw0`, `gw1`, ...) runs a stack of its own, 10 ports further per
+    worker: no two stack ports are 10 apart, so workers never collide with each other either."""
     offset = int(os.environ.get("UTALK_TEST_PORT_OFFSET", "0"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        offset += 10 * int(worker[2:])
     ports = Ports(**{k: v + offset for k, v in vars(TEST_PORTS).items()})
     return Stack(ports, project="utalk-test", env_name="test",
                  state_dir=ROOT / ".devstack" / f"test-{offset}")

@@ -1,6 +1,9 @@
-"""Channel registry endpoints (admin): connect a WhatsApp number, list the workspace's channels."""
+"""Channel registry endpoints (admin): connect a number the workspace's own provider account
+holds, list and read channels, rotate their write-only credentials, deactivate and delete them."""
+import flask
+
 from utalk import http
-from utalk.models.channels import CreateChannel
+from utalk.models.channels import CreateChannel, UpdateChannel, UpdateCredentials
 from utalk.services import channels
 
 
@@ -12,3 +15,24 @@ def create(call: http.Call):
 @http.endpoint("channels_list", role="admin")
 def list_channels(call: http.Call):
     return {"items": [c.model_dump(mode="json") for c in channels.list_channels(call.workspace_id)]}
+
+
+@http.endpoint("channels_get", role="admin")
+def get(call: http.Call):
+    return channels.get_channel(call.workspace_id, call.params["channelId"])
+
+
+@http.endpoint("channels_update", role="admin", body=UpdateChannel)
+def update(call: http.Call):
+    return channels.update_channel(call.principal, call.params["channelId"], call.body)
+
+
+@http.endpoint("channels_set_credentials", role="admin", body=UpdateCredentials)
+def set_credentials(call: http.Call):
+    return channels.set_credentials(call.principal, call.params["channelId"], call.body)
+
+
+@http.endpoint("channels_delete", role="admin")
+def delete(call: http.Call):
+    channels.delete_channel(call.principal, call.params["channelId"])
+    return flask.Response(status=204)

@@ -2,6 +2,7 @@
 
 Any authenticated role may ask; what the resulting Firebase session can read is decided by
 `firestore.rules` from the claims in the token (bots and services get a token but read nothing).
+Admins and agents get the role the server grants now: none (403 `account_inactive`) once deactivated.
 """
 from __future__ import annotations
 
@@ -14,4 +15,5 @@ firebase_tokens.require_configured()
 
 @http.endpoint("auth_firebase_token")
 def firebase_token(call: http.Call):
-    return {"token": firebase_tokens.mint(call.principal), "expiresIn": firebase_tokens.LIFETIME_SECONDS}
+    principal = firebase_tokens.current(call.principal)
+    return {"token": firebase_tokens.mint(principal), "expiresIn": firebase_tokens.LIFETIME_SECONDS}

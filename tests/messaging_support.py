@@ -2,9 +2,13 @@
 webhooks exactly as Twilio sends them, and bounded polling of Firestore for async effects."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from twilio.request_validator import RequestValidator
 
@@ -25,21 +29,30 @@ class Workspace:
     number: str
 
 
-def workspace(api, provider: str = "sandbox", number: str | None = None, bot: bool = True) -> Workspace:
+def workspace(api, number: str | None = None, bot: bool = True, twilio=None) -> Workspace:
     """A workspace with an admin and a WhatsApp channel. Messaging tests pass bot=False so the bot's
-    own replies (issue 4) do not mix with the messages they send."""
+    own replies (issue 4) do not mix with the messages they send.
+
+    The channel is on the offline sandbox provider; given the fake Twilio, it is a live Twilio channel
+    instead, whose number the fake's default account holds as an ONLINE WhatsApp sender (the proof
+    channel creation asks Twilio for), with that account's token submitted as its credentials."""
     admin = helpers.new_admin()
     if not bot:
         db().collection("workspaces").document(admin["workspaceId"]).update({"settings.bot.enabled": False})
     token = helpers.login(api, admin["email"])["token"]
     authed = api.with_token(token)
-    number = number or "+1415" + str(uuid.uuid4().int)[:7]
-    body = {"name": "Ventas", "phoneNumber": number, "provider": provider}
-    if provider == "twilio":
-        body["accountSid"] = ACCOUNT_SID
+    number = number or new_number()
+    body = {"name": "Ventas", "phoneNumber": number, "provider": "sandbox"}
+    if twilio is not None:
+        twilio.add_sender(number)
+        body.update(provider="twilio", accountSid=ACCOUNT_SID, credentials={"authToken": AUTH_TOKEN})
     r = authed.post("/api/v1/channels", json=body)
     assert r.status_code == 201, r.text
     return Workspace(admin["workspaceId"], authed, admin, r.json(), number)
+
+
+def new_number() -> str:
+    return "+1415" + str(uuid.uuid4().int)[:7]
 
 
 def agent(ws: Workspace, api) -> object:
@@ -95,3 +108,32 @@ def wait_for(predicate, timeout: float = 45.0, interval: float = 0.1):
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+class Instance:
+    """Another instance of a webhook function, served in this test process by functions-framework.
+
+    Its per-instance caches (the route and credentials cache) are this process's, so a test can
+    hold a route cached here that the gateway's workers never saw, and `forget()` is what the cache
+    TTL does to it."""
+
+    def __init__(self, api, function: str = "twilio_inbound"):
+        from devstack.gateway import function_app
+
+        self.api, self.client = api, function_app(function).test_client()
+
+    def post_signed(self, path: str, form: dict, token: str = AUTH_TOKEN):
+        sig = sign(self.api, path, form, token)
+        return self.client.post(path, data=form, headers={"X-Twilio-Signature": sig})
+
+    @staticmethod
+    def forget() -> None:
+        from utalk.channels import routes
+
+        routes.forget()
+
+
+def ops(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """The operator CLI (`scripts/ops`, i.e. `python -m utalk.ops`) against the test stack."""
+    return subprocess.run([sys.executable, "-m", "utalk.ops", *args], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, **env})

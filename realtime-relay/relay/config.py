@@ -33,6 +33,9 @@ class RelayConfig:
     # engine.io heartbeat: the server pings every interval; no pong within the timeout drops the socket.
     ping_interval_seconds: int
     ping_timeout_seconds: int
+    # How long a workspace's agentVisibility is trusted before it is read again (a switch takes
+    # effect within this time).
+    visibility_ttl_seconds: float
 
 
 def _instance_id() -> str:
@@ -58,6 +61,7 @@ def load() -> RelayConfig:
         shutdown_grace_seconds=float(env("RELAY_SHUTDOWN_GRACE_SECONDS", "5")),
         ping_interval_seconds=int(env("RELAY_PING_INTERVAL_SECONDS", "25")),
         ping_timeout_seconds=int(env("RELAY_PING_TIMEOUT_SECONDS", "20")),
+        visibility_ttl_seconds=float(env("RELAY_VISIBILITY_TTL_SECONDS", "30")),
     )
 
 

@@ -1,5 +1,7 @@
 """Socket.IO handlers: connect/disconnect, conversation rooms, typing, presence, token refresh.
 
+Who may hear which conversation (rooms, joins, reassignments) is relay/visibility.py's.
+
 Every client event goes through `client_event`: per-socket rate limit, size and shape checks,
 and a catch-all so a bad event yields an `error` event ({code, event}) instead of an exception.
 Handlers with an ack callback also get {ok: true|false, error?}.
@@ -21,6 +23,7 @@ from .presence import STATUSES
 from .rate_limit import TokenBucket
 from .routing import valid_id
 from .sessions import Session, Sessions
+from .visibility import Visibility
 
 log = logs.get("relay.handlers")
 
@@ -39,6 +42,8 @@ class Relay:
     def __init__(self, sio: socketio.AsyncServer, db, presence, cfg):
         self.sio, self.db, self.presence, self.cfg = sio, db, presence, cfg
         self.sessions = Sessions()
+        self.visibility = Visibility(sio.manager, db, self.sessions, cfg.visibility_ttl_seconds)
+        sio.manager.visibility = self.visibility  # the hooked manager (visibility.hooked) reports emits
         sio.on("connect", self.connect)
         sio.on("disconnect", self.disconnect)
         for name, fn in (("conversation:join", self.conversation_join),
@@ -62,11 +67,15 @@ class Relay:
         # socketio keeps this environ for the socket's lifetime: the bearer token has no business
         # staying in memory after it was verified.
         environ.pop("HTTP_AUTHORIZATION", None)
+        try:
+            held = await self.visibility.prepare(principal)
+        except Exception:
+            log.exception("workspace settings unreadable; connect refused", extra={"sid": sid})
+            raise socketio.exceptions.ConnectionRefusedError("unavailable", {"code": "unavailable"}) from None
         session = Session(principal, TokenBucket(self.cfg.events_per_minute))
         self.sessions[sid] = session
         ws, user = principal.workspace_id, principal.user_id
-        await self.sio.enter_room(sid, rooms.workspace(ws))
-        await self.sio.enter_room(sid, rooms.agent(ws, user))
+        self.visibility.connected(sid, session, held)
         self._schedule_expiry(sid, session)
         try:
             await self.presence.connected(ws, user, sid)
@@ -80,6 +89,7 @@ class Relay:
         session = self.sessions.pop(sid, None)
         if session is None:
             return
+        self.visibility.disconnected(session)
         if session.expiry is not None:
             session.expiry.cancel()
         try:
@@ -150,23 +160,17 @@ class Relay:
         conv = data.get("conversationId")
         if not valid_id(conv):
             raise Refused("invalid_payload")
-        if conv not in session.conversations:
-            # Checked against Firestore under the socket's own workspace, never taken on trust:
-            # another workspace's conversation id simply does not exist here.
-            snap = await self.db.document(f"workspaces/{session.workspace_id}/conversations/{conv}").get()
-            if not snap.exists:
-                return {"ok": False, "error": "not_found"}
-            session.conversations = session.conversations | {conv}
-            await self.sio.enter_room(sid, rooms.conversation(session.workspace_id, conv))
-        return {"ok": True}
+        refused = await self.visibility.join(sid, session, conv)
+        if refused == "forbidden":
+            raise Refused(refused)
+        # not_found (missing, or not this socket's to see) answers in the ack only, as it always did.
+        return {"ok": False, "error": refused} if refused else {"ok": True}
 
     async def conversation_leave(self, sid, session: Session, data: dict):
         conv = data.get("conversationId")
         if not valid_id(conv):
             raise Refused("invalid_payload")
-        if conv in session.conversations:
-            session.conversations = session.conversations - {conv}
-            await self.sio.leave_room(sid, rooms.conversation(session.workspace_id, conv))
+        self.visibility.leave(sid, session, conv)
         return {"ok": True}
 
     async def typing(self, event: str, sid, session: Session, data: dict):

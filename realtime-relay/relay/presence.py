@@ -121,8 +121,7 @@ class Presence:
         # document belong to the assignment code and must not be overwritten.
         await self.db.document(f"workspaces/{ws}/agents/{user}").set(
             {"status": status, "statusUpdatedAt": firestore.SERVER_TIMESTAMP}, merge=True)
-        await self.sio.emit("presence:update", {"userId": user, "status": status},
-                            room=rooms.workspace(ws))
+        await self.sio.emit("presence:update", {"userId": user, "status": status}, room=rooms.members(ws))
         log.info("presence", extra={"workspaceId": ws, "userId": user, "status": status})
         if status == "online":
             await _request_assignment(ws)

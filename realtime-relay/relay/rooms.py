@@ -1,9 +1,26 @@
-"""Room names. Every room is prefixed by the workspace, so nothing can cross workspaces."""
+"""Room names. Every room is prefixed by the workspace, so nothing can cross workspaces.
+
+`workspace(ws)` holds the sockets that see every conversation of the workspace (admins, and agents
+while its agentVisibility is "all"): events of audience `workspace` go there. `limited(ws)` holds
+the others (agents under "assigned", bots, services), who hear a conversation only through its
+own room. A socket is in exactly one of the two; what every member may hear (presence) goes to both.
+"""
 from __future__ import annotations
+
+CONVERSATION = ":conv:"
 
 
 def workspace(ws: str) -> str:
     return f"ws:{ws}"
+
+
+def limited(ws: str) -> str:
+    return f"ws:{ws}:limited"
+
+
+def members(ws: str) -> list[str]:
+    """Every socket of the workspace."""
+    return [workspace(ws), limited(ws)]
 
 
 def agent(ws: str, user_id: str) -> str:
@@ -11,4 +28,13 @@ def agent(ws: str, user_id: str) -> str:
 
 
 def conversation(ws: str, conversation_id: str) -> str:
-    return f"ws:{ws}:conv:{conversation_id}"
+    return f"ws:{ws}{CONVERSATION}{conversation_id}"
+
+
+def parse_conversation(room: str) -> tuple[str, str] | None:
+    """(workspace, conversation) of a conversation room's name, None for any other room. Unambiguous:
+    ids in room names never contain ':' (routing.valid_id)."""
+    head, sep, conv = room.partition(CONVERSATION)
+    if not sep or not head.startswith("ws:") or ":" in head[3:] or not conv:
+        return None
+    return head[3:], conv

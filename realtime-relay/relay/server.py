@@ -27,6 +27,7 @@ from .handlers import Relay
 from .protocol import RelayServer
 from .presence import LocalRegistry, Presence, RedisRegistry
 from .transport import drop_transports, tune_gc, watch_loop_lag
+from .visibility import hooked
 from .web import WebServer
 
 log = logs.get("relay.server")
@@ -48,7 +49,8 @@ def origin_checker(configured: tuple[str, ...]):
 
 
 def build_sio(cfg: RelayConfig, redis_url: str | None) -> socketio.AsyncServer:
-    manager = socketio.AsyncRedisManager(redis_url, channel="utalk-relay") if redis_url else None
+    manager = hooked(socketio.AsyncRedisManager)(redis_url, channel="utalk-relay") if redis_url \
+        else hooked(socketio.AsyncManager)()
     return RelayServer(client_manager=manager, cors_allowed_origins=origin_checker(settings().cors_origins),
                        max_http_buffer_size=MAX_FRAME_BYTES, ping_interval=cfg.ping_interval_seconds,
                        ping_timeout=cfg.ping_timeout_seconds, logger=False, engineio_logger=False)
@@ -99,6 +101,7 @@ async def serve(cfg: RelayConfig) -> None:
     for feed in feeds:
         feed.start()
     heartbeat = asyncio.ensure_future(presence.heartbeat_forever(relay.sessions))
+    visibility = asyncio.ensure_future(relay.visibility.refresh_forever())
     lag_watch = asyncio.ensure_future(watch_loop_lag())
     tune_gc()
     log.info("relay ready", extra={"port": cfg.port, "instance": cfg.instance_id,
@@ -115,6 +118,7 @@ async def serve(cfg: RelayConfig) -> None:
     web.stop_accepting()
     await drop_transports(sio)
     heartbeat.cancel()
+    visibility.cancel()
     lag_watch.cancel()
     await presence.cancel_pending()
     await web.close()

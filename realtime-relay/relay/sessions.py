@@ -19,6 +19,8 @@ class Session:
     limiter: TokenBucket
     conversations: frozenset[str] = frozenset()
     expiry: asyncio.TimerHandle | None = None
+    # Sees every conversation of the workspace (relay/visibility.py), else only joined ones.
+    sees_all: bool = False
 
     @property
     def workspace_id(self) -> str:

@@ -59,9 +59,11 @@ def db(emulators):
 
 @pytest.fixture
 def world(db):
-    """Two workspaces, each with one conversation and two agents."""
+    """Two workspaces (default visibility: agents see everything), each with one conversation and two agents."""
     w = {"ws_a": new_id("ws"), "ws_b": new_id("ws"), "conv_a": new_id("conv"), "conv_b": new_id("conv"),
          "a1": new_id("u"), "a2": new_id("u"), "b1": new_id("u")}
+    for ws in (w["ws_a"], w["ws_b"]):
+        db.document(f"workspaces/{ws}").set({"tenantId": "tenant_test", "settings": {}})
     db.document(f"workspaces/{w['ws_a']}/conversations/{w['conv_a']}").set({"status": "open"})
     db.document(f"workspaces/{w['ws_b']}/conversations/{w['conv_b']}").set({"status": "open"})
     return w

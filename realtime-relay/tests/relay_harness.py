@@ -28,6 +28,7 @@ STACK = test_stack()
 STACK.apply_env()
 JS_DIR = Path(__file__).resolve().parent / "js"
 GRACE_SECONDS = 1.5
+VISIBILITY_TTL_SECONDS = 1.0  # how long a relay trusts a workspace's agentVisibility (prod: 30)
 
 
 class RelayProcess:
@@ -40,6 +41,7 @@ class RelayProcess:
         STACK.state_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **STACK.env(), "PORT": str(port), "RELAY_INSTANCE_ID": name,
                "RELAY_PRESENCE_GRACE_SECONDS": str(GRACE_SECONDS), "LOG_LEVEL": "DEBUG",
+               "RELAY_VISIBILITY_TTL_SECONDS": str(VISIBILITY_TTL_SECONDS),
                "PYTHONPATH": os.pathsep.join([str(ROOT / "realtime-relay"), str(ROOT / "shared")]),
                **(extra_env or {})}
         self.proc = subprocess.Popen([str(VENV / "bin/python"), "-m", "relay.server"], cwd=ROOT, env=env,

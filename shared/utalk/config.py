@@ -5,6 +5,8 @@ without its secrets instead of running with a guessable one.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,6 +39,9 @@ class Settings:
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
     user_requests_per_minute: int = 100
+    # The platform key sealing channel credentials (UTALK_CREDENTIALS_KEY, base64 of 32 bytes);
+    # None when unset: local/test then use a fixed development key (channels/sealing.py).
+    credentials_key: bytes | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -70,7 +75,22 @@ def load() -> Settings:
         # Where Pub/Sub pushes and Cloud Tasks land: each function's own URL under this base.
         functions_base_url=os.environ.get("UTALK_FUNCTIONS_BASE_URL", gateway + "/_fn").rstrip("/"),
         bucket=os.environ.get("UTALK_BUCKET", f"{project}-media"),
+        credentials_key=decode_key("UTALK_CREDENTIALS_KEY", os.environ.get("UTALK_CREDENTIALS_KEY", "")),
     )
+
+
+def decode_key(name: str, value: str) -> bytes | None:
+    """A 32-byte key from its base64 (the value of setting `name`); None when empty."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{name} must be base64") from None
+    if len(key) != 32:
+        raise ConfigError(f"{name} must be 32 bytes (base64 of `openssl rand 32`)")
+    return key
 
 
 @lru_cache(maxsize=1)

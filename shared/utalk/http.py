@@ -222,11 +222,17 @@ def _read_query(request: flask.Request, model: type[BaseModel]):
                                 details={"fields": _field_errors(exc)}) from None
 
 
-def check_size(request: flask.Request) -> None:
-    limit = settings().max_body_bytes
+def check_size(request: flask.Request, streamed_limit: int | None = None) -> None:
+    """413 past the body limit. `streamed_limit` (a manifest row's `max_body_bytes`): the route reads
+    its body as a stream, so a chunked body is limited while it is read (werkzeug raises 413 past
+    it) instead of being buffered here."""
+    limit = streamed_limit or settings().max_body_bytes
     length = request.content_length
     if length is not None and length > limit:
         raise errors.PayloadTooLarge(f"Body exceeds {limit} bytes")
+    if length is None and streamed_limit:
+        request.max_content_length = limit
+        return
     if length is None and request.method in ("POST", "PUT", "PATCH"):
         # Chunked upload without a length: read at most one byte past the limit, never the whole stream.
         data = request.stream.read(limit + 1)
@@ -288,7 +294,7 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                 match = route.match(request.path)
                 if not match:
                     raise errors.NotFound("No such route", code="route_not_found")
-                check_size(request)
+                check_size(request, fn.max_body_bytes)
                 call = Call(request=request, request_id=rid, params=match.groupdict())
                 if auth:
                     call.principal = authenticate(request)

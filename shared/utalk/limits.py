@@ -36,7 +36,7 @@ class Limit:
 USER = Limit("user", 100, 60)                  # spec: 100 requests/minute per user, every authenticated route
 IP = Limit("ip", 60, 60)                       # every unauthenticated route, per client IP (http.client_ip)
 MESSAGES = Limit("messages", 60, 60)           # spec: 60 messages/minute per user
-MEDIA_UPLOADS = Limit("media-uploads", 10, 60)  # spec: 10 uploads/minute per user: the media upload route's row
+MEDIA_UPLOADS = Limit("media-uploads", 10, 60)  # spec: 10 files/minute per user, counted per file by media_upload.py
 
 # Per-endpoint limits on top of USER / IP: manifest function name -> ((limit, scope), ...), where the
 # scope "user" keys the count by workspace and user, "ip" by client IP.

@@ -39,6 +39,9 @@ class Function:
     timeout_seconds: int = 60
     secrets: tuple[str, ...] = ()
     public: bool = True                # reachable from the internet (API + webhooks) vs internal only
+    # A route that streams its body (uploads): its own body limit instead of the global
+    # `max_body_bytes`, checked on Content-Length and, for chunked bodies, while the handler reads.
+    max_body_bytes: int | None = None
 
     @property
     def kind(self) -> str:
@@ -68,7 +71,7 @@ QUEUES = (
 )
 
 JWT = ("UTALK_JWT_SECRET",)
-TWILIO = ("TWILIO_AUTH_TOKEN",)
+SEALED = ("UTALK_CREDENTIALS_KEY",)   # opens (or seals) channel credentials; no provider token is mounted
 
 FUNCTIONS: tuple[Function, ...] = (
     # health
@@ -90,8 +93,14 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("users_deactivate", "api_users:deactivate", "POST", f"{API}/users/{{userId}}/deactivate",
              secrets=JWT),
     # channels, conversations, messages (issue 3)
-    Function("channels_create", "api_channels:create", "POST", f"{API}/channels", secrets=JWT),
+    Function("channels_create", "api_channels:create", "POST", f"{API}/channels", secrets=JWT + SEALED),
     Function("channels_list", "api_channels:list_channels", "GET", f"{API}/channels", secrets=JWT),
+    Function("channels_get", "api_channels:get", "GET", f"{API}/channels/{{channelId}}", secrets=JWT),
+    Function("channels_update", "api_channels:update", "PATCH", f"{API}/channels/{{channelId}}",
+             secrets=JWT + SEALED),
+    Function("channels_set_credentials", "api_channels:set_credentials", "PUT",
+             f"{API}/channels/{{channelId}}/credentials", secrets=JWT + SEALED),
+    Function("channels_delete", "api_channels:delete", "DELETE", f"{API}/channels/{{channelId}}", secrets=JWT),
     Function("conversations_list", "api_conversations:list_conversations", "GET", f"{API}/conversations",
              secrets=JWT),
     Function("conversations_get", "api_conversations:get", "GET", f"{API}/conversations/{{conversationId}}",
@@ -104,10 +113,10 @@ FUNCTIONS: tuple[Function, ...] = (
              f"{API}/conversations/{{conversationId}}/messages", secrets=JWT),
     Function("messages_send", "api_messages:send", "POST", f"{API}/messages", secrets=JWT),
     Function("twilio_inbound", "webhooks_twilio:inbound", "POST", "/webhooks/twilio/whatsapp", memory="512Mi",
-             secrets=TWILIO),
-    Function("twilio_status", "webhooks_twilio:status", "POST", "/webhooks/twilio/status", secrets=TWILIO),
+             secrets=SEALED),
+    Function("twilio_status", "webhooks_twilio:status", "POST", "/webhooks/twilio/status", secrets=SEALED),
     Function("message_sender", "sub_sender:send", topic="message-outbound", public=False, timeout_seconds=120,
-             secrets=TWILIO),
+             secrets=SEALED),
     # bot, escalation, assignment (issue 4)
     Function("bot_dispatch", "sub_bot:dispatch", topic="message-received", public=False),
     Function("bot_run", "task_bot:run", queue="bot-runs", public=False, timeout_seconds=120,
@@ -125,6 +134,13 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("escalations_reject", "api_escalations:reject", "POST", f"{API}/escalations/{{escalationId}}/reject",
              secrets=JWT),
     Function("agents_set_status", "api_agents:set_status", "PATCH", f"{API}/agents/me/status", secrets=JWT),
+    # media (issue 17); the multipart route streams a body up to the 32 MB a function accepts
+    Function("media_upload", "api_media:upload", "POST", f"{API}/media", memory="512Mi", timeout_seconds=300,
+             max_body_bytes=32 * 1024 * 1024, secrets=JWT),
+    Function("media_upload_start", "api_media:start_upload", "POST", f"{API}/media/uploads", secrets=JWT),
+    Function("media_upload_complete", "api_media:complete_upload", "POST", f"{API}/media/{{mediaId}}/complete",
+             secrets=JWT),
+    Function("media_get", "api_media:get", "GET", f"{API}/media/{{mediaId}}", secrets=JWT),
 )
 
 

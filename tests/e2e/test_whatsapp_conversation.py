@@ -11,7 +11,7 @@ CUSTOMER = "+5215598765432"
 
 
 def test_customer_album_agent_reply_and_close(api, twilio):
-    ws = workspace(api, provider="twilio", bot=False)
+    ws = workspace(api, twilio=twilio, bot=False)
     agent_api, agent_id = agent(ws, api)
     urls = [twilio.add_media(f"ME{i:032d}", b"\x89PNG" + bytes([i]), "image/png") for i in range(4)]
     forms = [inbound_form(ws.number, CUSTOMER, body="", NumMedia="1", MediaUrl0=u, MediaContentType0="image/png")

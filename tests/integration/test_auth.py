@@ -56,7 +56,11 @@ def test_refresh_rotates_and_reuse_revokes_the_family(api, admin):
     second = r.json()
     assert second["refreshToken"] != first["refreshToken"]
     assert api.with_token(second["token"]).get("/api/v1/auth/me").status_code == 200
-    # The old token again: a leak. It fails, and so does the new one of the same family.
+    # The old token again once its grace is over (test_refresh_grace.py: what happens before): a
+    # leak. It fails, and so does the new one of the same family.
+    from tests.integration.test_refresh_grace import _age_use
+    from utalk.repositories.refresh_tokens import REUSE_GRACE_SECONDS
+    _age_use(first["refreshToken"], REUSE_GRACE_SECONDS + 1)
     reuse = api.post("/api/v1/auth/refresh", json={"refreshToken": first["refreshToken"]})
     assert reuse.status_code == 401 and reuse.json()["error"]["code"] == "refresh_reuse"
     after = api.post("/api/v1/auth/refresh", json={"refreshToken": second["refreshToken"]})

@@ -5,7 +5,8 @@ from messaging_support import agent, workspace
 def test_admin_creates_and_lists_channels(api):
     ws = workspace(api, bot=False)
     assert ws.channel["provider"] == "sandbox" and ws.channel["address"] == ws.number
-    assert ws.channel["authTokenRef"] == "TWILIO_AUTH_TOKEN" and "authToken" not in ws.channel
+    assert "authTokenRef" not in ws.channel and "authToken" not in ws.channel
+    assert ws.channel["credentials"] == {"authToken": {"set": True, "rotatedAt": ws.channel["createdAt"]}}
     items = ws.api.get("/api/v1/channels").json()["items"]
     assert [c["id"] for c in items] == [ws.channel["id"]]
 
@@ -22,8 +23,11 @@ def test_invalid_channel_input_is_422(api):
     ws = workspace(api, bot=False)
     for body in ({"name": "x", "phoneNumber": "12345"}, {"name": "x", "phoneNumber": "+14155550100",
                                                          "provider": "twilio"},
-                 {"name": "x", "phoneNumber": "+14155550100", "authTokenRef": "lower-case"},
-                 {"name": "x", "phoneNumber": "+14155550100", "authToken": "secret"}):
+                 {"name": "x", "phoneNumber": "+14155550100", "authTokenRef": "TWILIO_AUTH_TOKEN"},
+                 {"name": "x", "phoneNumber": "+14155550100", "authToken": "secret-secret-secret"},
+                 {"name": "x", "phoneNumber": "+14155550100", "credentials": {"authToken": "short"}},
+                 {"name": "x", "phoneNumber": "+14155550100", "credentials": {"pageToken": "p" * 40}},
+                 {"name": "x", "phoneNumber": "+14155550100", "provider": "twilio", "accountSid": "AC" + "1" * 32}):
         assert ws.api.post("/api/v1/channels", json=body).status_code == 422, body
 
 

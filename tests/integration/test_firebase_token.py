@@ -160,3 +160,76 @@ def test_production_signs_with_the_secret_given_inline():
     claims = verify(r.stdout.strip())
     assert claims["uid"] == "u_1" and claims["claims"] == {"workspaceId": "ws_1", "tenantId": "tenant_1",
                                                           "role": "agent"}
+
+
+# -- the server's current decision, not the token's (issue 12.8) -----------------------------------
+def _session(api, stack, access_token: str) -> Browser:
+    """The browser's Firestore session from a freshly minted custom token (its claims as Firebase
+    puts them in the ID token)."""
+    custom = verify(mint(api, access_token)["token"])
+    return Browser(f"127.0.0.1:{stack.ports.firestore}", stack.project,
+                   unsigned_id_token(stack.project, custom["uid"], **custom["claims"]))
+
+
+def _user(admin_api, role: str) -> tuple[dict, str]:
+    email = f"{role}-{os.urandom(4).hex()}@example.com"
+    r = admin_api.post("/api/v1/users", json={"email": email, "password": PASSWORD, "name": "X", "role": role})
+    assert r.status_code == 201, r.text
+    return r.json(), email
+
+
+def _conversation(ws: str) -> str:
+    from utalk import clients
+    path = f"workspaces/{ws}/conversations/conv_{os.urandom(4).hex()}"
+    clients.firestore().document(path).set({"workspaceId": ws, "assignedAgent": None, "status": "open"})
+    return path
+
+
+def test_deactivation_ends_the_firestore_session_and_refuses_new_tokens(api, admin, stack):
+    admin_api = api.with_token(login(api, admin["email"])["token"])
+    agent, email = _user(admin_api, "agent")
+    agent_access = login(api, email)["token"]
+    session = _session(api, stack, agent_access)
+    conv = _conversation(admin["workspaceId"])
+    assert session.get(conv).status_code == 200
+    assert admin_api.post(f"/api/v1/users/{agent['id']}/deactivate").status_code == 200
+    # The same Firebase session (its custom token is good for an hour) reads nothing from now on.
+    assert session.get(conv).status_code == 403
+    # Its REST access token is still unexpired, but it buys no new Firebase token.
+    r = api.with_token(agent_access).post(PATH)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "account_inactive"
+    assert "token" not in r.json()
+
+
+def test_a_demoted_admin_loses_admin_reads_and_a_new_token_carries_the_new_role(api, admin, stack):
+    admin_api = api.with_token(login(api, admin["email"])["token"])
+    other, email = _user(admin_api, "admin")
+    other_access = login(api, email)["token"]       # claims role admin for 15 minutes
+    channel = f"workspaces/{admin['workspaceId']}/channels/ch_ft"
+    from utalk import clients
+    clients.firestore().document(channel).set({"type": "whatsapp"})
+    conv = _conversation(admin["workspaceId"])
+    old = _session(api, stack, other_access)
+    assert old.get(channel).status_code == 200
+    r = admin_api.patch(f"/api/v1/users/{other['id']}", json={"role": "agent"})
+    assert r.status_code == 200 and r.json()["role"] == "agent", r.text
+    # The admin session minted before the demotion reads nothing at all any more ...
+    assert old.get(channel).status_code == 403 and old.get(conv).status_code == 403
+    # ... and the still-valid admin access token mints an agent's token: agent reads only.
+    claims = verify(mint(api, other_access)["token"])["claims"]
+    assert claims["role"] == "agent"
+    fresh = _session(api, stack, other_access)
+    assert fresh.get(conv).status_code == 200 and fresh.get(channel).status_code == 403
+    # Promoted back: admin reads again with a new token.
+    assert admin_api.patch(f"/api/v1/users/{other['id']}", json={"role": "admin"}).status_code == 200
+    assert _session(api, stack, other_access).get(channel).status_code == 200
+
+
+def test_a_user_from_before_access_documents_gets_one_on_first_mint(api, admin, stack):
+    from utalk import clients
+    ref = clients.firestore().document(f"workspaces/{admin['workspaceId']}/access/{admin['id']}")
+    ref.delete()
+    access_token = login(api, admin["email"])["token"]
+    session = _session(api, stack, access_token)
+    assert ref.get().to_dict() == {"role": "admin", "status": "active"}
+    assert session.get(_conversation(admin["workspaceId"])).status_code == 200

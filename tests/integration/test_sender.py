@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from urllib.parse import urlsplit
 from datetime import datetime, timedelta, timezone
 
 from messaging_support import INBOUND, conv_id, conversation_doc, inbound_form, post_signed, wait_for, workspace
@@ -11,8 +12,8 @@ from messaging_support import INBOUND, conv_id, conversation_doc, inbound_form, 
 CUSTOMER = "+5215512345678"
 
 
-def _setup(api):
-    ws = workspace(api, provider="twilio", bot=False)
+def _setup(api, twilio):
+    ws = workspace(api, twilio=twilio, bot=False)
     assert post_signed(api, INBOUND, inbound_form(ws.number, CUSTOMER)).status_code == 200
     return ws, conv_id(CUSTOMER, ws.number)
 
@@ -29,7 +30,7 @@ def _send(ws, cid, **body):
 
 
 def test_send_records_sid_and_uses_twilio_wire_format(api, twilio):
-    ws, cid = _setup(api)
+    ws, cid = _setup(api, twilio)
     ref = _send(ws, cid, text="hola desde Twilio")
     msg = wait_for(lambda: (d := ref.get().to_dict()) and d.get("providerId") and d)
     [sent] = sent_for(twilio, ref)
@@ -41,7 +42,7 @@ def test_send_records_sid_and_uses_twilio_wire_format(api, twilio):
 
 def test_duplicate_pubsub_deliveries_send_once(api, twilio):
     from utalk import pubsub
-    ws, cid = _setup(api)
+    ws, cid = _setup(api, twilio)
     ref = _send(ws, cid, text="solo una vez")
     for _ in range(3):  # the same outbound message delivered again (at-least-once delivery)
         pubsub.publish("message-outbound", {}, workspaceId=ws.id, conversationId=cid, messageId=ref.id).result()
@@ -53,7 +54,7 @@ def test_duplicate_pubsub_deliveries_send_once(api, twilio):
 def test_transient_failures_are_retried(api, twilio):
     twilio.fail_next(503, times=2)
     twilio.fail_next(429, times=1, code=20429, message="Too Many Requests")
-    ws, cid = _setup(api)
+    ws, cid = _setup(api, twilio)
     ref = _send(ws, cid, text="reintento")
     msg = wait_for(lambda: (d := ref.get().to_dict()) and d.get("providerId") and d, timeout=30)
     assert msg["status"] == "sending" and len(sent_for(twilio, ref)) == 1
@@ -61,7 +62,7 @@ def test_transient_failures_are_retried(api, twilio):
 
 def test_permanent_failure_marks_failed_with_reason(api, twilio):
     twilio.fail_next(400, code=63016, message="Outside the allowed window")
-    ws, cid = _setup(api)
+    ws, cid = _setup(api, twilio)
     ref = _send(ws, cid, text="fallará")
     msg = wait_for(lambda: (d := ref.get().to_dict()) and d["status"] == "failed" and d)
     assert msg["errorCode"] == "63016" and "window" in msg["errorMessage"] and sent_for(twilio, ref) == []
@@ -69,14 +70,14 @@ def test_permanent_failure_marks_failed_with_reason(api, twilio):
 
 def test_retries_exhausted_marks_failed(api, twilio):
     twilio.fail_next(500, times=4)
-    ws, cid = _setup(api)
+    ws, cid = _setup(api, twilio)
     ref = _send(ws, cid, text="nunca")
     msg = wait_for(lambda: (d := ref.get().to_dict()) and d["status"] == "failed" and d, timeout=30)
     assert msg["errorCode"] == "20500" and sent_for(twilio, ref) == []
 
 
 def test_template_outside_window_and_location(api, twilio):
-    ws, cid = _setup(api)
+    ws, cid = _setup(api, twilio)
     conversation_doc(ws.id, cid).update({"lastInboundAt": datetime.now(timezone.utc) - timedelta(days=2)})
     ref = _send(ws, cid, template={"contentSid": "HX" + "c" * 32, "variables": {"1": "Ana"}})
     wait_for(lambda: (ref.get().to_dict() or {}).get("providerId"))
@@ -89,7 +90,7 @@ def test_template_outside_window_and_location(api, twilio):
 
 
 def test_inbound_media_can_be_forwarded(api, twilio):
-    ws, cid = _setup(api)
+    ws, cid = _setup(api, twilio)
     url = twilio.add_media("ME" + "2" * 32, b"%PDF-1.4 test", "application/pdf")
     form = inbound_form(ws.number, CUSTOMER, body="", NumMedia="1", MediaUrl0=url,
                         MediaContentType0="application/pdf")
@@ -98,4 +99,7 @@ def test_inbound_media_can_be_forwarded(api, twilio):
                 if d.to_dict().get("mediaId")][0]["mediaId"]
     ref = _send(ws, cid, mediaId=media_id, text="reenvío")
     wait_for(lambda: (ref.get().to_dict() or {}).get("providerId"))
-    assert sent_for(twilio, ref)[0]["MediaUrl"].endswith(".pdf") and ref.get().get("type") == "file"
+    url = sent_for(twilio, ref)[0]["MediaUrl"]
+    assert urlsplit(url).path.endswith(".pdf") and "X-Goog-Signature=" in url and ref.get().get("type") == "file"
+    [fetch] = [f for f in twilio.media_fetches if f["url"] == url]  # Twilio fetched the signed URL
+    assert fetch["status"] == 200 and fetch["contentType"] == "application/pdf" and fetch["body"] == b"%PDF-1.4 test"

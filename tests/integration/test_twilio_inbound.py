@@ -95,7 +95,7 @@ def test_album_burst_of_ten_stores_all_with_correct_counters(api):
 
 
 def test_media_is_downloaded_to_storage_with_a_record(api, twilio):
-    ws = workspace(api, provider="twilio", bot=False)
+    ws = workspace(api, twilio=twilio, bot=False)
     png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
     url = twilio.add_media("ME" + "1" * 32, png, "image/png")
     form = inbound_form(ws.number, CUSTOMER, body="", NumMedia="1", MediaUrl0=url, MediaContentType0="image/png")

@@ -11,7 +11,7 @@ CUSTOMER = "+5215512345678"
 
 
 def _sent(api, twilio):
-    ws = workspace(api, provider="twilio", bot=False)
+    ws = workspace(api, twilio=twilio, bot=False)
     post_signed(api, INBOUND, inbound_form(ws.number, CUSTOMER))
     cid = conv_id(CUSTOMER, ws.number)
     r = ws.api.post("/api/v1/messages", json={"conversationId": cid, "messageId": str(uuid.uuid4()), "text": "x"})

@@ -171,3 +171,58 @@ def listen(host: str, project: str, token: str | None, parent: str, structured_q
     finally:
         done.set()
         channel.close()
+
+
+class LiveListener:
+    """A Listen stream kept open (what an onSnapshot listener is), recording what it is sent:
+    documents added or changed, and whether the target was refused."""
+
+    def __init__(self, host: str, project: str, token: str, parent: str, structured_query: dict,
+                 timeout: float = 120.0):
+        from google.cloud.firestore_v1.services.firestore import FirestoreClient
+        from google.cloud.firestore_v1.services.firestore.transports import FirestoreGrpcTransport
+        from google.cloud.firestore_v1.types import ListenRequest, StructuredQuery, Target
+
+        database = f"projects/{project}/databases/(default)"
+        sq = StructuredQuery.from_json(json.dumps(structured_query))
+        self._request = ListenRequest(database=database, add_target=Target(
+            target_id=1, query=Target.QueryTarget(parent=f"{database}/documents/{parent}", structured_query=sq)))
+        self._done = threading.Event()
+        self._channel = grpc.insecure_channel(host)
+        self._client = FirestoreClient(transport=FirestoreGrpcTransport(channel=self._channel))
+        self._metadata = [("google-cloud-resource-prefix", database), ("authorization", f"Bearer {token}")]
+        self.documents: list[str] = []   # every document sent, in order (repeats included)
+        self.current = threading.Event()
+        self.refused: str | None = None  # "<status>: <message>" once the target is removed
+        self.ended = threading.Event()
+        self._timeout = timeout
+        threading.Thread(target=self._consume, daemon=True).start()
+
+    def _requests(self):
+        yield self._request
+        self._done.wait(self._timeout)
+
+    def _consume(self):
+        from google.cloud.firestore_v1.types import TargetChange
+        try:
+            for resp in self._client.listen(requests=self._requests(), metadata=self._metadata,
+                                            timeout=self._timeout):
+                if "document_change" in resp:
+                    self.documents.append(resp.document_change.document.name.split("/documents/", 1)[1])
+                if "target_change" in resp:
+                    change = resp.target_change
+                    if change.target_change_type == TargetChange.TargetChangeType.REMOVE:
+                        code = _STATUS.get(change.cause.code, str(change.cause.code))
+                        self.refused = f"{code}: {change.cause.message.strip()}"
+                        return
+                    if change.target_change_type == TargetChange.TargetChangeType.CURRENT:
+                        self.current.set()
+        except Exception as exc:  # grpc.RpcError, or api_core's wrapper of it
+            if not self._done.is_set():  # not our own close()
+                self.refused = f"{getattr(exc, 'code', lambda: type(exc).__name__)()}: {exc}"
+        finally:
+            self.ended.set()
+
+    def close(self):
+        self._done.set()
+        self._channel.close()

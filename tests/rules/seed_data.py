@@ -5,6 +5,8 @@ conversations assigned to them; ws_c has an unknown visibility value (must act a
 ws_ghost has conversations but no workspace document (agents get "assigned", never "all").
 ws_a and ws_b hold one document in each collection a client might try, protected or not, so every
 (identity, document) pair of the matrix exists to be asked for.
+Every user the server granted has an access document (workspaces/{ws}/access/{uid}: role, status),
+as repositories/access.py writes it; the rules check it on every read.
 """
 from __future__ import annotations
 
@@ -48,7 +50,25 @@ IDENTITIES = {
     "no_claims": {"uid": "admin_a"},
     # The role claim in a different case or unknown: never matches.
     "role_unknown": {"uid": "admin_a", "workspaceId": WS_A, "tenantId": TENANT_A, "role": "ADMIN"},
+    # Tokens minted before the server changed its mind (ACCESS below): deactivated, demoted, or
+    # a user with no access document at all.
+    "agent_a_deactivated": {"uid": "agent_a_off", "workspaceId": WS_A, "tenantId": TENANT_A, "role": "agent"},
+    "admin_a_demoted": {"uid": "admin_a_old", "workspaceId": WS_A, "tenantId": TENANT_A, "role": "admin"},
+    "agent_a_no_access": {"uid": "agent_a_unknown", "workspaceId": WS_A, "tenantId": TENANT_A, "role": "agent"},
     "anonymous": None,
+}
+
+# What the server decided for each user: (workspace, uid) -> access document. Bots and services
+# have none (they read nothing anyway).
+ACCESS = {
+    (WS_A, "admin_a"): {"role": "admin", "status": "active"},
+    (WS_A, "agent_a1"): {"role": "agent", "status": "active"},
+    (WS_A, "agent_a_off"): {"role": "agent", "status": "inactive"},
+    (WS_A, "admin_a_old"): {"role": "agent", "status": "active"},
+    (WS_B, "admin_b"): {"role": "admin", "status": "active"},
+    (WS_B, "agent_b1"): {"role": "agent", "status": "active"},
+    (WS_C, "agent_c1"): {"role": "agent", "status": "active"},
+    (WS_GHOST, "agent_g1"): {"role": "agent", "status": "active"},
 }
 
 # Documents of each workspace besides conversations/messages: the collections rules must cover.
@@ -57,6 +77,9 @@ WORKSPACE_DOCS = {
     "agents/agent_1": {"status": "online", "maxConversations": 5, "currentConversations": 1},
     "channels/ch_1": {"type": "whatsapp", "address": "+15550001", "credentialsRef": "secrets/twilio"},
     "secrets/twilio": {"authToken": "secret-token"},
+    # Sealed channel credentials (services/channels.py): server only, even for the workspace's admin.
+    "channelSecrets/ch_1": {"workspaceId": "ws", "channelId": "ch_1", "kid": "k", "dataKey": b"\x00" * 60,
+                            "fields": {"authToken": b"\x00" * 60}},
     "idempotency/key_1": {"handler": "webhooks_twilio", "at": "2026-01-01T00:00:00Z"},
     "botRuns/run_1": {"tokens": 120, "costUsd": 0.001, "prompt": "system prompt ..."},
     "escalations/esc_1": {"reason": "keyword"},
@@ -93,4 +116,10 @@ def seed() -> None:
                 batch.set(db.document(path), {"workspaceId": ws, "conversationId": conv, "text": "hola"})
     for doc, data in GLOBAL_DOCS.items():
         batch.set(db.document(doc), data)
+    for (ws, uid), data in ACCESS.items():
+        batch.set(db.document(access_path(ws, uid)), data)
     batch.commit()
+
+
+def access_path(ws: str, uid: str) -> str:
+    return f"workspaces/{ws}/access/{uid}"

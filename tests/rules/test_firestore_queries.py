@@ -62,14 +62,23 @@ CASES = [
     ("agent_a1", "workspaces/ws_b", "agents", False, None, None),
     ("agent_a1", "workspaces/ws_a", "channels", False, None, None),
     ("admin_a", "workspaces/ws_a", "channels", False, None, ["workspaces/ws_a/channels/ch_1"]),
+    # sessions the server has since deactivated or demoted (seed_data.ACCESS)
+    ("agent_a_deactivated", "workspaces/ws_a", "conversations", False, None, None),
+    ("agent_a_deactivated", "workspaces/ws_a", "agents", False, None, None),
+    ("agent_a_deactivated", CG, "messages", True, {"workspaceId": "ws_a"}, None),
+    ("admin_a_demoted", "workspaces/ws_a", "conversations", False, None, None),
+    ("admin_a_demoted", "workspaces/ws_a", "channels", False, None, None),
+    ("admin_a_demoted", CG, "messages", True, {"workspaceId": "ws_a"}, None),
+    ("agent_a_no_access", "workspaces/ws_a", "conversations", False, None, None),
     # protected collections, even for the workspace's own admin
     *[("admin_a", "workspaces/ws_a", c, False, None, None)
-      for c in ("users", "secrets", "idempotency", "botRuns", "escalations", "media")],
+      for c in ("users", "access", "secrets", "channelSecrets", "idempotency", "botRuns", "escalations", "media")],
     *[("admin_a", "", c, False, None, None)
       for c in ("userEmails", "refreshTokens", "tokenFamilies", "rateLimits", "channelRoutes", "tenants",
                 "workspaces")],
     ("admin_a", CG, "users", True, None, None),
     ("admin_a", CG, "secrets", True, None, None),
+    ("admin_a", CG, "channelSecrets", True, None, None),
 ]
 
 

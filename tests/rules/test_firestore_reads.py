@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from seed_data import (CONVERSATIONS, FULL_WORKSPACES, GLOBAL_DOCS, IDENTITIES, WORKSPACE_DOCS, WORKSPACES,
-                       messages_of)
+from seed_data import (ACCESS, CONVERSATIONS, FULL_WORKSPACES, GLOBAL_DOCS, IDENTITIES, WORKSPACE_DOCS, WORKSPACES,
+                       access_path, messages_of)
 
 
 def conversation_docs(ws: str, only: set[str] | None = None) -> set[str]:
@@ -25,7 +25,8 @@ ALL_DOCS = sorted(
     {f"workspaces/{ws}" for ws in WORKSPACES}
     | {f"workspaces/{ws}/{doc}" for ws in FULL_WORKSPACES for doc in WORKSPACE_DOCS}
     | {doc for ws in CONVERSATIONS for doc in conversation_docs(ws)}
-    | set(GLOBAL_DOCS))
+    | set(GLOBAL_DOCS)
+    | {access_path(ws, uid) for ws, uid in ACCESS})
 
 # What each identity may read; every other document of ALL_DOCS must be refused.
 ALLOWED: dict[str, set[str]] = {
@@ -44,6 +45,11 @@ ALLOWED: dict[str, set[str]] = {
     "admin_a_password": set(),
     "no_claims": set(),
     "role_unknown": set(),
+    # What the server decided since the token was minted wins: deactivated reads nothing; a token
+    # claiming admin of a user now agent reads nothing (not even agent reads) until a new token.
+    "agent_a_deactivated": set(),
+    "admin_a_demoted": set(),
+    "agent_a_no_access": set(),
     "anonymous": set(),
 }
 assert set(ALLOWED) == set(IDENTITIES)

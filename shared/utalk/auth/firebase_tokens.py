@@ -2,7 +2,9 @@
 
 The frontend exchanges our access token for a custom token, signs in to Firebase with it, and opens
 Firestore listeners; `firestore.rules` authorizes those reads from the claims set here
-(`workspaceId`, `tenantId`, `role`), so these claims are the whole of a client's Firestore identity.
+(`workspaceId`, `tenantId`, `role`), checked on every read against the user's access document
+(repositories/access.py). The claims come from that document too, not from the access token
+(which may be 15 minutes old): an inactive user gets no token, a demoted one a token of the new role.
 
 firebase-admin signs with the service account in FIREBASE_SERVICE_ACCOUNT (the JSON itself, as the
 secret is mounted, or a path to it). It is given to firebase-admin as an explicit credential of a
@@ -15,8 +17,10 @@ from __future__ import annotations
 import json
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
+from utalk import errors
 from utalk.auth.tokens import Principal
 from utalk.config import ConfigError, settings
 
@@ -68,6 +72,27 @@ def _firebase_app():
                     options={"projectId": info.get("project_id") or settings().project_id},
                     name=APP_NAME)
     return _app
+
+
+# The roles whose tokens open reads (firestore.rules): only they are checked against a user document.
+# Bots and services read nothing, so theirs are minted as asked.
+READING_ROLES = ("admin", "agent")
+
+
+def current(principal: Principal) -> Principal:
+    """`principal` with the role the server grants now; 403 `account_inactive` when it grants none."""
+    if principal.role not in READING_ROLES:
+        return principal
+    from utalk.repositories import access
+    from utalk.repositories.users import UserRepository
+
+    granted = access.get(principal.workspace_id, principal.user_id)
+    if granted is None:  # a user from before access documents: make theirs from the user document
+        stored = UserRepository(principal.workspace_id).get(principal.user_id)
+        granted = access.backfill(principal.workspace_id, stored) if stored else None
+    if not granted or granted.get("status") != "active" or granted.get("role") not in READING_ROLES:
+        raise errors.Forbidden("This account is not active", code="account_inactive")
+    return replace(principal, role=granted["role"])
 
 
 def claims_for(principal: Principal) -> dict[str, str]:

@@ -1,37 +1,95 @@
-"""Channel credentials by reference: a channel names the secret holding its auth token.
+"""A channel's provider credentials: submitted once by its admin, sealed, opened only for it.
 
-In functions, secrets are mounted as environment variables (manifest `secrets=`), so a reference
-is an env var name. Local and test runs without the secret use a fixed sandbox token, which is
-also what the sandbox signs its status callbacks with; production refuses to run without it.
+Each provider's channel holds named fields (`models/channels.CREDENTIAL_FIELDS`: Twilio's
+authToken; Messenger will add pageToken, appSecret, verifyToken). They are sealed (`sealing.py`)
+into `workspaces/{ws}/channelSecrets/{channelId}`, which no client can read (Firestore rules deny
+it), and opened only with the workspace and channel the caller serves. The channel document says
+only which fields are set and when each was last rotated. No code reads a provider secret from
+the environment.
+
+The offline sandbox provider exists only in local/test. Its channels default to the fixed sandbox
+token, which the sandbox signs its status callbacks with and the tests sign their webhooks with,
+unless their admin submits another; outside local/test a sandbox channel opens nothing.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 
-from utalk.config import ConfigError, settings
+from google.cloud import firestore
 
+from utalk import errors, logs
+from utalk.channels import sealing
+from utalk.config import ConfigError, Settings, settings
+
+log = logs.get("credentials")
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token-local-only-000000"
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
+SANDBOX_DEFAULTS = {"authToken": SANDBOX_AUTH_TOKEN}
 
 
-def auth_token(ref: str | None) -> str:
-    value = os.environ.get(ref or "TWILIO_AUTH_TOKEN", "")
-    if value:
-        return value
-    if settings().is_local:
-        return SANDBOX_AUTH_TOKEN
-    raise ConfigError(f"secret {ref} is not configured")
+class Credentials(Mapping):
+    """One channel's opened credentials (field -> value). Never printed: repr names the fields only."""
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, str]):
+        self._values = dict(values)
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Credentials({sorted(self._values)})"
 
 
 def default_provider() -> str:
-    """Twilio when an account is configured, else the offline sandbox (the local default)."""
-    return "twilio" if os.environ.get("TWILIO_ACCOUNT_SID") else "sandbox"
+    """The offline sandbox locally, Twilio anywhere else."""
+    return "sandbox" if settings().is_local else "twilio"
 
 
-def default_account_sid() -> str | None:
-    return os.environ.get("TWILIO_ACCOUNT_SID") or None
+def check_provider(provider: str, conf: Settings | None = None) -> None:
+    if provider == "sandbox" and not (conf or settings()).is_local:
+        raise errors.ValidationFailed("The sandbox provider exists only in local and test environments",
+                                      code="provider_not_allowed")
 
 
-def twilio_api_base_url() -> str | None:
-    """Override of https://api.twilio.com (tests point the official client at a local fake)."""
-    return os.environ.get("TWILIO_API_BASE_URL") or None
+def sealed(workspace_id: str, channel_id: str, values: Mapping[str, str]) -> dict:
+    """The `channelSecrets` document holding `values` sealed for this workspace and channel."""
+    return {**sealing.seal(workspace_id, channel_id, values), "workspaceId": workspace_id,
+            "channelId": channel_id, "updatedAt": firestore.SERVER_TIMESTAMP}
+
+
+def state(names, at=firestore.SERVER_TIMESTAMP) -> dict:
+    """What the channel document says about credentials `names`: set, and rotated at `at`."""
+    return {name: {"set": True, "rotatedAt": at} for name in names}
+
+
+def opened(workspace_id: str, channel_id: str, provider: str | None, record: Mapping | None,
+           conf: Settings | None = None) -> Credentials | None:
+    """The channel's credentials from its sealed record, or None (missing, or they do not open:
+    every signature check against them then fails, closed)."""
+    if provider == "sandbox" and not (conf or settings()).is_local:
+        return None
+    if record is None:
+        return None
+    try:
+        return Credentials(sealing.unseal(workspace_id, channel_id, record))
+    except sealing.Unsealable as exc:
+        log.error("credentials of channel %s/%s do not open: %s", workspace_id, channel_id, exc,
+                  extra={"workspaceId": workspace_id, "channelId": channel_id})
+        return None
+
+
+def twilio_api_base_url(conf: Settings | None = None) -> str | None:
+    """Override of https://api.twilio.com (tests point the official client at a local fake).
+    Only local/test may set it: anywhere else it would send every tenant's token elsewhere."""
+    value = os.environ.get("TWILIO_API_BASE_URL") or None
+    if value and not (conf or settings()).is_local:
+        raise ConfigError("TWILIO_API_BASE_URL is allowed only in local/test environments")
+    return value

@@ -26,16 +26,20 @@ CALLBACK_GAP_SECONDS = 0.05
 
 
 class Sandbox(TwilioWhatsApp):
-    """Same credentials and media download as Twilio; sending stays on this machine."""
+    """Same credentials and media download as Twilio; sending stays on this machine. Exists only
+    in local/test (channel creation refuses it elsewhere, and its credentials open nowhere else)."""
 
-    def __init__(self, channel: dict):
-        super().__init__(channel)
+    def __init__(self, channel: dict, creds: credentials.Credentials):
+        super().__init__(channel, creds)
         self.account_sid = channel.get("accountSid") or credentials.SANDBOX_ACCOUNT_SID
+
+    def prove_address(self, address: str) -> None:
+        """Sandbox numbers are whatever a local developer or test says they are."""
 
     def send(self, out: Outbound) -> SendResult:
         sid = "SM" + uuid.uuid4().hex
         WorkspaceScope(out.workspace_id).collection("sandboxOutbox").document(sid).set({
-                "sid": sid, "to": wa(out.to), "from": wa(out.from_), "body": out.text,
+            "sid": sid, "to": wa(out.to), "from": wa(out.from_), "body": out.text,
             "mediaUrls": list(out.media_urls), "location": out.location, "contentSid": out.content_sid,
             "contentVariables": out.content_variables, "conversationId": out.conversation_id,
             "messageId": out.message_id, "createdAt": firestore.SERVER_TIMESTAMP})

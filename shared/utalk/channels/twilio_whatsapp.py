@@ -1,22 +1,37 @@
 """WhatsApp through Twilio: sending with the official client, validating webhook signatures,
-and downloading inbound media with the account credentials."""
+proving that an account holds a number, and downloading inbound media from Twilio's own hosts.
+
+Every call uses the channel's own account SID and the auth token its admin submitted
+(`channels/credentials.py`); there is no platform-wide Twilio account.
+"""
 from __future__ import annotations
 
 import hmac
 import json
 import threading
+from functools import lru_cache
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from utalk.channels import credentials
+from utalk import errors
+from utalk.channels import credentials, fetch
 from utalk.channels.base import Outbound, PermanentSendError, SendResult, TransientSendError
 
 SEND_TIMEOUT_SECONDS = 15
-MAX_MEDIA_BYTES = 16 * 1024 * 1024            # WhatsApp's own limit for media
+# Inbound media URLs name api.twilio.com, which answers with a redirect to its media CDN: the
+# short-lived mms.twiliocdn.com URLs when HTTP auth on media is enforced (Twilio's default now),
+# media.twiliocdn.com or the public S3 bucket of that name for older media. Only those are followed.
+MEDIA = fetch.MediaPolicy(
+    sources=(fetch.Origin("api.twilio.com"),),
+    redirects=(fetch.Origin("mms.twiliocdn.com"), fetch.Origin("media.twiliocdn.com"),
+               fetch.Origin("s3-external-1.amazonaws.com", "/media.twiliocdn.com/")),
+    max_bytes=16 * 1024 * 1024)                # WhatsApp's own limit for media
+# A WhatsApp sender (Senders API) in these states has been verified for the account.
+PROVEN_SENDER_STATUSES = ("ONLINE", "ONLINE:UPDATING")
 _clients: dict[tuple[str, str], Client] = {}
 _lock = threading.Lock()
 
@@ -49,6 +64,12 @@ def validate_signature(auth_token: str, url: str, params, signature: str | None)
     return validator.validate(url, params, signature)
 
 
+def signed(url: str, params, signature: str | None):
+    """The check a webhook's channel credentials must pass (`routes.verified`): their auth token
+    signs this request."""
+    return lambda creds: validate_signature(creds["authToken"], url, params, signature)
+
+
 def _client(account_sid: str, token: str) -> Client:
     key = (account_sid, token)
     client = _clients.get(key)
@@ -58,17 +79,49 @@ def _client(account_sid: str, token: str) -> Client:
             if client is None:
                 client = Client(account_sid, token, http_client=TwilioHttpClient(timeout=SEND_TIMEOUT_SECONDS))
                 base = credentials.twilio_api_base_url()
-                if base:
-                    client.api.base_url = base.rstrip("/")
+                if base:  # one local fake stands in for api.twilio.com and messaging.twilio.com
+                    client.api.base_url = client.messaging.base_url = base.rstrip("/")
+                if len(_clients) >= 1000:  # tokens rotate and proofs try wrong ones: stay bounded
+                    _clients.clear()
                 _clients[key] = client
     return client
 
 
+@lru_cache(maxsize=1)
+def media_policy() -> fetch.MediaPolicy:
+    """Twilio's media hosts; locally also exactly the fake Twilio's origin (never in production)."""
+    base = credentials.twilio_api_base_url()
+    return MEDIA.with_source(fetch.Origin.of(base)) if base else MEDIA
+
+
 class TwilioWhatsApp:
-    def __init__(self, channel: dict):
+    def __init__(self, channel: dict, creds: credentials.Credentials):
         self.channel = channel
-        self.account_sid = channel.get("accountSid") or credentials.default_account_sid() or ""
-        self.token = credentials.auth_token(channel.get("authTokenRef"))
+        self.account_sid = channel.get("accountSid") or ""
+        self.token = creds["authToken"]
+
+    def prove_address(self, address: str) -> None:
+        """That this account holds `address` as a verified WhatsApp sender (Twilio's Senders API);
+        422 `invalid_credentials` when Twilio refuses the account SID and token, 422
+        `number_not_owned` when the number is not one of its senders, 503 when Twilio is down."""
+        try:
+            senders = _client(self.account_sid, self.token).messaging.v2.channels_senders.list(
+                channel="whatsapp", page_size=100, limit=5000)
+        except TwilioException as exc:
+            # List pages fail as TwilioException("Unable to fetch page", response), the rest as
+            # TwilioRestException: either way the HTTP status says whose fault it is.
+            status = getattr(exc, "status", None) or getattr(exc.args[1] if len(exc.args) > 1 else None,
+                                                             "status_code", None)
+            if status in (401, 403, 404):
+                raise errors.ValidationFailed("Twilio refused this account SID and auth token",
+                                              code="invalid_credentials") from None
+            raise errors.Unavailable("Twilio could not confirm the number; try again", code="provider_unavailable",
+                                     details={"twilioStatus": status}) from None
+        except (requests.Timeout, requests.ConnectionError):
+            raise errors.Unavailable("Twilio could not be reached; try again", code="provider_unavailable") from None
+        if not any(s.sender_id == wa(address) and s.status in PROVEN_SENDER_STATUSES for s in senders):
+            raise errors.ValidationFailed(f"{address} is not a verified WhatsApp sender of Twilio account "
+                                          f"{self.account_sid}", code="number_not_owned")
 
     def send(self, out: Outbound) -> SendResult:
         kwargs: dict = {"to": wa(out.to), "from_": wa(out.from_)}
@@ -99,14 +152,6 @@ class TwilioWhatsApp:
         return SendResult(provider_id=msg.sid, status=msg.status or "queued")
 
     def download(self, url: str) -> tuple[bytes, str]:
-        """Fetch inbound media (Twilio requires the account's basic auth); returns (bytes, type)."""
-        auth = (self.account_sid, self.token) if self.account_sid else None
-        with requests.get(url, auth=auth, timeout=20, stream=True) as resp:
-            resp.raise_for_status()
-            chunks, size = [], 0
-            for chunk in resp.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > MAX_MEDIA_BYTES:
-                    raise ValueError("media exceeds the size limit")
-                chunks.append(chunk)
-            return b"".join(chunks), resp.headers.get("Content-Type", "application/octet-stream")
+        """Fetch inbound media from Twilio's hosts only (the account's basic auth goes to the API
+        host, never to the CDN it redirects to); returns (bytes, type)."""
+        return fetch.fetch(url, media_policy(), (self.account_sid, self.token))

@@ -9,10 +9,11 @@ from typing import Literal
 
 from utalk.models.common import Output, Timestamp
 from utalk.models.conversations import Conversation, Customer, LastMessage
+from utalk.models.media import MediaUploaded
 from utalk.models.messages import Message
 
 EventName = Literal["message:new", "message:sent", "message:delivered", "message:read", "message:failed",
-                    "conversation:updated", "conversation:new"]
+                    "conversation:updated", "conversation:new", "media:uploaded"]
 
 
 class MessageNew(Output):
@@ -56,7 +57,7 @@ class ConversationNew(Output):
 EVENT_PAYLOADS = {"message:new": MessageNew, "message:sent": MessageStatusChanged,
                   "message:delivered": MessageStatusChanged, "message:read": MessageStatusChanged,
                   "message:failed": MessageStatusChanged, "conversation:updated": ConversationUpdated,
-                  "conversation:new": ConversationNew}
+                  "conversation:new": ConversationNew, "media:uploaded": MediaUploaded}
 
 __all__ = ["Conversation", "ConversationNew", "ConversationUpdated", "EVENT_PAYLOADS", "EventName",
-           "MessageNew", "MessageStatusChanged"]
+           "MediaUploaded", "MessageNew", "MessageStatusChanged"]

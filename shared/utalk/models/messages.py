@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from utalk.models.common import Input, Output, Timestamp
 
 MAX_TEXT = 4096
+MAX_MEDIA = 10                           # spec: messages.maxMediaPerMessage
 MessageType = Literal["text", "image", "audio", "video", "file", "location", "sticker", "template"]
 MessageStatus = Literal["received", "queued", "sending", "sent", "delivered", "read", "failed", "undelivered"]
 SenderType = Literal["customer", "agent", "bot", "system"]
@@ -34,7 +35,8 @@ class SendMessage(Input):
     conversationId: str = Field(min_length=1, max_length=200)
     messageId: str                       # client UUID v4: the idempotency key
     text: str | None = Field(default=None, max_length=MAX_TEXT)
-    mediaId: str | None = Field(default=None, max_length=200)
+    mediaId: str | None = Field(default=None, max_length=200)       # one attachment (the spec's field)
+    mediaIds: list[str] = Field(default_factory=list, max_length=MAX_MEDIA)  # or several, in order
     location: Location | None = None
     template: Template | None = None
 
@@ -53,9 +55,17 @@ class SendMessage(Input):
     def _one_content(self):
         if self.text is not None and not self.text.strip():
             self.text = None
-        if not (self.text or self.mediaId or self.location or self.template):
-            raise ValueError("one of text, mediaId, location or template is required")
-        if self.location and (self.mediaId or self.template):
+        if self.mediaId and self.mediaIds:
+            raise ValueError("send mediaId or mediaIds, not both")
+        if self.mediaId:
+            self.mediaIds = [self.mediaId]
+        if any(not m or len(m) > 200 for m in self.mediaIds):
+            raise ValueError("mediaIds must be media ids")
+        self.mediaIds = list(dict.fromkeys(self.mediaIds))
+        self.mediaId = self.mediaIds[0] if self.mediaIds else None
+        if not (self.text or self.mediaIds or self.location or self.template):
+            raise ValueError("one of text, mediaId(s), location or template is required")
+        if self.location and (self.mediaIds or self.template):
             raise ValueError("location cannot be combined with media or a template")
         return self
 
@@ -75,6 +85,7 @@ class Message(Output):
     type: MessageType = "text"
     text: str | None = None
     mediaId: str | None = None
+    mediaIds: list[str] = []
     location: MessageLocation | None = None
     sender: str | None = None
     senderType: SenderType
@@ -86,6 +97,11 @@ class Message(Output):
     metadata: dict = {}
     createdAt: Timestamp | None = None
     updatedAt: Timestamp | None = None
+
+    @field_validator("mediaIds", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v):
+        return v or []
 
 
 class MessageQuery(Input):

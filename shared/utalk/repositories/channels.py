@@ -1,65 +1,159 @@
-"""Channels of a workspace and the global inbound routing table (provider address -> workspace)."""
+"""Channels of a workspace, their sealed credentials, and the global inbound routing table
+(provider address -> workspace and channel).
+
+Every change that touches a route goes in one batch or transaction with the channel (and its
+secrets), so a route never points at a channel that is gone, and a route is only removed by the
+channel it points at.
+"""
 from __future__ import annotations
 
-import os
-import threading
-import time
-
 from google.api_core.exceptions import AlreadyExists
+from google.cloud import firestore
 
 from utalk import clients, errors
 from utalk.repositories.base import WorkspaceScope, read, safe_id
 
 ROUTES = "channelRoutes"
+SECRETS = "channelSecrets"
 
 
 def route_key(channel_type: str, address: str) -> str:
     return f"{channel_type}:{address}"
 
 
-# Routes change when an admin connects a number, almost never afterwards, and every inbound message
-# needs one: each instance keeps the ones it has seen for a short while, so the hot path usually
-# reads nothing. Unknown numbers are not cached (a channel connected a second ago works at once).
-_ROUTE_TTL = float(os.environ.get("UTALK_ROUTE_CACHE_SECONDS", "60"))
-_routes: dict[str, tuple[float, dict]] = {}
-_routes_lock = threading.Lock()
+def _route_ref(db, channel: dict):
+    return db.collection(ROUTES).document(route_key(channel["type"], channel["address"]))
 
 
-def find_route(channel_type: str, address: str) -> dict | None:
-    """Which workspace/channel owns this number: at most one read, usually none (cached)."""
-    key = route_key(channel_type, address)
-    now = time.monotonic()
-    hit = _routes.get(key)
-    if hit and hit[0] > now:
-        return hit[1]
-    route = read(clients.firestore().collection(ROUTES).document(key))
-    if route is not None and _ROUTE_TTL > 0:
-        with _routes_lock:
-            if len(_routes) > 10_000:  # bound memory: drop everything, it refills on demand
-                _routes.clear()
-            _routes[key] = (now + _ROUTE_TTL, route)
-    return route
+def read_route(key: str) -> dict | None:
+    """One read of `channelRoutes/{key}` (the webhooks cache it: channels/routes.py)."""
+    if not key or "/" in key:
+        return None
+    return read(clients.firestore().collection(ROUTES).document(key))
+
+
+def _taken() -> errors.Conflict:
+    return errors.Conflict("This number is already connected to a channel", code="channel_exists")
 
 
 class ChannelRepository:
     def __init__(self, workspace_id: str):
         self.scope = WorkspaceScope(workspace_id)
+        self.db = self.scope.db
         self.channels = self.scope.collection("channels")
+        self.secrets = self.scope.collection(SECRETS)
 
-    def create(self, channel: dict, route: dict) -> None:
-        """Channel and its route in one batch; a number another workspace owns fails whole (409)."""
-        db = self.scope.db
-        batch = db.batch()
-        batch.create(db.collection(ROUTES).document(route_key(channel["type"], channel["address"])), route)
-        batch.create(self.channels.document(channel["id"]), channel)
+    def _refs(self, channel_id: str):
+        channel_id = safe_id(channel_id, "channel")
+        return self.channels.document(channel_id), self.secrets.document(channel_id)
+
+    def _owns(self, route: dict | None, channel_id: str) -> bool:
+        return bool(route) and route.get("workspaceId") == self.scope.workspace_id \
+            and route.get("channelId") == channel_id
+
+    def create(self, channel: dict, route: dict, secrets: dict) -> None:
+        """Channel, its secrets and its route in one batch; a number another channel routes fails
+        whole (409) and stores nothing."""
+        channel_ref, secrets_ref = self._refs(channel["id"])
+        batch = self.db.batch()
+        batch.create(_route_ref(self.db, channel), route)
+        batch.create(channel_ref, channel)
+        batch.set(secrets_ref, secrets)
         try:
             batch.commit()
         except AlreadyExists:
-            raise errors.Conflict("This number is already connected to a channel", code="channel_exists") \
-                from None
+            raise _taken() from None
 
     def get(self, channel_id: str) -> dict | None:
-        return read(self.channels.document(safe_id(channel_id, "channel")))
+        return read(self._refs(channel_id)[0])
+
+    def get_secrets(self, channel_id: str) -> dict | None:
+        return read(self._refs(channel_id)[1])
+
+    def get_with_secrets(self, channel_id: str) -> tuple[dict | None, dict | None]:
+        """The channel and its sealed record, in one call."""
+        refs = self._refs(channel_id)
+        found = {snap.reference.path: snap.to_dict() for snap in self.db.get_all(list(refs)) if snap.exists}
+        return found.get(refs[0].path), found.get(refs[1].path)
 
     def list(self) -> list[dict]:
         return [d.to_dict() for d in self.channels.order_by("createdAt").limit(200).stream()]
+
+    def update(self, channel_id: str, fields: dict) -> None:
+        self._refs(channel_id)[0].update(fields)
+
+    def set_credentials(self, channel: dict, secrets: dict, fields: dict, route_fields: dict) -> None:
+        """New sealed credentials, the channel's account of them, and (when this channel holds its
+        route) the route's copy of what inbound needs, together."""
+        channel_ref, secrets_ref = self._refs(channel["id"])
+        route_ref = _route_ref(self.db, channel)
+
+        @firestore.transactional
+        def run(txn):
+            if self._owns(read(route_ref, txn), channel["id"]):
+                txn.update(route_ref, route_fields)
+            txn.set(secrets_ref, secrets)
+            txn.update(channel_ref, fields)
+        run(self.db.transaction())
+
+    def claim_route(self, channel: dict, route: dict, fields: dict) -> None:
+        """Route the channel's address to it again (409 when another channel has it meanwhile)."""
+        batch = self.db.batch()
+        batch.create(_route_ref(self.db, channel), route)
+        batch.update(self._refs(channel["id"])[0], fields)
+        try:
+            batch.commit()
+        except AlreadyExists:
+            raise _taken() from None
+
+    def release_route(self, channel: dict, fields: dict) -> None:
+        """Stop routing the channel's address to it (if it still does) and update the channel."""
+        route_ref = _route_ref(self.db, channel)
+
+        @firestore.transactional
+        def run(txn):
+            if self._owns(read(route_ref, txn), channel["id"]):
+                txn.delete(route_ref)
+            txn.update(self._refs(channel["id"])[0], fields)
+        run(self.db.transaction())
+
+    def delete(self, channel_id: str) -> bool:
+        """Delete the channel, its secrets and its route; False when there is no such channel."""
+        channel_ref, secrets_ref = self._refs(channel_id)
+
+        @firestore.transactional
+        def run(txn) -> bool:
+            channel = read(channel_ref, txn)
+            if channel is None:
+                return False
+            route_ref = _route_ref(self.db, channel)
+            if self._owns(read(route_ref, txn), channel_id):
+                txn.delete(route_ref)
+            txn.delete(secrets_ref)
+            txn.delete(channel_ref)
+            return True
+        return run(self.db.transaction())
+
+    def move(self, channel_id: str, target: "ChannelRepository", build) -> dict:
+        """Transfer: in one transaction, read this channel and its sealed record, let
+        `build(channel, record)` give (moved channel, its sealed record, fields left here), point
+        the route at the moved channel (a new one in the target workspace), and leave this one
+        updated, without secrets. Returns the moved channel."""
+        channel_ref, secrets_ref = self._refs(channel_id)
+
+        @firestore.transactional
+        def run(txn) -> dict:
+            channel, record = read(channel_ref, txn), read(secrets_ref, txn)
+            route_ref = _route_ref(self.db, channel) if channel else None
+            if channel is None or record is None or not self._owns(read(route_ref, txn), channel_id):
+                raise errors.Conflict("The route's channel or its credentials changed or are missing",
+                                      code="route_changed")
+            moved, moved_secrets, left = build(channel, record)
+            moved_ref, moved_secrets_ref = target._refs(moved["id"])
+            txn.update(route_ref, {"workspaceId": target.scope.workspace_id, "channelId": moved["id"]})
+            txn.create(moved_ref, moved)
+            txn.set(moved_secrets_ref, moved_secrets)
+            txn.delete(secrets_ref)
+            txn.update(channel_ref, left)
+            return moved
+        return run(self.db.transaction())

@@ -16,6 +16,7 @@ from utalk import errors
 from utalk.models.escalations import ACTIVE
 from utalk.repositories.agents import DEFAULT_MAX_CONVERSATIONS, has_capacity, pick_agent
 from utalk.repositories.base import WorkspaceScope, read, safe_id
+from utalk.visibility import ensure_may_act, ensure_visible
 
 TS = firestore.SERVER_TIMESTAMP
 MAX_ATTEMPTS = 5   # the library default; the caller (queue or client) retries after a 503
@@ -78,15 +79,14 @@ class EscalationRepository:
             raise Contended("The conversation is busy, try again", code="contention") from None
 
     # -- start ------------------------------------------------------------------------------
-    def start(self, record: dict) -> Outcome:
+    def start(self, record: dict, visible_to: str | None = None) -> Outcome:
         """Create the escalation and pause the bot, unless the conversation is already escalated
-        or this trigger already produced one (its id is derived from the trigger)."""
+        or this trigger already produced one (its id is derived from the trigger). `visible_to`
+        (here and below): the agent a requester's sight is limited to; others' conversations are 404."""
         esc_ref, conv_ref = self.ref(record["id"]), self.conv_ref(record["conversationId"])
 
         def run(txn):
-            conv = read(conv_ref, txn)
-            if conv is None:
-                raise errors.NotFound("No such conversation", code="conversation_not_found")
+            conv = ensure_visible(read(conv_ref, txn), visible_to)
             existing = read(esc_ref, txn)
             if existing is not None:
                 return Outcome(False, existing, conv, note="duplicate_trigger")
@@ -186,15 +186,14 @@ class EscalationRepository:
         return self._run(run)
 
     # -- manual assignment and hand-back ---------------------------------------------------------
-    def assign(self, conversation_id: str, target_id: str, by, new_record: dict) -> Outcome:
+    def assign(self, conversation_id: str, target_id: str, by, new_record: dict,
+               visible_to: str | None = None) -> Outcome:
         """Give the conversation to `target_id` (escalating it if needed); `by` is the Principal."""
         conv_ref = self.conv_ref(conversation_id)
         target_ref = self.agents.document(safe_id(target_id, "agent"))
 
         def run(txn):
-            conv = read(conv_ref, txn)
-            if conv is None:
-                raise errors.NotFound("No such conversation", code="conversation_not_found")
+            conv = ensure_visible(read(conv_ref, txn), visible_to)
             if conv.get("status") == "closed":
                 raise errors.Conflict("The conversation is closed", code="conversation_closed")
             current = conv.get("assignedAgent")
@@ -241,19 +240,18 @@ class EscalationRepository:
 
         return self._run(run)
 
-    def release(self, conversation_id: str, completion: str, by=None, resume_bot: bool = True) -> Outcome:
+    def release(self, conversation_id: str, completion: str, by=None, resume_bot: bool = True,
+                visible_to: str | None = None) -> Outcome:
         """Complete the active escalation, unassign and free the agent's slot; with `resume_bot` the
-        conversation goes back to the bot (return-to-bot), otherwise only the escalation ends (closed)."""
+        conversation goes back to the bot (return-to-bot), otherwise only the escalation ends (closed).
+        `by` (the Principal asking, None for the system) must hold the conversation or be an admin."""
         conv_ref = self.conv_ref(conversation_id)
 
         def run(txn):
-            conv = read(conv_ref, txn)
-            if conv is None:
-                raise errors.NotFound("No such conversation", code="conversation_not_found")
+            conv = ensure_visible(read(conv_ref, txn), visible_to)
             current = conv.get("assignedAgent")
-            if by is not None and by.role != "admin" and current not in (None, by.user_id):
-                raise errors.Forbidden("Only the assigned agent or an admin can do this",
-                                       code="not_your_conversation")
+            if by is not None:
+                ensure_may_act(by.role, by.user_id, current)
             esc_id = conv.get("escalationId")
             esc = read(self.ref(esc_id), txn) if esc_id else None
             holder = esc.get("toAgentId") if esc and esc.get("status") in ("assigned", "accepted") else None

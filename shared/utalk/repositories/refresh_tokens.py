@@ -2,9 +2,20 @@
 
 A refresh token is `<jti>.<secret>`. Rotating marks it used and issues the next one of the same
 family; presenting an already-used token again means it leaked, so the whole family is revoked.
+
+Except within REUSE_GRACE_SECONDS of its rotation: two tabs of one browser refreshing at once
+present the same token, and the one that loses the race must not log the user out. It gets the
+very successor the winner got (and a fresh access token, which is stateless), so the family stays
+one chain with one live token and reuse detection is unchanged: any later presentation of a used
+token still revokes the family. The server cannot hand the successor out again from storage (only
+hashes are stored), so a successor's secret is derived from its predecessor's: HMAC(old secret,
+successor jti). Whoever presents the old secret within the grace can recompute it; the database
+alone cannot (it holds no secret), nor can a thief of the old token alone (the successor's jti is
+random and only in the database).
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -17,6 +28,7 @@ from google.cloud import firestore
 from utalk import clients
 
 TOKENS, FAMILIES = "refreshTokens", "tokenFamilies"
+REUSE_GRACE_SECONDS = 30
 
 
 @dataclass
@@ -37,8 +49,16 @@ def _split(token: str) -> tuple[str, str] | None:
     return jti, secret
 
 
-def _new(owner: dict, family_id: str, ttl_seconds: int, now: datetime) -> tuple[str, str, dict]:
-    jti, secret = uuid.uuid4().hex, secrets.token_urlsafe(32)
+def _successor_secret(secret: str, jti: str) -> str:
+    digest = hmac.new(secret.encode(), f"utalk-refresh-successor:{jti}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _new(owner: dict, family_id: str, ttl_seconds: int, now: datetime,
+         predecessor_secret: str | None = None) -> tuple[str, str, dict]:
+    """A new token: random for a login, derived from its predecessor's secret for a rotation."""
+    jti = uuid.uuid4().hex
+    secret = _successor_secret(predecessor_secret, jti) if predecessor_secret else secrets.token_urlsafe(32)
     record = {"familyId": family_id, "userId": owner["userId"], "workspaceId": owner["workspaceId"],
               "tenantId": owner["tenantId"], "secretHash": _hash(secret), "createdAt": now,
               "expiresAt": now + timedelta(seconds=ttl_seconds), "usedAt": None}
@@ -59,7 +79,8 @@ def start_family(owner: dict, ttl_seconds: int) -> str:
     return token
 
 
-def rotate(token: str, ttl_seconds: int) -> Rotation:
+def rotate(token: str, ttl_seconds: int, now: datetime | None = None) -> Rotation:
+    """`now` is the clock (tests inject it); outcomes as in Rotation."""
     parts = _split(token)
     if parts is None:
         return Rotation("invalid")
@@ -69,7 +90,7 @@ def rotate(token: str, ttl_seconds: int) -> Rotation:
 
     @firestore.transactional
     def run(txn) -> Rotation:
-        now = datetime.now(timezone.utc)
+        at = now or datetime.now(timezone.utc)
         snap = ref.get(transaction=txn)
         if not snap.exists:
             return Rotation("invalid")
@@ -80,13 +101,17 @@ def rotate(token: str, ttl_seconds: int) -> Rotation:
         family = fam_ref.get(transaction=txn).to_dict() or {}
         if family.get("revokedAt"):
             return Rotation("revoked", record)
-        if record.get("usedAt"):
-            txn.update(fam_ref, {"revokedAt": now, "revokedReason": "reuse"})
+        used_at, successor = record.get("usedAt"), record.get("replacedBy")
+        if used_at:
+            if successor and at - used_at <= timedelta(seconds=REUSE_GRACE_SECONDS):
+                # The other tab's refresh: the same successor again, nothing written.
+                return Rotation("ok", record, f"{successor}.{_successor_secret(secret, successor)}")
+            txn.update(fam_ref, {"revokedAt": at, "revokedReason": "reuse"})
             return Rotation("reuse", record)
-        if record["expiresAt"] <= now:
+        if record["expiresAt"] <= at:
             return Rotation("expired", record)
-        new_jti, new_token, new_record = _new(record, record["familyId"], ttl_seconds, now)
-        txn.update(ref, {"usedAt": now, "replacedBy": new_jti})
+        new_jti, new_token, new_record = _new(record, record["familyId"], ttl_seconds, at, secret)
+        txn.update(ref, {"usedAt": at, "replacedBy": new_jti})
         txn.create(db.collection(TOKENS).document(new_jti), new_record)
         return Rotation("ok", record, new_token)
 

@@ -5,6 +5,7 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
 from utalk import clients, errors
+from utalk.repositories import access
 from utalk.repositories.base import WorkspaceScope, cursor_text, decode_cursor, encode_cursor, read, safe_id
 
 EMAILS = "userEmails"
@@ -36,11 +37,13 @@ class UserRepository:
         return {s.id: s.to_dict() for s in self.scope.db.get_all(refs) if s.exists} if refs else {}
 
     def create(self, user: dict, agent: dict | None) -> None:
-        """User, its email index entry and agent profile in one batch; a taken email fails whole."""
+        """User, its email index entry, access document and agent profile in one batch; a taken email
+        fails whole."""
         batch = self.scope.db.batch()
         batch.create(self.scope.db.collection(EMAILS).document(user["email"]),
                      {"userId": user["id"], "workspaceId": user["workspaceId"], "tenantId": user["tenantId"]})
         batch.create(self.users.document(user["id"]), user)
+        batch.set(access.ref(self.scope, user["id"]), access.granted(user))
         if agent is not None:
             batch.set(self.agents.document(user["id"]), agent)
         try:
@@ -49,12 +52,21 @@ class UserRepository:
             raise errors.Conflict("A user with this email already exists", code="email_taken") from None
 
     def update(self, user_id: str, fields: dict, agent_fields: dict | None = None) -> None:
-        batch = self.scope.db.batch()
-        if fields:
-            batch.update(self.users.document(user_id), fields)
-        if agent_fields:
-            batch.set(self.agents.document(user_id), agent_fields, merge=True)
-        batch.commit()
+        """A change of role or status rewrites the access document from the user document it read in
+        the same transaction: two admins changing one user at once cannot leave them disagreeing."""
+        user_ref = self.users.document(user_id)
+
+        @firestore.transactional
+        def run(txn):
+            stored = read(user_ref, txn) if set(access.FIELDS) & set(fields) else None
+            if fields:
+                txn.update(user_ref, fields)
+            if agent_fields:
+                txn.set(self.agents.document(user_id), agent_fields, merge=True)
+            if stored is not None:
+                txn.set(access.ref(self.scope, user_id), access.granted({**stored, **fields}))
+
+        run(self.scope.db.transaction())
 
     def record_login(self, user_id: str) -> None:
         self.users.document(user_id).update({"lastLogin": firestore.SERVER_TIMESTAMP})

@@ -5,8 +5,9 @@ from utalk import errors, events, pubsub
 from utalk.auth.tokens import Principal
 from utalk.models.conversations import TRANSITIONS, Conversation, ConversationQuery
 from utalk.models.events import ConversationUpdated
+from utalk.repositories.base import WorkspaceScope
 from utalk.repositories.conversations import ConversationRepository
-from utalk.repositories.workspaces import workspace_settings
+from utalk.visibility import agents_see_all, ensure_may_act, ensure_visible
 
 
 def conversation_id(customer: str, business: str) -> str:
@@ -26,21 +27,13 @@ def to_conversation(stored: dict) -> Conversation:
 def restricted_to(viewer: Principal | None) -> str | None:
     """The agent a viewer's sight is limited to, or None when they see the whole workspace.
 
-    Mirrors firestore.rules: agents see every conversation when the workspace's
-    `settings.agentVisibility` is "all" (the default), otherwise only those assigned to them.
+    The rule of utalk/visibility.py (and firestore.rules): agents see every conversation when the
+    workspace's `settings.agentVisibility` is "all" (the default), otherwise only those assigned to them.
     """
     if viewer is None or viewer.role != "agent":
         return None
-    if workspace_settings(viewer.workspace_id).get("agentVisibility", "all") == "all":
-        return None
-    return viewer.user_id
-
-
-def ensure_visible(stored: dict | None, only_agent: str | None) -> dict:
-    """404 for a conversation that is missing or that the viewer may not see (indistinguishable)."""
-    if stored is None or (only_agent and stored.get("assignedAgent") != only_agent):
-        raise errors.NotFound("No such conversation", code="conversation_not_found")
-    return stored
+    snap = WorkspaceScope(viewer.workspace_id).root.get(["settings"])
+    return None if agents_see_all(snap.to_dict() if snap.exists else None) else viewer.user_id
 
 
 def get(workspace_id: str, conversation_id_: str, viewer: Principal | None = None) -> Conversation:
@@ -66,6 +59,8 @@ def set_status(principal: Principal, conversation_id_: str, status: str) -> Conv
 
     def decide(current: dict) -> dict:
         ensure_visible(current, only)
+        if status == "closed":  # closing ends the holder's work: theirs or an admin's to do
+            ensure_may_act(principal.role, principal.user_id, current.get("assignedAgent"))
         now = current.get("status") or "open"
         if now == status:
             return {}

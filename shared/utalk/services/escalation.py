@@ -18,6 +18,7 @@ from utalk.repositories.escalations import EscalationRepository, Outcome
 from utalk.repositories.messages import MessageRepository
 from utalk.repositories.base import safe_id
 from utalk.services import assignment
+from utalk.services.conversations import restricted_to
 
 log = logs.get("escalation")
 _NS = uuid.UUID("6f1c1c52-4d7e-4a55-9a8e-6b2f0e0f4b11")
@@ -32,13 +33,15 @@ def to_escalation(stored: dict) -> Escalation:
 
 
 def start(workspace_id: str, conversation_id: str, *, reason: str, trigger: str, detail: str | None = None,
-          from_type: str = "bot", from_id: str | None = None, skills=()) -> tuple[dict, bool]:
-    """Escalate (idempotent per trigger); returns (escalation, created)."""
+          from_type: str = "bot", from_id: str | None = None, skills=(),
+          visible_to: str | None = None) -> tuple[dict, bool]:
+    """Escalate (idempotent per trigger); returns (escalation, created). `visible_to`: the agent
+    whose sight the request is limited to (services.conversations.restricted_to)."""
     repo = EscalationRepository(workspace_id)
     record = {"id": escalation_id(conversation_id, trigger), "workspaceId": workspace_id,
               "conversationId": conversation_id, "reason": reason, "detail": detail, "trigger": trigger,
               "fromType": from_type, "fromId": from_id, "skills": sorted(set(skills or ()))}
-    outcome = repo.start(record)
+    outcome = repo.start(record, visible_to)
     esc = outcome.escalation
     if outcome.created:
         pubsub.wait([
@@ -62,7 +65,8 @@ def escalate_manually(principal: Principal, conversation_id: str, reason: str | 
     # One manual escalation per conversation episode: while one is active, asking again returns it.
     trigger = f"manual:{uuid.uuid4()}"
     esc, created = start(principal.workspace_id, conversation_id, reason="manual", trigger=trigger,
-                         detail=reason, from_type="agent", from_id=principal.user_id, skills=skills)
+                         detail=reason, from_type="agent", from_id=principal.user_id, skills=skills,
+                         visible_to=restricted_to(principal))
     stored = EscalationRepository(principal.workspace_id).get(esc["id"]) or esc
     return {"escalation": to_escalation(stored).model_dump(mode="json"), "created": created}
 
@@ -100,7 +104,7 @@ def assign(principal: Principal, conversation_id: str, agent_id: str) -> Escalat
               "workspaceId": principal.workspace_id, "conversationId": conversation_id, "reason": "manual",
               "detail": None, "trigger": f"assign:{principal.user_id}", "fromType": "agent",
               "fromId": principal.user_id, "skills": []}
-    outcome = repo.assign(conversation_id, agent_id, principal, record)
+    outcome = repo.assign(conversation_id, agent_id, principal, record, restricted_to(principal))
     esc = outcome.escalation
     if outcome.changed:
         if outcome.created:
@@ -137,8 +141,8 @@ def _after_release(workspace_id: str, conversation_id: str, outcome: Outcome, by
 
 def return_to_bot(principal: Principal, conversation_id: str) -> dict:
     conversation_id = safe_id(conversation_id, "conversation")
-    outcome = EscalationRepository(principal.workspace_id).release(conversation_id, "returned_to_bot",
-                                                                   by=principal, resume_bot=True)
+    outcome = EscalationRepository(principal.workspace_id).release(
+        conversation_id, "returned_to_bot", by=principal, resume_bot=True, visible_to=restricted_to(principal))
     _after_release(principal.workspace_id, conversation_id, outcome, principal.user_id, resumed=True)
     return {"conversationId": conversation_id, "botEnabled": True, "status": "open", "changed": outcome.changed}
 

@@ -1,11 +1,11 @@
 """Inbound WhatsApp messages from Twilio: route by number, verify, store once, announce.
 
-The hot path spends one read (the route of the number written to) and one atomic batch of two
-writes (message `create()` under an id derived from the MessageSid + conversation merge with
-field transforms), sent in one Commit with what concurrent requests store meanwhile; a
+The hot path spends the route of the number written to, with the channel's opened credentials
+(`channels/routes.py`: cached per instance, so nothing in the steady state; two reads on a miss),
+and one atomic batch of two writes (message `create()` under an id derived from the MessageSid +
+conversation merge with field transforms), sent in one Commit with what concurrent requests store meanwhile; a
 conversation's first message adds one follow-up write for its initial state. No read-modify-write
-transaction: an album's concurrent webhooks never contend. The route
-is cached per instance, so the steady state reads nothing. Then one Publish: `message-received`,
+transaction: an album's concurrent webhooks never contend. Then one Publish: `message-received`,
 which also carries the message's realtime events for the relay.
 """
 from __future__ import annotations
@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from google.cloud import firestore
 
 from utalk import errors, events, logs, pubsub
-from utalk.channels import adapter_for, credentials
-from utalk.channels.twilio_whatsapp import validate_signature
+from utalk.channels import adapter_for, routes
+from utalk.channels.twilio_whatsapp import signed
 from utalk.models.channels import E164
 from utalk.models.common import utcnow
 from utalk.models.conversations import Customer, LastMessage
 from utalk.models.events import ConversationNew, ConversationUpdated, MessageNew
 from utalk.models.messages import MAX_TEXT, Message
-from utalk.repositories.channels import find_route
 from utalk.repositories.messages import Duplicate, MessageRepository
 from utalk.repositories.raw_writes import Batch
 from utalk.repositories.transforms import transform_result
@@ -61,25 +60,28 @@ class Stored:
     duplicate: bool
 
 
-def verify(form, url: str, signature: str | None) -> dict:
-    """Route the webhook by the number it was sent to and check Twilio's signature for it."""
+def verify(form, url: str, signature: str | None) -> routes.Entry:
+    """Route the webhook by the number it was sent to and check Twilio's signature with the auth
+    token of that number's channel (the one its workspace submitted, opened from the cache)."""
     to = address(form.get("To"))
     # Both ends must be WhatsApp numbers before either names a document (a route, a conversation).
     if not E164.match(to) or not E164.match(address(form.get("From"))) or not form.get("MessageSid"):
         raise errors.BadRequest("MessageSid, From and To (whatsapp:+E.164) are required", code="invalid_webhook")
-    route = find_route("whatsapp", to)
-    if route is None:
+    entry = routes.by_address("whatsapp", to)
+    if entry is None:
         raise errors.NotFound("No channel for this number", code="unknown_channel")
-    if not validate_signature(credentials.auth_token(route.get("authTokenRef")), url, form, signature):
+    entry = routes.verified(entry, signed(url, form, signature), may_reload=bool(signature))
+    if entry is None:
         raise errors.Forbidden("Invalid Twilio signature", code="invalid_signature")
-    account = route.get("accountSid")
+    account = entry.doc.get("accountSid")
     if account and form.get("AccountSid") and form.get("AccountSid") != account:
         raise errors.Forbidden("Webhook from another Twilio account", code="account_mismatch")
-    return route
+    return entry
 
 
 def receive(form, url: str, signature: str | None) -> Stored:
-    route = verify(form, url, signature)
+    entry = verify(form, url, signature)
+    route = entry.doc
     ws, sid = route["workspaceId"], form["MessageSid"]
     customer, business = address(form.get("From")), route["address"]
     conv_id = conversation_id(customer, business)
@@ -91,7 +93,8 @@ def receive(form, url: str, signature: str | None) -> Stored:
     if count:
         items = [(form.get(f"MediaUrl{i}"), form.get(f"MediaContentType{i}", "")) for i in range(count)]
         items = [(u, t) for u, t in items if u]
-        records, failures = media.store_inbound(adapter_for(route), ws, conv_id, msg_id, "twilio", sid, items)
+        records, failures = media.store_inbound(adapter_for(route, entry.credentials), ws, conv_id, msg_id,
+                                                "twilio", sid, items)
         if records:
             message["mediaId"] = records[0]["id"]
             message["type"] = records[0]["kind"]

@@ -1,5 +1,6 @@
-"""Inbound media: download from the provider with the account credentials, store in Cloud Storage,
-and describe it as a media record (`workspaces/{ws}/media/{mediaId}`) linked to its message."""
+"""Inbound media: download through the channel's adapter (from the provider's own hosts only,
+`channels/fetch.py`), store in Cloud Storage, and describe it as a media record
+(`workspaces/{ws}/media/{mediaId}`) linked to its message."""
 from __future__ import annotations
 
 import mimetypes
@@ -8,6 +9,7 @@ import uuid
 from google.cloud import firestore
 
 from utalk import clients, logs
+from utalk.channels.fetch import MediaRefused
 from utalk.config import settings
 
 log = logs.get("media")
@@ -28,17 +30,19 @@ def kind(content_type: str) -> str:
 
 def store_inbound(adapter, workspace_id: str, conversation_id: str, message_id: str, provider: str,
                   provider_message_id: str, items: list[tuple[str, str]]) -> tuple[list[dict], list[dict]]:
-    """Download each (url, contentType); returns (media records, errors). A failed download is
-    recorded on the message instead of failing the webhook (the text must not be lost)."""
+    """Download each (url, contentType); returns (media records, errors). A refused or failed
+    download is recorded on the message (`metadata.mediaErrors`: index, url, code, error) instead of
+    failing the webhook (the text must not be lost)."""
     records, failures = [], []
     bucket = clients.storage().bucket(settings().bucket)
     for index, (url, declared_type) in enumerate(items):
         mid = media_id(provider, provider_message_id, index)
         try:
             data, content_type = adapter.download(url)
-        except Exception as exc:  # provider down, too large, gone: keep going with the rest
-            log.warning("media download failed for %s: %s", provider_message_id, exc)
-            failures.append({"index": index, "url": url, "error": str(exc)[:200]})
+        except Exception as exc:  # not the provider's host, too large, provider down, gone: keep going
+            code = exc.code if isinstance(exc, MediaRefused) else "media_fetch_failed"
+            log.warning("media download refused or failed for %s: %s (%s)", provider_message_id, code, exc)
+            failures.append({"index": index, "url": (url or "")[:500], "code": code, "error": str(exc)[:200]})
             continue
         content_type = declared_type or content_type
         ext = mimetypes.guess_extension(content_type) or ""
@@ -49,8 +53,3 @@ def store_inbound(adapter, workspace_id: str, conversation_id: str, message_id: 
                         "contentType": content_type, "size": len(data), "kind": kind(content_type),
                         "source": {"provider": provider, "url": url}, "createdAt": firestore.SERVER_TIMESTAMP})
     return records, failures
-
-
-def public_url(record: dict) -> str:
-    """The URL a provider fetches outbound media from (production: a signed URL; see README note)."""
-    return clients.storage().bucket(record["bucket"]).blob(record["path"]).public_url

@@ -16,7 +16,7 @@ from google.cloud import firestore
 
 from utalk import errors, events, logs, pubsub
 from utalk.auth.tokens import Principal
-from utalk.channels import adapter_for
+from utalk.channels import adapter_for, credentials
 from utalk.channels.base import Outbound, PermanentSendError, TransientSendError
 from utalk.config import settings
 from utalk.models.common import utcnow
@@ -25,7 +25,9 @@ from utalk.models.events import ConversationUpdated, MessageNew, MessageStatusCh
 from utalk.models.messages import STATUS_RANK, Message, SendMessage
 from utalk.repositories.channels import ChannelRepository
 from utalk.repositories.conversations import ConversationRepository
+from utalk.repositories.media import MediaRepository
 from utalk.repositories.messages import Duplicate, MessageRepository
+from utalk.services import outbound_media
 from utalk.services.conversations import ensure_visible, restricted_to
 
 log = logs.get("messaging")
@@ -47,23 +49,42 @@ def outbound_id(message_id: str) -> str:
 
 # -- agents ---------------------------------------------------------------------------------------
 def send_from_agent(principal: Principal, body: SendMessage) -> tuple[Message, bool]:
-    """Returns (message, created). A retried send (same messageId) returns the stored message."""
+    """Returns (message, created). A retried send (same messageId) returns the stored message.
+
+    Attachments are checked against the channel's limits before anything is queued; a channel
+    that carries fewer per message gets several messages (`outbound_media.parts`), the first
+    under the client's id, which is the one returned."""
     ws = principal.workspace_id
     existing = MessageRepository(ws).get(body.conversationId, outbound_id(body.messageId))
     if existing is not None:
-        return _same_send(ws, existing, principal), False
+        message = _same_send(ws, existing, principal)
+        if len(body.mediaIds) > 1:  # the first try may have died before queueing every part
+            records = MediaRepository(ws).get_many(body.mediaIds)
+            conversation = ConversationRepository(ws).get(body.conversationId) or {}
+            _queue_parts(ws, principal, body, [records[m] for m in body.mediaIds if m in records],
+                         conversation.get("channel"), skip_first=True)
+        return message, False
     conversation = ensure_visible(ConversationRepository(ws).get(body.conversationId), restricted_to(principal))
     if principal.role == "agent" and conversation.get("assignedAgent") not in (None, principal.user_id):
         raise errors.Forbidden("This conversation is assigned to another agent", code="not_assigned")
-    if body.mediaId and MessageRepository(ws).get_media(body.mediaId) is None:
-        raise errors.ValidationFailed("Unknown mediaId", code="media_not_found")
+    media = outbound_media.checked(ws, conversation, body.mediaIds) if body.mediaIds else []
     check_window(conversation, template=body.template is not None)
-    message, created = queue_outbound(
-        ws, body.conversationId, text=body.text, media_id=body.mediaId,
-        location=body.location.model_dump() if body.location else None,
-        template=body.template.model_dump() if body.template else None,
-        sender_type="agent", sender_id=principal.user_id, message_id=body.messageId)
-    return message, created
+    return _queue_parts(ws, principal, body, media, conversation.get("channel"))
+
+
+def _queue_parts(ws: str, principal: Principal, body: SendMessage, media: list[dict], channel: str | None,
+                 skip_first: bool = False) -> tuple[Message, bool]:
+    sent = []
+    for index, (message_id, attached) in enumerate(outbound_media.parts(body.messageId, media, channel)):
+        first = index == 0
+        if first and skip_first:
+            continue
+        sent.append(queue_outbound(
+            ws, body.conversationId, text=body.text if first else None, media=attached,
+            location=body.location.model_dump() if body.location and first else None,
+            template=body.template.model_dump() if body.template and first else None,
+            sender_type="agent", sender_id=principal.user_id, message_id=message_id))
+    return sent[0] if sent else (None, False)
 
 
 def _same_send(ws: str, existing: dict, principal: Principal) -> Message:
@@ -86,17 +107,18 @@ def check_window(conversation: dict, *, template: bool) -> None:
 
 
 # -- the bot and agents both end here -----------------------------------------------------------
-def queue_outbound(workspace_id: str, conversation_id: str, *, text=None, media_id=None, location=None,
+def queue_outbound(workspace_id: str, conversation_id: str, *, text=None, media: list[dict] = (), location=None,
                    template=None, sender_type: str, sender_id: str | None, message_id: str
                    ) -> tuple[Message, bool]:
-    """Store a message as queued and publish it for the sender; idempotent on `message_id`."""
+    """Store a message as queued and publish it for the sender; idempotent on `message_id`.
+    `media`: the (checked) media records it carries, in order."""
     repo = MessageRepository(workspace_id)
-    msg_type = "location" if location else "template" if template else "image" if media_id else "text"
-    if media_id:
-        record = repo.get_media(media_id)
-        msg_type = (record or {}).get("kind", "file") if msg_type == "image" else msg_type
+    msg_type = "location" if location else "template" if template else \
+        (media[0].get("kind") or "file") if media else "text"
+    media_ids = [record["id"] for record in media]
     message = {"id": outbound_id(message_id), "conversationId": conversation_id, "workspaceId": workspace_id,
-               "messageId": message_id, "providerId": None, "type": msg_type, "text": text, "mediaId": media_id,
+               "messageId": message_id, "providerId": None, "type": msg_type, "text": text,
+               "mediaId": media_ids[0] if media_ids else None, "mediaIds": media_ids or None,
                "location": location, "sender": sender_id, "senderType": sender_type, "senderId": sender_id,
                "direction": "outbound", "status": "queued", "errorCode": None, "errorMessage": None,
                "metadata": {"template": template} if template else {},
@@ -161,13 +183,18 @@ def deliver(ws: str, conv_id: str, msg_id: str) -> str:
     if not changes:
         return "missing" if before is None else f"already {before.get('status')}"
     conversation = ConversationRepository(ws).get(conv_id) or {}
-    channel = ChannelRepository(ws).get(conversation.get("channelId") or "") if conversation else None
-    if channel is None:
+    channel, sealed = ChannelRepository(ws).get_with_secrets(conversation.get("channelId") or "") \
+        if conversation else (None, None)
+    if channel is None or channel.get("status", "active") != "active":
         _fail(ws, conv_id, msg_id, "no_channel", "The conversation has no usable channel")
         return "failed: no channel"
+    opened = credentials.opened(ws, channel["id"], channel.get("provider"), sealed)
+    if opened is None:
+        _fail(ws, conv_id, msg_id, "no_credentials", "The channel's credentials are missing or do not open")
+        return "failed: no credentials"
     try:
         out = _outbound(repo, ws, conversation, channel, before)
-        adapter = adapter_for(channel)
+        adapter = adapter_for(channel, opened)
         result = _with_retries(lambda: adapter.send(out))
     except (PermanentSendError, TransientSendError) as exc:
         _fail(ws, conv_id, msg_id, exc.code or "send_failed", exc.message)
@@ -179,12 +206,13 @@ def deliver(ws: str, conv_id: str, msg_id: str) -> str:
 def _outbound(repo, ws: str, conversation: dict, channel: dict, message: dict) -> Outbound:
     template = (message.get("metadata") or {}).get("template") or {}
     media_urls = ()
-    if message.get("mediaId"):
-        from utalk.services import media
-        record = repo.get_media(message["mediaId"])
-        if record is None:
+    media_ids = message.get("mediaIds") or ([message["mediaId"]] if message.get("mediaId") else [])
+    if media_ids:
+        from utalk.services import media_urls as urls  # only messages with media pay for signing
+        records = MediaRepository(ws).get_many(media_ids)
+        if any(m not in records for m in media_ids):
             raise PermanentSendError("The media no longer exists", "media_not_found")
-        media_urls = (media.public_url(record),)
+        media_urls = tuple(urls.provider_url(records[m]) for m in media_ids)
     query = urlencode({"ws": ws, "conv": conversation["id"], "msg": message["id"], "ch": channel["id"]})
     return Outbound(workspace_id=ws, conversation_id=conversation["id"], message_id=message["id"],
                     to=(conversation.get("customer") or {}).get("address", ""), from_=channel["address"],

@@ -8,10 +8,8 @@ so Twilio does not retry them forever.
 from __future__ import annotations
 
 from utalk import errors
-from utalk.channels import credentials
-from utalk.channels.twilio_whatsapp import validate_signature
-from utalk.repositories.base import WorkspaceScope
-from utalk.repositories.channels import ChannelRepository
+from utalk.channels import routes
+from utalk.channels.twilio_whatsapp import signed
 from utalk.services import messaging
 
 KNOWN = {"queued", "sending", "sent", "delivered", "read", "failed", "undelivered"}
@@ -22,13 +20,9 @@ def receive(args, form, url: str, signature: str | None) -> bool:
     if not all((ws, conv, msg, ch)) or not form.get("MessageSid"):
         # Without our parameters there is no channel to verify against: refuse, store nothing.
         raise errors.Forbidden("Unverifiable status callback", code="invalid_signature")
-    try:
-        WorkspaceScope(ws)
-        channel = ChannelRepository(ws).get(ch)
-    except (ValueError, errors.NotFound):
-        channel = None
-    if channel is None or not validate_signature(credentials.auth_token(channel.get("authTokenRef")), url,
-                                                 form, signature):
+    # The channel and its opened credentials, cached per instance like inbound routes.
+    entry = routes.by_channel(ws, ch)
+    if entry is None or routes.verified(entry, signed(url, form, signature), may_reload=bool(signature)) is None:
         raise errors.Forbidden("Invalid Twilio signature", code="invalid_signature")
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     if status not in KNOWN:
