@@ -111,6 +111,14 @@ def install_error_handlers() -> None:
         flask.current_app.register_error_handler(HTTPException, _flask_error)
 
 
+def _contended(exc: BaseException) -> bool:
+    """A Firestore transaction that kept aborting on a document other requests were changing
+    (the client library gives up with a ValueError caused by the last Aborted)."""
+    from google.api_core.exceptions import Aborted  # loaded with the Firestore client already
+
+    return isinstance(exc, Aborted) or isinstance(exc.__cause__, Aborted)
+
+
 def _request_id(request: flask.Request) -> str:
     incoming = request.headers.get("X-Request-Id", "")
     return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
@@ -311,7 +319,12 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                 return error_response(err)
             except HTTPException as exc:  # werkzeug refusing what it parses for us (a form, say)
                 return error_response(_http_error(exc))
-            except Exception:  # a bug, not bad input: log it whole, tell the client only the id
+            except Exception as exc:
+                if _contended(exc):  # load, not a bug: the caller may simply try again
+                    log.warning("transaction contended in %s", name, extra={"function": name})
+                    return error_response(errors.Conflict("Another request changed this at the same time; retry",
+                                                          code="concurrent_update", headers={"Retry-After": "1"}))
+                # A bug, not bad input: log it whole, tell the client only the id.
                 log.exception("unhandled error in %s", name, extra={"function": name})
                 return error_response(errors.ApiError(
                     "Internal error", code="internal", status=500, details={"requestId": rid}))

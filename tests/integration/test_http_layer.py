@@ -140,3 +140,19 @@ def test_logs_are_structured_json_with_request_id(api, stack):
     log = (stack.state_dir / "gateway.log").read_text()
     lines = [json.loads(line) for line in log.splitlines() if "trace-me-123456" in line and line.startswith("{")]
     assert lines and lines[-1]["severity"] == "INFO" and lines[-1]["requestId"] == "trace-me-123456"
+
+
+def test_a_contended_transaction_is_409_not_500(admin_client):
+    """Concurrent changes to one user run transactions on one document (the access document); the
+    emulator aborts them under contention and the client library gives up after 5 attempts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    user_id = admin_client.post("/api/v1/users", json={"email": "busy@example.com", "password": "long-enough",
+                                                       "role": "agent"}).json()["id"]
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda i: admin_client.patch(f"/api/v1/users/{user_id}", json={"status": "active"}),
+                                range(36)))
+    assert {r.status_code for r in answers} <= {200, 409}, [(r.status_code, r.text[:100]) for r in answers]
+    for r in answers:
+        if r.status_code == 409:
+            assert r.json()["error"]["code"] == "concurrent_update" and r.headers["Retry-After"] == "1"
