@@ -28,6 +28,11 @@ def __getattr__(name: str):
     except KeyError:
         raise AttributeError(name) from None
     module, attr = fn.handler.split(":")
+    if fn.signature_type != "http":
+        # Deployed functions are all HTTP-triggered (the deploy wires each push subscription
+        # itself), and Google starts them as "http"; a registered type wins over that.
+        from functions_framework import _function_registry
+        _function_registry.REGISTRY_MAP[name] = fn.signature_type
     target = getattr(importlib.import_module(module), attr)
     if fn.path:  # functions-framework is building this function's app: its own errors in our envelope
         from utalk import http

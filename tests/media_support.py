@@ -71,9 +71,10 @@ REFUSED = {  # name -> bytes that must never be accepted, whatever the name says
 }
 
 
-def setup(api, provider: str = "twilio"):
-    """A workspace (admin logged in) with a WhatsApp conversation that has an inbound message."""
-    ws = workspace(api, provider=provider, bot=False)
+def setup(api, twilio=None):
+    """A workspace (admin logged in) with a WhatsApp conversation that has an inbound message; its
+    channel is a live Twilio one on the fake Twilio when given, else on the offline sandbox."""
+    ws = workspace(api, bot=False, twilio=twilio)
     assert post_signed(api, INBOUND, inbound_form(ws.number, CUSTOMER)).status_code == 200
     return ws, conv_id(CUSTOMER, ws.number)
 

@@ -5,6 +5,9 @@ The local gateway, the provisioning of topics/subscriptions/queues/buckets, the 
 
 A row: name (also the deployed entry point), handler ("module:function" inside `functions/`),
 exactly one trigger (http route, Pub/Sub topic, Cloud Tasks queue or schedule), and settings.
+The deploy-only settings (memory, cpu, concurrency, min/max instances, identity) are read by
+`deploy/` alone: runtime code never reads them from another row, so changing one row's settings
+redeploys that function only (`deploy/hashing.py`; `tests/deploy/test_hashing.py` enforces it).
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ class Queue:
     max_attempts: int = 8
     min_backoff_seconds: float = 1.0
     max_backoff_seconds: float = 300.0
+    max_doublings: int = 16              # backoff doubles this many times, then grows linearly
+    max_retry_seconds: int = 0           # give up on a task after this long; 0: only max_attempts
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,20 @@ class Function:
     # A route that streams its body (uploads): its own body limit instead of the global
     # `max_body_bytes`, checked on Content-Length and, for chunked bodies, while the handler reads.
     max_body_bytes: int | None = None
+    cpu: str | None = None             # vCPUs ("1", "0.5"); None: Google's default for the memory
+    concurrency: int = 1               # requests one instance serves at once; > 1 needs >= 1 vCPU
+    min_instances: int = 0
+    max_instances: int = 100
+    identity: str | None = None        # runtime service account (ROLES); None: from the trigger
+
+    @property
+    def role(self) -> str:
+        """Which runtime identity runs it: REST API, provider webhooks, or internal (push/task/job)."""
+        if self.identity:
+            return self.identity
+        if not self.path:
+            return "internal"
+        return "webhooks" if self.path.startswith("/webhooks/") else "api"
 
     @property
     def kind(self) -> str:
@@ -69,6 +88,26 @@ QUEUES = (
     Queue("escalation-timeouts", max_dispatches_per_second=50, max_concurrent_dispatches=20),
     Queue("assignments", max_dispatches_per_second=50, max_concurrent_dispatches=1),  # no contention
 )
+
+# Runtime identities (one service account each), plus the invoker that Pub/Sub push, Cloud Tasks
+# and Cloud Scheduler present to internal functions (UTALK_INVOKER_SERVICE_ACCOUNT).
+ROLES = ("api", "webhooks", "internal")
+
+# Every secret the deploy keeps in Secret Manager; a row may mount only these (as env vars).
+SECRETS = (
+    "UTALK_JWT_SECRET",          # signs access tokens (the relay verifies them too)
+    "UTALK_CREDENTIALS_KEY",     # seals channel credentials at rest
+    "OPENAI_API_KEY",
+    "FIREBASE_SERVICE_ACCOUNT",  # signs Firebase custom tokens
+)
+# Production settings refuse to start without these, so every function mounts them, whatever its row says.
+PLATFORM_SECRETS = ("UTALK_JWT_SECRET", "UTALK_CREDENTIALS_KEY")
+
+# Push subscriptions: a message whose push keeps failing goes to the dead-letter topic after
+# MAX_DELIVERY_ATTEMPTS tries spaced by Pub/Sub's backoff (seconds, min and max).
+DEAD_LETTER_TOPIC = "dead-letters"
+MAX_DELIVERY_ATTEMPTS = 5
+PUSH_BACKOFF_SECONDS = (1, 60)
 
 JWT = ("UTALK_JWT_SECRET",)
 SEALED = ("UTALK_CREDENTIALS_KEY",)   # opens (or seals) channel credentials; no provider token is mounted
@@ -112,9 +151,12 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("messages_list", "api_messages:list_messages", "GET",
              f"{API}/conversations/{{conversationId}}/messages", secrets=JWT),
     Function("messages_send", "api_messages:send", "POST", f"{API}/messages", secrets=JWT),
+    # Webhooks batch concurrent requests into one Commit and one Publish (coalesce.py): one instance
+    # serves many at once, which needs a whole vCPU.
     Function("twilio_inbound", "webhooks_twilio:inbound", "POST", "/webhooks/twilio/whatsapp", memory="512Mi",
+             cpu="1", concurrency=8, secrets=SEALED),
+    Function("twilio_status", "webhooks_twilio:status", "POST", "/webhooks/twilio/status", cpu="1", concurrency=8,
              secrets=SEALED),
-    Function("twilio_status", "webhooks_twilio:status", "POST", "/webhooks/twilio/status", secrets=SEALED),
     Function("message_sender", "sub_sender:send", topic="message-outbound", public=False, timeout_seconds=120,
              secrets=SEALED),
     # bot, escalation, assignment (issue 4)

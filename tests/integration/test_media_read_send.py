@@ -51,7 +51,7 @@ def test_media_of_another_workspace_or_a_hidden_conversation_is_404(api):
 
 
 def test_an_agent_sends_media_on_whatsapp_and_twilio_fetches_the_signed_urls(api, twilio):
-    ws, cid = setup(api)
+    ws, cid = setup(api, twilio)
     png, pdf = _uploaded(ws, cid, ("foto.png", PNG, "image/png"), ("plano.pdf", PDF, "application/pdf"))
     r = _send(ws, cid, text="aquí están", mediaIds=[png, pdf])
     assert r.status_code == 201, r.text
@@ -86,7 +86,7 @@ def test_twilio_refuses_a_url_that_answers_a_type_it_does_not_accept(api, twilio
     whose metadata changed behind the record's back reaches Twilio as octet-stream."""
     from utalk import clients
     from utalk.config import settings
-    ws, cid = setup(api)
+    ws, cid = setup(api, twilio)
     [media_id] = _uploaded(ws, cid, ("a.png", PNG, "image/png"))
     blob = clients.storage().bucket(settings().bucket).blob(f"workspaces/{ws.id}/media/{media_id}")
     blob.content_type = "application/octet-stream"
@@ -99,7 +99,7 @@ def test_twilio_refuses_a_url_that_answers_a_type_it_does_not_accept(api, twilio
 
 
 def test_channel_limits_are_422_before_queueing(api, twilio):
-    ws, cid = setup(api)
+    ws, cid = setup(api, twilio)
     gif, = _uploaded(ws, cid, ("anim.gif", SAMPLES["anim.gif"][0], "image/gif"))
     r = _send(ws, cid, mediaId=gif)
     assert r.status_code == 422 and r.json()["error"]["code"] == "media_type_not_supported"
@@ -123,7 +123,7 @@ def test_channel_limits_are_422_before_queueing(api, twilio):
 
 
 def test_media_of_another_conversation_cannot_be_attached(api, twilio):
-    ws, cid = setup(api)
+    ws, cid = setup(api, twilio)
     [media_id] = _uploaded(ws, cid, ("a.png", PNG, "image/png"))
     post_signed(api, INBOUND, inbound_form(ws.number, "+5215599999999"))
     other = conv_id("+5215599999999", ws.number)
