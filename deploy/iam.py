@@ -23,6 +23,11 @@ PROJECT_ROLES = {
 }
 # Identities whose code enqueues tasks carrying the invoker's OIDC token need actAs on the invoker.
 ACTS_AS_INVOKER = ("api", "webhooks", "internal", "relay")
+# Identities that sign media URLs without a key file sign as themselves through the IAM
+# Credentials API (`signBlob`): token creator on their own account, never project-wide (that
+# would let them mint tokens as the invoker).
+SIGNS_AS_ITSELF = ("api", "internal")
+TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"
 BUCKET_ROLE = "roles/storage.objectUser"
 BUCKET_USERS = ("api", "webhooks", "internal")
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
@@ -39,6 +44,14 @@ def project_bindings(tgt: Target) -> dict[str, set[str]]:
             wanted.setdefault(role, set()).add(tgt.member(identity))
     for role in PUBSUB_AGENT_ROLES:
         wanted.setdefault(role, set()).add(tgt.pubsub_agent)
+    return wanted
+
+
+def account_bindings(tgt: Target) -> dict[str, dict[str, set[str]]]:
+    """The grants on service accounts themselves: identity -> role -> members."""
+    wanted = {"invoker": {ACT_AS: {tgt.member(i) for i in ACTS_AS_INVOKER}}}
+    for identity in SIGNS_AS_ITSELF:
+        wanted[identity] = {TOKEN_CREATOR: {tgt.member(identity)}}
     return wanted
 
 

@@ -21,7 +21,8 @@ APIS = ("cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googl
         "artifactregistry.googleapis.com", "pubsub.googleapis.com", "cloudtasks.googleapis.com",
         "cloudscheduler.googleapis.com", "secretmanager.googleapis.com", "iam.googleapis.com",
         "firestore.googleapis.com", "storage.googleapis.com", "firebaserules.googleapis.com",
-        "apigateway.googleapis.com", "servicemanagement.googleapis.com", "servicecontrol.googleapis.com")
+        "apigateway.googleapis.com", "servicemanagement.googleapis.com", "servicecontrol.googleapis.com",
+        "iamcredentials.googleapis.com")
 SCHEDULER_RETRIES = 3
 
 
@@ -149,12 +150,13 @@ def _grants(spec: Spec, tgt: Target, state: State) -> list[Step]:
         steps.append(Step(f"project {tgt.project} IAM", "grant", _gap_text(gaps),
                           ["projects", "set-iam-policy", tgt.project, "{dir}/policy.json"],
                           files=_policy_file(iam.merged(state.project_policy, gaps))))
-    invoker_users = {iam.ACT_AS: {tgt.member(i) for i in iam.ACTS_AS_INVOKER}}
-    gaps = iam.missing(state.invoker_policy, invoker_users)
-    if gaps:
-        steps.append(Step("service account utalk-invoker IAM", "grant", _gap_text(gaps),
-                          ["iam", "service-accounts", "set-iam-policy", tgt.account("invoker"), "{dir}/policy.json"],
-                          files=_policy_file(iam.merged(state.invoker_policy, gaps))))
+    for identity, wanted in iam.account_bindings(tgt).items():
+        policy = state.account_policies.get(identity, {})
+        gaps = iam.missing(policy, wanted)
+        if gaps:
+            steps.append(Step(f"service account utalk-{identity} IAM", "grant", _gap_text(gaps),
+                              ["iam", "service-accounts", "set-iam-policy", tgt.account(identity),
+                               "{dir}/policy.json"], files=_policy_file(iam.merged(policy, gaps))))
     bucket_users = {iam.BUCKET_ROLE: {tgt.member(i) for i in iam.BUCKET_USERS}}
     gaps = iam.missing(state.bucket_policy, bucket_users)
     if gaps:
@@ -287,7 +289,7 @@ def _functions(spec: Spec, tgt: Target, state: State, only: set[str], deploy_id:
 # -- triggers -------------------------------------------------------------------------------------
 def _subscriptions(spec: Spec, tgt: Target, state: State, only: set[str]) -> tuple[list[Step], int]:
     steps, same = [], 0
-    low, high = manifest.PUSH_BACKOFF_SECONDS
+    low, high = int(manifest.PUSH_MIN_BACKOFF_SECONDS), int(manifest.PUSH_MAX_BACKOFF_SECONDS)
     for fn in spec.only(only):
         if fn.kind != "pubsub":
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from deploy import target
+from deploy import iam, target
 from deploy.gcloud import Gcloud, parallel
 
 
@@ -31,7 +31,7 @@ class State:
     functions: dict[str, dict] = field(default_factory=dict)
     bucket: dict | None = None
     bucket_policy: dict = field(default_factory=dict)
-    invoker_policy: dict = field(default_factory=dict)
+    account_policies: dict[str, dict] = field(default_factory=dict)   # identity -> its account's policy
     gateway_api: bool = False
     gateway_configs: set[str] = field(default_factory=set)
     gateway: dict | None = None
@@ -83,11 +83,13 @@ def read(gcloud: Gcloud, tgt: target.Target, secrets: tuple[str, ...], workers: 
             "labels": secret.get("labels") or {},
             "versions": sorted((int(_short(v["name"])) for v in versions if v.get("state") == "ENABLED"), reverse=True)}
 
-    third = []
-    if tgt.account("invoker") in state.accounts:
-        third.append(("invoker", ["iam", "service-accounts", "get-iam-policy", tgt.account("invoker")]))
+    third = [(identity, ["iam", "service-accounts", "get-iam-policy", tgt.account(identity)])
+             for identity in iam.account_bindings(tgt) if tgt.account(identity) in state.accounts]
     if state.bucket:
         third.append(("bucket", ["storage", "buckets", "get-iam-policy", f"gs://{tgt.bucket}"]))
     for (kind, _), answer in zip(third, parallel(lambda r: gcloud.json(r[1], missing={}), third, workers)):
-        setattr(state, f"{kind}_policy", answer)
+        if kind == "bucket":
+            state.bucket_policy = answer
+        else:
+            state.account_policies[kind] = answer
     return state

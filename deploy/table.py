@@ -44,7 +44,7 @@ def render(spec: Spec) -> str:
         users = ", ".join(f"`{f.name}`" for f in spec.functions if f.queue == q.name)
         rows.append(f"| `{q.name}` | {q.max_dispatches_per_second:g} | {q.max_concurrent_dispatches} | {q.max_attempts} | "
                     f"{q.min_backoff_seconds:g}-{q.max_backoff_seconds:g}s | {users} |")
-    low, high = manifest.PUSH_BACKOFF_SECONDS
+    low, high = int(manifest.PUSH_MIN_BACKOFF_SECONDS), int(manifest.PUSH_MAX_BACKOFF_SECONDS)
     rows += ["", f"Topics: {', '.join(f'`{t}`' for t in spec.topics)}, and `{manifest.DEAD_LETTER_TOPIC}` "
                  f"(a push that failed {manifest.MAX_DELIVERY_ATTEMPTS} times, {low}-{high}s apart, lands there). "
                  f"Secrets: {', '.join(f'`{s}`' for s in spec.secrets)}. "

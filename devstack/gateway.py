@@ -1,18 +1,24 @@
 """Local gateway: every function of the manifest behind one port, routed as production routes.
 
 Public HTTP functions are matched by method and path (as the API gateway/Hosting rewrites do, the
-full path is forwarded). `/_fn/<name>` is a function's own URL: Pub/Sub push subscriptions, Cloud
-Tasks and Cloud Scheduler call it, so the local chain is the production chain. Each function is a
-separate functions-framework app built from `functions/main.py`.
+full path is forwarded). `/_fn/<name>` is a function's own URL: Cloud Tasks and Cloud Scheduler
+call it, so the local chain is the production chain; it never adds credentials, so a caller without
+a valid OIDC token is refused there as in production. `/_push/<name>` plays Google's Pub/Sub push
+service: the emulator's push subscriptions deliver there, and it forwards to `/_fn/<name>` with
+the ID token Google would attach for the subscription's `push_config.oidc_token` (read from the
+emulator; none configured, none attached). Each function is a separate functions-framework app
+built from `functions/main.py`.
 """
 from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 from functions_framework import create_app
 
+from devstack import oidc
 from utalk import manifest
 
 SOURCE = str(Path(__file__).resolve().parent.parent / "functions" / "main.py")
@@ -31,12 +37,48 @@ def function_app(name: str):
     return create_app(name, SOURCE, manifest.get(name).signature_type)
 
 
+class PushAuth:
+    """Each push subscription's OIDC settings as the emulator stores them (cached briefly)."""
+    TTL_SECONDS = 10
+
+    def __init__(self):
+        self._cache: dict[str, tuple[float, tuple[str, str] | None]] = {}
+        self._subscriber = None
+
+    def token(self, fn: manifest.Function) -> str | None:
+        """The token Google's push service would attach for `fn`'s subscription, if any."""
+        cached = self._cache.get(fn.name)
+        if cached is None or time.monotonic() > cached[0]:
+            cached = self._cache[fn.name] = (time.monotonic() + self.TTL_SECONDS, self._lookup(fn))
+        if cached[1] is None:
+            return None
+        email, audience = cached[1]
+        return oidc.mint(audience, email)
+
+    def _lookup(self, fn: manifest.Function) -> tuple[str, str] | None:
+        from google.cloud import pubsub_v1
+
+        from devstack.provision import subscription_name
+        from utalk.config import settings
+
+        if self._subscriber is None:
+            self._subscriber = pubsub_v1.SubscriberClient()
+        sub = self._subscriber.get_subscription(subscription=self._subscriber.subscription_path(
+            settings().project_id, subscription_name(fn)), timeout=10)
+        token = sub.push_config.oidc_token
+        if not token.service_account_email:
+            return None
+        # Google's default audience is the push endpoint itself.
+        return token.service_account_email, token.audience or sub.push_config.push_endpoint
+
+
 class Gateway:
     """Builds each function's app on its first request, as a cold start would."""
 
     def __init__(self):
         self._apps: dict = {}
         self._lock = threading.Lock()  # create_app swaps sys.modules["main"]: one at a time
+        self._push = PushAuth()
 
     def app(self, name: str):
         app = self._apps.get(name)
@@ -50,6 +92,16 @@ class Gateway:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith("/_push/"):
+            fn = manifest.by_name().get(path[len("/_push/"):])
+            if fn is None or not fn.topic:
+                return _error(start_response, "404 Not Found", "function_not_found", "No such push subscriber")
+            environ.pop("HTTP_AUTHORIZATION", None)
+            token = self._push.token(fn)
+            if token:
+                environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+            environ["PATH_INFO"] = "/"
+            return self.app(fn.name)(environ, start_response)
         if path.startswith("/_fn/"):
             name, _, rest = path[len("/_fn/"):].partition("/")
             if name not in manifest.by_name():

@@ -13,6 +13,7 @@ def main() -> int:
     stack.apply_env()
     from devstack.provision import provision
     from devstack.seed import seed
+    from utalk.config import settings
 
     print("starting emulators (Firestore, Pub/Sub, Storage, Tasks, Redis)...", flush=True)
     stack.start_emulators()
@@ -28,6 +29,7 @@ UTalk is running locally (logs in {stack.state_dir}):
   Socket.IO      http://127.0.0.1:{p.relay}
   Firestore      127.0.0.1:{p.firestore}   Pub/Sub 127.0.0.1:{p.pubsub}   Storage 127.0.0.1:{p.storage}
   Cloud Tasks    127.0.0.1:{p.tasks}   Redis 127.0.0.1:{p.redis}
+  Scheduler      http://127.0.0.1:{p.scheduler}/v1/projects/{stack.project}/locations/{settings().region}/jobs
 Demo workspace {creds['workspaceId']} (tenant {creds['tenantId']}); admin login:
   email    {creds['email']}
   password {creds['password']}

@@ -42,17 +42,21 @@ def _generate(project: str) -> dict:
 
 def ensure(state_dir: Path, project: str) -> Path:
     """Return the stack's service-account file, generating it the first time (idempotent)."""
-    path = Path(state_dir) / FILENAME
+    return write_once(Path(state_dir) / FILENAME, lambda: _generate(project))
+
+
+def write_once(path: Path, generate) -> Path:
+    """`path`, holding the JSON of `generate()` written the first time only (a key file)."""
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write to a temp file, then link it into place: several processes may start at once, and none
     # may read a half-written key or have its key replaced under it. Owner-only permissions: the key
     # is a secret even if throwaway.
-    tmp = path.with_name(f".{FILENAME}.{os.getpid()}.{uuid.uuid4().hex}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump(_generate(project), f, indent=2)
+        json.dump(generate(), f, indent=2)
     try:
         os.link(tmp, path)  # atomic create-if-absent: if another process won the race, keep its key
     except FileExistsError:

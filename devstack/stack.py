@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack import service_account
+from devstack import oidc, service_account
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
@@ -33,13 +33,15 @@ class Ports:
     redis: int
     gateway: int
     relay: int
+    scheduler: int         # Cloud Scheduler driver + the local OIDC certs URL (devstack/scheduler.py)
     twilio_api: int = 0    # a local fake of Twilio's REST API (tests); 0 = the real api.twilio.com
     openai_api: int = 0    # a local fake of OpenAI's API (tests); 0 = OPENAI_BASE_URL or api.openai.com
 
 
-DEV_PORTS = Ports(firestore=8090, pubsub=8681, storage=9023, tasks=9090, redis=6390, gateway=3001, relay=3002)
+DEV_PORTS = Ports(firestore=8090, pubsub=8681, storage=9023, tasks=9090, redis=6390, gateway=3001, relay=3002,
+                  scheduler=9095)
 TEST_PORTS = Ports(firestore=18090, pubsub=18681, storage=19023, tasks=19090, redis=16390, gateway=13001,
-                   relay=13002, twilio_api=13005, openai_api=13006)
+                   relay=13002, scheduler=19095, twilio_api=13005, openai_api=13006)
 
 
 def sdk_root() -> Path:
@@ -62,10 +64,13 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def http_ok(url: str) -> bool:
+def http_ok(url: str, up_to: int = 499) -> bool:
+    """Whether `url` answers with a status of at most `up_to`."""
     try:
         with urllib.request.urlopen(url, timeout=1) as r:
-            return r.status < 500
+            return r.status <= up_to
+    except urllib.error.HTTPError as exc:
+        return exc.code <= up_to
     except Exception:
         return False
 
@@ -106,6 +111,13 @@ class Stack:
             # and media URLs (deployed functions sign through IAM signBlob instead: utalk/media/signing.py).
             "FIREBASE_SERVICE_ACCOUNT": key_file,
             "UTALK_SIGNING_KEY_FILE": key_file,
+            # Internal calls are authenticated as in production (docs/security.md, "Internal calls"):
+            # the invoker identity, the local key that stands in for Google's signing and its certs,
+            # and where subscriptions push (the gateway's stand-in for Google's push service).
+            "UTALK_INVOKER_SERVICE_ACCOUNT": f"utalk-invoker@{self.project}.iam.gserviceaccount.com",
+            "UTALK_OIDC_CERTS_URL": f"http://127.0.0.1:{p.scheduler}/oauth2/v1/certs",
+            oidc.ENV_VAR: str(oidc.ensure(self.state_dir)),
+            "UTALK_LOCAL_PUSH_BASE_URL": f"{gateway}/_push",
             # The official twilio client is pointed here when set (tests run a fake Twilio on it).
             **({"TWILIO_API_BASE_URL": f"http://127.0.0.1:{p.twilio_api}"} if p.twilio_api else {}),
             # The official openai client is pointed at a fake (tests). Workspaces still default to the
@@ -120,10 +132,12 @@ class Stack:
 
     # -- processes -------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
+        """Start `name` with the stack's environment plus `env` (a None value unsets a variable)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         logf = open(self.state_dir / f"{name}.log", "ab")
+        merged = {**os.environ, **self.env(), **(env or {})}
         proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, cwd=ROOT,
-                                env={**os.environ, **self.env(), **(env or {})}, start_new_session=True)
+                                env={k: v for k, v in merged.items() if v is not None}, start_new_session=True)
         self.procs[name] = proc
         (self.state_dir / f"{name}.pid").write_text(str(proc.pid))
         return proc
@@ -141,13 +155,30 @@ class Stack:
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
         raise RuntimeError(f"{name} did not become ready on time; log tail:\n{tail}")
 
+    EMULATORS = ("firestore", "pubsub", "storage", "tasks", "redis", "scheduler")
+    OWNER_FILE = "emulators.owner"   # the pid of the process whose Stack started the emulators
+
     def start_emulators(self) -> None:
-        """Start every emulator; on any failure stop what did start, so nothing is left behind."""
+        """Start every emulator; on any failure stop what did start, so nothing is left behind.
+
+        Emulators this very process already started (through another Stack of the same state dir:
+        the relay tests' fixture, when pytest-xdist gives one worker relay and backend test files)
+        are reused: restarting them would pull them from under the relays that fixture runs."""
+        if self._emulators_of_this_process():
+            return
         try:
             self._start_emulators()
         except BaseException:
             self.stop()
             raise
+        (self.state_dir / self.OWNER_FILE).write_text(str(os.getpid()))
+
+    def _emulators_of_this_process(self) -> bool:
+        try:
+            owner = int((self.state_dir / self.OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            return False
+        return owner == os.getpid() and all(port_open(getattr(self.ports, name)) for name in self.EMULATORS)
 
     def _start_emulators(self) -> None:
         p, sdk = self.ports, sdk_root()
@@ -174,23 +205,38 @@ class Stack:
                               str(p.tasks)])
         self._spawn("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(p.redis), "--save", "",
                               "--appendonly", "no"])
+        # Tests run jobs on demand: a cron run landing mid-test would change what the test looks at.
+        self._spawn("scheduler", [str(VENV / "bin/python"), "-m", "devstack.scheduler", str(p.scheduler)],
+                    env={"UTALK_SCHEDULER_PAUSED": "1" if self.env_name == "test" else "0"})
         self._wait("firestore", lambda: http_ok(f"http://127.0.0.1:{p.firestore}/"))
         self._wait("pubsub", lambda: http_ok(f"http://127.0.0.1:{p.pubsub}/"))
         self._wait("storage", lambda: http_ok(f"http://127.0.0.1:{p.storage}/storage/v1/b"))
         self._wait("tasks", lambda: port_open(p.tasks))
         self._wait("redis", lambda: port_open(p.redis))
+        self._wait("scheduler", lambda: http_ok(f"http://127.0.0.1:{p.scheduler}/oauth2/v1/certs"))
 
-    def start_gateway(self, workers: int = 2, threads: int = 8) -> None:
-        self._spawn("gateway", [str(VENV / "bin/gunicorn"), "-w", str(workers), "--threads", str(threads),
-                                "-b", f"127.0.0.1:{self.ports.gateway}", "--graceful-timeout", "5",
-                                "--access-logfile", "-", "devstack.gateway:app"])
-        self._wait("gateway", lambda: http_ok(f"http://127.0.0.1:{self.ports.gateway}/health"))
+    def start_gateway(self, workers: int = 2, threads: int = 8, port: int | None = None, name: str = "gateway",
+                      extra_env: dict | None = None) -> None:
+        """The gateway (every function of the manifest); answering /health means started (a
+        misconfigured instance answers it too, with its 503)."""
+        port = port or self.ports.gateway
+        self._spawn(name, [str(VENV / "bin/gunicorn"), "-w", str(workers), "--threads", str(threads),
+                           "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5",
+                           "--access-logfile", "-", "devstack.gateway:app"], env=extra_env)
+        self._wait(name, lambda: http_ok(f"http://127.0.0.1:{port}/health", up_to=503))
 
-    def start_relay(self, port: int | None = None, name: str = "relay", extra_env: dict | None = None) -> None:
+    def spawn_relay(self, port: int | None = None, name: str = "relay", extra_env: dict | None = None,
+                    command: list[str] | None = None) -> subprocess.Popen:
+        """The relay process (`command`: its start command, "python" being this stack's venv)."""
+        return self._spawn(name, command or ["python", "-m", "relay.server"],
+                           env={"PYTHONPATH": os.pathsep.join([str(ROOT / "realtime-relay"), str(ROOT / "shared")]),
+                                "PATH": os.pathsep.join([str(VENV / "bin"), os.environ.get("PATH", "")]),
+                                "PORT": str(port or self.ports.relay), "RELAY_INSTANCE_ID": name, **(extra_env or {})})
+
+    def start_relay(self, port: int | None = None, name: str = "relay", extra_env: dict | None = None,
+                    command: list[str] | None = None) -> None:
         port = port or self.ports.relay
-        self._spawn(name, [str(VENV / "bin/python"), "-m", "relay.server"],
-                    env={"PYTHONPATH": os.pathsep.join([str(ROOT / "realtime-relay"), str(ROOT / "shared")]),
-                         "PORT": str(port), "RELAY_INSTANCE_ID": name, **(extra_env or {})})
+        self.spawn_relay(port, name, extra_env, command)
         self._wait(name, lambda: http_ok(f"http://127.0.0.1:{port}/health"))
 
     def stop_stale(self) -> None:
@@ -223,6 +269,8 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
             (self.state_dir / f"{name}.pid").unlink(missing_ok=True)
             del self.procs[name]
+            if name == "firestore":
+                (self.state_dir / self.OWNER_FILE).unlink(missing_ok=True)
 
     # -- data --------------------------------------------------------------------------------
     def reset_firestore(self) -> None:

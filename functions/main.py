@@ -28,13 +28,25 @@ def __getattr__(name: str):
     except KeyError:
         raise AttributeError(name) from None
     module, attr = fn.handler.split(":")
-    if fn.signature_type != "http":
-        # Deployed functions are all HTTP-triggered (the deploy wires each push subscription
-        # itself), and Google starts them as "http"; a registered type wins over that.
-        from functions_framework import _function_registry
-        _function_registry.REGISTRY_MAP[name] = fn.signature_type
-    target = getattr(importlib.import_module(module), attr)
+    from utalk.config import ConfigError
+
+    try:
+        target = getattr(importlib.import_module(module), attr)
+    except ConfigError as exc:
+        # A module that checks its configuration as it loads: functions-framework imports it before
+        # any request, so refuse every request instead (503, logged loudly at each one).
+        return _refusing(name, exc)
     if fn.path:  # functions-framework is building this function's app: its own errors in our envelope
         from utalk import http
         http.install_error_handlers()
     return target
+
+
+def _refusing(name: str, error: Exception):
+    from utalk import http, logs
+
+    def refuse(request):
+        logs.get("main").critical("%s refuses to serve: %s", name, error, extra={"function": name})
+        return http.refuse_misconfigured()
+    refuse.__name__ = name
+    return refuse

@@ -1,18 +1,18 @@
 """Sender (Pub/Sub `message-outbound`): delivers each queued message to its provider once."""
-from utalk import logs, pubsub
+from utalk import internal, logs, pubsub
+from utalk.models.common import MessageTask
 from utalk.services import messaging
 
 log = logs.get("sender")
 
 
-def send(cloud_event):
+@pubsub.push_handler("message_sender")
+def send(msg: pubsub.PushMessage):
+    ids = msg.attributes_as(MessageTask)
     try:
-        msg = pubsub.decode(cloud_event)
-        attrs = msg.attributes
-        ws, conv, mid = attrs["workspaceId"], attrs["conversationId"], attrs["messageId"]
-    except (pubsub.BadPush, KeyError) as exc:
-        log.error("unprocessable outbound delivery, dropped: %s", exc)
-        return  # acknowledge: redelivering a malformed message cannot help
-    # ClaimedElsewhere propagates: the push fails and Pub/Sub redelivers after its backoff.
-    outcome = messaging.deliver(ws, conv, mid)
-    log.info("outbound %s/%s: %s", conv, mid, outcome, extra={"workspaceId": ws})
+        outcome = messaging.deliver(ids.workspaceId, ids.conversationId, ids.messageId)
+    except messaging.ClaimedElsewhere as exc:   # another delivery is sending it right now: redeliver later
+        raise internal.Retry(str(exc) or "claimed by another delivery") from None
+    log.info("outbound %s/%s: %s", ids.conversationId, ids.messageId, outcome,
+             extra={"workspaceId": ids.workspaceId})
+    return {"outcome": outcome}

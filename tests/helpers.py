@@ -28,3 +28,22 @@ def login(api, email: str, password: str = PASSWORD) -> dict:
     r = api.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def invoker_token(function_name: str) -> str:
+    """The ID token Google's infrastructure would attach when calling internal function
+    `function_name` as the invoker (signed by the stack's stand-in key, devstack/oidc.py)."""
+    from devstack import oidc
+    from utalk.config import settings
+    from utalk.internal_auth import audience
+
+    return oidc.mint(audience(function_name), settings().invoker_service_account)
+
+
+def call_internal(api, name: str, body=None, *, data: bytes | None = None, headers: dict | None = None,
+                  timeout: float = 30):
+    """POST to internal function `name` at its own URL as its legitimate caller would."""
+    headers = {"Authorization": f"Bearer {invoker_token(name)}", **(headers or {})}
+    if data is not None:
+        return api.session.post(f"{api.base}/_fn/{name}", data=data, headers=headers, timeout=timeout)
+    return api.session.post(f"{api.base}/_fn/{name}", json=body, headers=headers, timeout=timeout)

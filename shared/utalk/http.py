@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from utalk.auth.tokens import Principal
 
 from utalk import errors, limits, logs, manifest
-from utalk.config import settings
+from utalk.config import ConfigError, settings, startup_error
 
 log = logs.get("http")
 
@@ -103,6 +103,15 @@ def _flask_error(exc: HTTPException) -> flask.Response:
     return resp
 
 
+def refuse_misconfigured() -> flask.Response:
+    """Fail closed: what every route of an instance with a bad configuration answers (the reason
+    is in this instance's CRITICAL log line, never told to the caller)."""
+    resp = error_response(errors.Unavailable("This instance is misconfigured and refuses to serve",
+                                             code="misconfigured"))
+    resp.headers.update(SECURITY_HEADERS)
+    return resp
+
+
 def install_error_handlers() -> None:
     """Answer the errors Flask raises before any function runs (a path its router refuses, such as
     one with a newline; functions-framework's /favicon.ico) with the envelope too, on the
@@ -119,17 +128,16 @@ def _contended(exc: BaseException) -> bool:
     return isinstance(exc, Aborted) or isinstance(exc.__cause__, Aborted)
 
 
-def _request_id(request: flask.Request) -> str:
+def request_id(request: flask.Request) -> str:
     incoming = request.headers.get("X-Request-Id", "")
     return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
 
-def _trace(request: flask.Request) -> str | None:
-    header = request.headers.get("X-Cloud-Trace-Context", "")
-    trace_id = header.split("/", 1)[0]
-    if trace_id and re.fullmatch(r"[0-9a-fA-F]{16,32}", trace_id):
-        return f"projects/{settings().project_id}/traces/{trace_id}"
-    return None
+def _trace(request: flask.Request) -> str:
+    """The request's trace (from Google's front end, or a new one: a webhook starts the trace
+    its message carries through the chain, docs in utalk.logs)."""
+    trace_id = logs.trace_id_from(request.headers.get(logs.TRACE_HEADER)) or logs.new_trace_id()
+    return logs.trace_path(settings().project_id, trace_id)
 
 
 def _cors(request: flask.Request, resp: flask.Response) -> None:
@@ -271,8 +279,10 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
 
     def wrap(handler: Callable[[Call], Any]):
         def entry(request: flask.Request) -> flask.Response:
+            if startup_error() is not None:
+                return refuse_misconfigured()
             started = time.perf_counter()
-            rid = _request_id(request)
+            rid = request_id(request)
             rid_token, trace_token = logs.request_id.set(rid), logs.trace.set(_trace(request))
             resp = _dispatch(request, rid)
             _cors(request, resp)
@@ -319,6 +329,9 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                 return error_response(err)
             except HTTPException as exc:  # werkzeug refusing what it parses for us (a form, say)
                 return error_response(_http_error(exc))
+            except ConfigError:  # a secret this call needs is missing: logged, 503 until it is mounted
+                log.exception("configuration error in %s", name, extra={"function": name})
+                return refuse_misconfigured()
             except Exception as exc:
                 if _contended(exc):  # load, not a bug: the caller may simply try again
                     log.warning("transaction contended in %s", name, extra={"function": name})

@@ -39,7 +39,8 @@ class Function:
     path: str | None = None
     topic: str | None = None           # Pub/Sub trigger (push subscription "<topic>--<name>")
     queue: str | None = None           # Cloud Tasks target
-    schedule: str | None = None        # Cloud Scheduler cron (HTTP call to the function)
+    schedule: str | None = None        # Cloud Scheduler unix-cron (an HTTP call to the function)
+    time_zone: str = "Etc/UTC"         # IANA zone the schedule is read in
     memory: str = "256Mi"
     timeout_seconds: int = 60
     secrets: tuple[str, ...] = ()
@@ -74,7 +75,10 @@ class Function:
 
     @property
     def signature_type(self) -> str:
-        return "cloudevent" if self.topic else "http"
+        # Every function is HTTP-triggered: Pub/Sub reaches its subscribers through push
+        # subscriptions we create (OIDC push auth, retry policy, dead letters; one body format),
+        # not through Eventarc's CloudEvent trigger.
+        return "http"
 
 
 TOPICS = (
@@ -83,11 +87,22 @@ TOPICS = (
     "realtime-events",      # every state change, fanned out by the Socket.IO relay
 )
 
+# Every push subscription (topic -> function) retries a failed push with this backoff and, after
+# MAX_DELIVERY_ATTEMPTS, moves the message to this one topic (devstack/provision.py; deploy too).
+DEAD_LETTER_TOPIC = "dead-letters"
+MAX_DELIVERY_ATTEMPTS = 10           # Pub/Sub allows 5-100
+PUSH_MIN_BACKOFF_SECONDS = 1.0
+PUSH_MAX_BACKOFF_SECONDS = 60.0
+
 QUEUES = (
     Queue("bot-runs", max_dispatches_per_second=1.0, max_concurrent_dispatches=10),  # AI: 60/min, 10 at once
     Queue("escalation-timeouts", max_dispatches_per_second=50, max_concurrent_dispatches=20),
     Queue("assignments", max_dispatches_per_second=50, max_concurrent_dispatches=1),  # no contention
+    # A scheduled job continues a long sweep here (utalk.jobs), before its own timeout.
+    Queue("jobs", max_dispatches_per_second=10, max_concurrent_dispatches=10, max_attempts=5,
+          min_backoff_seconds=10),
 )
+JOBS_QUEUE = "jobs"
 
 # Runtime identities (one service account each), plus the invoker that Pub/Sub push, Cloud Tasks
 # and Cloud Scheduler present to internal functions (UTALK_INVOKER_SERVICE_ACCOUNT).
@@ -102,12 +117,6 @@ SECRETS = (
 )
 # Production settings refuse to start without these, so every function mounts them, whatever its row says.
 PLATFORM_SECRETS = ("UTALK_JWT_SECRET", "UTALK_CREDENTIALS_KEY")
-
-# Push subscriptions: a message whose push keeps failing goes to the dead-letter topic after
-# MAX_DELIVERY_ATTEMPTS tries spaced by Pub/Sub's backoff (seconds, min and max).
-DEAD_LETTER_TOPIC = "dead-letters"
-MAX_DELIVERY_ATTEMPTS = 5
-PUSH_BACKOFF_SECONDS = (1, 60)
 
 JWT = ("UTALK_JWT_SECRET",)
 SEALED = ("UTALK_CREDENTIALS_KEY",)   # opens (or seals) channel credentials; no provider token is mounted
@@ -183,6 +192,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("media_upload_complete", "api_media:complete_upload", "POST", f"{API}/media/{{mediaId}}/complete",
              secrets=JWT),
     Function("media_get", "api_media:get", "GET", f"{API}/media/{{mediaId}}", secrets=JWT),
+    # scheduled jobs (issue 13): Cloud Scheduler calls them with the invoker's OIDC token
+    Function("assignment_sweep", "job_assignment:sweep", schedule="* * * * *", public=False, timeout_seconds=300),
 )
 
 

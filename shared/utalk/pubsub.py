@@ -8,21 +8,30 @@ requests' publishes to one topic share RPCs (utalk/coalesce.py; a shared call re
 publisher's fault is sent again publisher by publisher); transient failures are retried with the
 Publisher API's policy.
 
-Pub/Sub-triggered functions receive a CloudEvent whose `data["message"]` holds base64 `data`
-and `attributes` (functions-framework converts the emulator's raw push into that shape).
+Every message published while a trace is active carries its id in the `traceId` attribute.
+
+Subscribers are HTTP functions behind push subscriptions (OIDC push auth, a retry policy and a
+dead-letter topic; devstack/provision.py): `push_handler` decodes the wrapped push body
+`{"message": {"data": base64, "attributes", "messageId", ...}, "subscription"}`, restores the trace
+and acknowledges (logs and counts, utalk.internal) what can never be decoded.
 """
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
-from utalk import clients, rpc
+from utalk import clients, logs, rpc
 from utalk.coalesce import Coalescer
 from utalk.config import settings
+
+
+MAX_ATTRIBUTES = 100        # Pub/Sub's own limit per message
+MAX_ATTRIBUTE_BYTES = 1024  # Pub/Sub's limit on an attribute value
 
 
 @dataclass(frozen=True)
@@ -35,23 +44,65 @@ class PushMessage:
     def json(self) -> Any:
         return json.loads(self.data or b"null")
 
+    def attributes_as(self, model):
+        """The attributes validated as pydantic `model`; Drop when they are not (no redelivery of
+        the same message could ever be processed)."""
+        from pydantic import ValidationError
+
+        from utalk import internal
+
+        try:
+            return model.model_validate({k: self.attributes.get(k) for k in model.model_fields})
+        except ValidationError as exc:
+            fields = sorted({str(e["loc"][0]) for e in exc.errors(include_url=False) if e["loc"]})
+            raise internal.Drop("invalid_attributes", ", ".join(fields)) from None
+
 
 class BadPush(ValueError):
     """A delivery that can never be processed (acknowledge it; redelivery cannot help)."""
 
 
-def decode(cloud_event) -> PushMessage:
-    data = cloud_event.data if hasattr(cloud_event, "data") else cloud_event
-    message = (data or {}).get("message") if isinstance(data, dict) else None
-    if not isinstance(message, dict):
-        raise BadPush("no Pub/Sub message in the event")
+def decode(body: bytes) -> PushMessage:
+    """The message of a wrapped push request body; BadPush for anything Pub/Sub would never send."""
     try:
-        raw = base64.b64decode(message.get("data") or "")
-    except (ValueError, TypeError):
+        envelope = json.loads(body)
+    except (ValueError, RecursionError):   # RecursionError: JSON nested deeper than the parser goes
+        raise BadPush("push body is not JSON") from None
+    message = envelope.get("message") if isinstance(envelope, dict) else None
+    if not isinstance(message, dict):
+        raise BadPush("no Pub/Sub message in the push body")
+    data, attributes = message.get("data") or "", message.get("attributes") or {}
+    message_id = message.get("messageId") or message.get("message_id") or ""
+    if not isinstance(data, str) or not isinstance(message_id, str) or not isinstance(attributes, dict):
+        raise BadPush("push message fields have the wrong types")
+    if len(attributes) > MAX_ATTRIBUTES or not all(
+            isinstance(k, str) and isinstance(v, str) and len(v) <= MAX_ATTRIBUTE_BYTES for k, v in attributes.items()):
+        raise BadPush("push message attributes are not short strings")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
         raise BadPush("message data is not base64") from None
-    return PushMessage(id=str(message.get("messageId") or message.get("message_id") or ""),
-                       data=raw, attributes=dict(message.get("attributes") or {}),
-                       delivery_attempt=(data or {}).get("deliveryAttempt"))
+    attempt = envelope.get("deliveryAttempt")
+    return PushMessage(id=message_id[:200], data=raw, attributes=attributes,
+                       delivery_attempt=attempt if isinstance(attempt, int) else None)
+
+
+def push_handler(name: str) -> Callable[[Callable[[PushMessage], Any]], Callable]:
+    """Wrap `handler(message)` as the entry point of push-subscribed function `name` (answers:
+    utalk.internal); the message's `traceId` attribute becomes the trace of its log lines."""
+    from utalk import internal
+
+    def parse(request) -> PushMessage:
+        try:
+            msg = decode(request.get_data())
+        except BadPush as exc:
+            raise internal.Drop("invalid_push", str(exc)) from None
+        trace_id = logs.trace_id_from(msg.attributes.get(logs.TRACE_ATTRIBUTE))
+        if trace_id:
+            logs.trace.set(logs.trace_path(settings().project_id, trace_id))
+        return msg
+
+    return internal.function(name, parse)
 
 
 def topic_path(topic: str) -> str:
@@ -63,7 +114,11 @@ def message(data: Any, **attributes: str):
     from google.pubsub_v1.types import PubsubMessage
 
     raw = data if isinstance(data, bytes) else json.dumps(data, separators=(",", ":"), default=str).encode()
-    return PubsubMessage.pb()(data=raw, attributes={k: str(v) for k, v in attributes.items() if v is not None})
+    attrs = {k: str(v) for k, v in attributes.items() if v is not None}
+    trace_id = logs.current_trace_id()
+    if trace_id:
+        attrs.setdefault(logs.TRACE_ATTRIBUTE, trace_id)
+    return PubsubMessage.pb()(data=raw, attributes=attrs)
 
 
 class Publishing:

@@ -1,28 +1,24 @@
 """Cloud Tasks: enqueueing HTTP tasks to a function's own URL, and the decorator task handlers use.
 
-A task targets `{functions_base_url}/<function name>` on the queue the manifest gives that function,
-so the queue's rate and concurrency are the limits the function runs under. Task handlers are plain
-HTTP functions with no user auth (in production only the tasks service account may invoke them;
-set UTALK_TASKS_SERVICE_ACCOUNT to attach its OIDC token). Answering 2xx means done; anything else
-makes Cloud Tasks retry with backoff, so a handler only fails for what a retry could fix.
+A task targets `{functions_base_url}/<function name>` on the queue the manifest gives that function
+(a scheduled job's follow-ups go on `manifest.JOBS_QUEUE`), so the queue's rate and concurrency are
+the limits the function runs under. Every task carries an OIDC token of the invoker service
+account with that URL as audience, which the function checks (utalk.internal); and the trace of
+the work that enqueued it (`X-Cloud-Trace-Context`). Answering 2xx means done; anything else makes
+Cloud Tasks retry with the queue's backoff, so a handler only fails for what a retry could fix.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import time
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from google.api_core.exceptions import AlreadyExists
 from pydantic import BaseModel, ValidationError
 
-from utalk import clients, errors, logs, manifest
+from utalk import clients, logs, manifest
 from utalk.config import settings
-
-if TYPE_CHECKING:
-    import flask
 
 log = logs.get("tasks")
 
@@ -36,30 +32,32 @@ def enqueue(function_name: str, payload: BaseModel | dict, *, delay_seconds: flo
             dedup_key: str | None = None) -> bool:
     """Create one HTTP task for manifest function `function_name`; False if the name was taken.
 
-    `dedup_key` names the task, so production Cloud Tasks drops a second task for the same key (a
-    redelivered Pub/Sub message enqueues nothing twice). The emulator ignores names, which is why
-    every handler is idempotent anyway.
+    `dedup_key` names the task, so Cloud Tasks refuses a second task for the same key for about an
+    hour after the first ran (a redelivered Pub/Sub message enqueues nothing twice); the local
+    emulator does the same (devstack/tasks_emulator.py). Handlers stay idempotent anyway.
     """
     fn = manifest.get(function_name)
-    if not fn.queue:
+    queue = fn.queue or (manifest.JOBS_QUEUE if fn.schedule else None)
+    if not queue:
         raise ValueError(f"{function_name} is not a Cloud Tasks function")
+    cfg = settings()
+    url = f"{cfg.functions_base_url}/{fn.name}"
     body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
-    request: dict[str, Any] = {
-        "http_method": "POST",
-        "url": f"{settings().functions_base_url}/{fn.name}",
-        "headers": {"Content-Type": "application/json"},
+    headers = {"Content-Type": "application/json"}
+    trace_id = logs.current_trace_id()
+    if trace_id:
+        headers[logs.TRACE_HEADER] = logs.trace_header(trace_id)
+    task: dict[str, Any] = {"http_request": {
+        "http_method": "POST", "url": url, "headers": headers,
         "body": json.dumps(body, separators=(",", ":")).encode(),
-    }
-    account = os.environ.get("UTALK_TASKS_SERVICE_ACCOUNT")
-    if account:
-        request["oidc_token"] = {"service_account_email": account}
-    task: dict[str, Any] = {"http_request": request}
+        "oidc_token": {"service_account_email": cfg.invoker_service_account, "audience": url},
+    }}
     if delay_seconds > 0:
         from google.protobuf import timestamp_pb2
         ts = timestamp_pb2.Timestamp()
         ts.FromDatetime(datetime.now(timezone.utc) + timedelta(seconds=delay_seconds))
         task["schedule_time"] = ts
-    parent = queue_path(fn.queue)
+    parent = queue_path(queue)
     if dedup_key:
         # Hashed names spread over the queue's key space (sequential names make hot tablets).
         task["name"] = f"{parent}/tasks/{hashlib.sha256(f'{fn.name}:{dedup_key}'.encode()).hexdigest()[:40]}"
@@ -71,62 +69,18 @@ def enqueue(function_name: str, payload: BaseModel | dict, *, delay_seconds: flo
     return True
 
 
-class Retry(Exception):
-    """Raise from a task handler to answer 503 and have Cloud Tasks try again later."""
-
-
 def task_handler(name: str, body: type[BaseModel]) -> Callable[[Callable[[Any], Any]], Callable]:
-    """Wrap `handler(payload)` as the HTTP entry point of task function `name`.
+    """Wrap `handler(payload)` as the entry point of task function `name` (answers: utalk.internal).
 
-    Malformed bodies answer 400; the handler's return value (dict or None) is the 200 body; a
-    domain `ApiError` is logged and acknowledged (200, `dropped`), since no retry can change it;
-    `Retry` and `errors.Unavailable` (e.g. transaction contention) answer 503; an unexpected exception is logged and answers 500 so the task is retried
-    with the queue's backoff.
-    """
-    manifest.get(name)  # fail at import time on a name the manifest does not know
-    from utalk import http  # handlers run under functions-framework; enqueuers (the relay) need no Flask
+    A body that is not a valid `body` can never succeed, so it is acknowledged and logged (Cloud
+    Tasks would otherwise retry it max_attempts times)."""
+    from utalk import internal
 
-    def reply(data: dict, status: int = 200) -> flask.Response:
-        return http.json_response(data, status)
+    def parse(request):
+        try:
+            return body.model_validate_json(request.get_data())
+        except ValidationError as exc:
+            fields = sorted({".".join(str(p) for p in e["loc"]) or e["type"] for e in exc.errors(include_url=False)})
+            raise internal.Drop("invalid_task", ", ".join(fields)[:200]) from None
 
-    def refuse(err: errors.ApiError) -> flask.Response:
-        return http.error_response(err)
-
-    def wrap(handler):
-        def entry(request: flask.Request) -> flask.Response:
-            started = time.perf_counter()
-            attempt = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
-            if request.method != "POST":
-                return refuse(errors.MethodNotAllowed("POST only"))
-            try:
-                payload = body.model_validate_json(request.get_data() or b"{}")
-            except ValidationError as exc:
-                log.warning("rejected malformed task body for %s", name, extra={"function": name})
-                return refuse(errors.BadRequest("Task body is invalid", code="invalid_task",
-                                                details=exc.errors(include_url=False, include_input=False)))
-            try:
-                result = handler(payload) or {}
-            except errors.Unavailable as exc:   # contention and the like: a retry can fix it
-                log.warning("task %s will be retried: %s", name, exc.message, extra={"function": name})
-                return refuse(errors.Unavailable(exc.message, code=exc.code))
-            except errors.ApiError as exc:
-                # A domain refusal (the conversation was closed meanwhile, an id that names nothing):
-                # retrying cannot change it, and any non-2xx would be retried, so acknowledge it.
-                log.warning("task %s dropped: %s (%s)", name, exc.message, exc.code, extra={"function": name})
-                return reply({"ok": False, "dropped": exc.code})
-            except Retry as exc:
-                log.warning("task %s asks for a retry: %s", name, exc, extra={"function": name})
-                return refuse(errors.Unavailable(str(exc), code="retry"))
-            except Exception:
-                log.exception("task %s failed (attempt %s)", name, attempt, extra={"function": name})
-                return refuse(errors.ApiError("Internal error", code="internal", status=500))
-            log.info("task %s done", name, extra={"function": name, "attempt": attempt,
-                                                  "latencyMs": round((time.perf_counter() - started) * 1000, 1)})
-            return reply({"ok": True, **result})
-
-        entry.__name__ = name
-        entry.__doc__ = handler.__doc__
-        entry.handler = handler
-        return entry
-
-    return wrap
+    return internal.function(name, parse)

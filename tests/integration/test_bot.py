@@ -8,6 +8,7 @@ import json
 
 from bot_support import (bot_runs, conversation, customer_says, escalations,
                          outbound, set_settings)
+from helpers import call_internal
 from messaging_support import wait_for, workspace
 
 
@@ -46,12 +47,12 @@ def test_redelivered_bot_run_and_dispatch_reply_once(api, openai_fake):
     wait_for(lambda: outbound(ws.id, conv))
     task = {"workspaceId": ws.id, "conversationId": conv, "messageId": msg_id}
     for _ in range(2):   # Cloud Tasks redelivers the run
-        r = api.session.post(f"{api.base}/_fn/bot_run", json=task, timeout=30)
+        r = call_internal(api, "bot_run", task, timeout=30)
         assert r.status_code == 200, r.text
     push = {"message": {"data": base64.b64encode(json.dumps(task).encode()).decode(), "messageId": "1",
                         "attributes": task}, "subscription": "projects/p/subscriptions/s"}
     for _ in range(2):   # Pub/Sub redelivers message-received
-        assert api.session.post(f"{api.base}/_fn/bot_dispatch", json=push, timeout=30).status_code in (200, 204)
+        assert call_internal(api, "bot_dispatch", push, timeout=30).status_code in (200, 204)
     wait_for(lambda: openai_fake.calls(about="¿Tienen envío a domicilio?") >= 1)
     import time
     time.sleep(1.5)      # give the redelivered runs time to (not) act
@@ -59,12 +60,12 @@ def test_redelivered_bot_run_and_dispatch_reply_once(api, openai_fake):
         and openai_fake.calls(about="¿Tienen envío a domicilio?") == 1
 
 
-def test_malformed_task_body_is_400(api):
-    r = api.session.post(f"{api.base}/_fn/bot_run", json={"workspaceId": "ws_x"}, timeout=30)
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_task"
-    r = api.session.post(f"{api.base}/_fn/bot_run", data=b"not json", timeout=30,
-                         headers={"Content-Type": "application/json"})
-    assert r.status_code == 400
+def test_malformed_task_body_is_acknowledged_not_retried(api):
+    """Cloud Tasks retries anything but a 2xx: a body that can never be valid is acknowledged."""
+    r = call_internal(api, "bot_run", {"workspaceId": "ws_x"}, timeout=30)
+    assert r.status_code == 200 and r.json() == {"ok": False, "dropped": "invalid_task"}
+    r = call_internal(api, "bot_run", data=b"not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json()["dropped"] == "invalid_task"
 
 
 def test_llm_timeout_sends_holding_message_and_escalates(api, openai_fake):
@@ -115,10 +116,11 @@ def test_tasks_and_pushes_naming_nothing_are_acknowledged_not_retried(api):
     for fn, body in (("bot_run", {"workspaceId": "ws_none", "conversationId": "conv_x", "messageId": "msg_x"}),
                      ("escalation_timeout", {"workspaceId": "ws_none", "conversationId": "c/x", "messageId": "m"}),
                      ("assignment_run", {"workspaceId": "ws_none"})):
-        r = api.session.post(f"{api.base}/_fn/{fn}", json=body, timeout=30)
+        r = call_internal(api, fn, body)
         assert r.status_code == 200, (fn, r.text)
     push = {"message": {"data": "", "messageId": "1", "attributes": {"workspaceId": "a/b", "conversationId": "c",
                                                                     "messageId": "m"}}, "subscription": "s"}
-    assert api.session.post(f"{api.base}/_fn/bot_dispatch", json=push, timeout=30).status_code in (200, 204)
-    # Not a Pub/Sub push at all: functions-framework itself refuses it with a 4xx, never a 500.
-    assert 400 <= api.session.post(f"{api.base}/_fn/bot_dispatch", json={"message": {}}, timeout=30).status_code < 500
+    assert call_internal(api, "bot_dispatch", push, timeout=30).status_code in (200, 204)
+    # A push without the ids: acknowledged too (Pub/Sub would redeliver it forever).
+    r = call_internal(api, "bot_dispatch", {"message": {}})
+    assert r.status_code == 200 and r.json()["dropped"] == "invalid_attributes"

@@ -7,6 +7,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from bot_support import agent_doc, conversation, customer_says, escalations, new_agents, quiet_workspace
+from helpers import call_internal
 from messaging_support import wait_for, workspace
 
 
@@ -26,8 +27,8 @@ def test_fifty_simultaneous_escalations_never_exceed_capacity(api):
                               convs))
         # Also run the assignment handler three times at once, alongside the queue's own runs and
         # bypassing its concurrency of 1: the transaction alone must keep the counts right.
-        direct = list(pool.map(lambda _: api.session.post(f"{api.base}/_fn/assignment_run",
-                                                          json={"workspaceId": ws.id}, timeout=120).status_code,
+        direct = list(pool.map(lambda _: call_internal(api, "assignment_run", {"workspaceId": ws.id},
+                                                                timeout=120).status_code,
                                range(3)))
     # An overlapping run may give up on contention and ask Cloud Tasks to retry it (503): never a 500.
     assert codes == [201] * 50, Counter(codes)

@@ -19,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests.helpers import PASSWORD, login, new_admin
+from tests.production_env import production_env
 from tests.rules.rules_client import Browser, unsigned_id_token
 
 PATH = "/api/v1/auth/firebase-token"
@@ -137,16 +138,20 @@ def _run_in_production(code: str, **env) -> "subprocess.CompletedProcess":
 
     from devstack.stack import ROOT
 
-    clean = {k: v for k, v in os.environ.items() if k != "FIREBASE_SERVICE_ACCOUNT"}
-    clean.update(UTALK_ENV="production", UTALK_JWT_SECRET="p" * 40, **env)
+    clean = {k: v for k, v in os.environ.items() if k not in ("FIREBASE_SERVICE_ACCOUNT", "UTALK_OIDC_CERTS_URL")}
+    clean.update(production_env(), **env)
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT / "functions", env=clean,
                           capture_output=True, text=True, timeout=60)
 
 
-def test_production_refuses_to_load_without_the_service_account():
-    r = _run_in_production("import main; main.auth_firebase_token")
-    assert r.returncode != 0
-    assert "ConfigError" in r.stderr and "FIREBASE_SERVICE_ACCOUNT is required" in r.stderr
+def test_production_refuses_to_serve_without_the_service_account():
+    """The module checks its key as it loads; the function then answers 503 to every request."""
+    code = ("from functions_framework import create_app;"
+            f"r = create_app('auth_firebase_token', 'main.py').test_client().post('{PATH}');"
+            "print('ANSWER', r.status_code, r.get_json()['error']['code'])")
+    r = _run_in_production(code)
+    assert r.returncode == 0, r.stderr
+    assert "ANSWER 503 misconfigured" in r.stdout and "FIREBASE_SERVICE_ACCOUNT is required" in r.stdout
 
 
 def test_production_signs_with_the_secret_given_inline():

@@ -53,3 +53,20 @@ def test_main_resolves_targets_lazily():
     assert getattr(main, "health").__name__ == "health"
     with pytest.raises(AttributeError):
         getattr(main, "no_such_function")
+
+
+@pytest.mark.parametrize("fn", [f for f in manifest.FUNCTIONS if f.schedule], ids=lambda f: f.name)
+def test_scheduled_rows_are_internal_unix_cron_in_a_real_time_zone(fn):
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    assert not fn.public and not fn.path
+    assert len(fn.schedule.split()) == 5 and croniter.is_valid(fn.schedule)   # Cloud Scheduler's unix-cron
+    ZoneInfo(fn.time_zone)
+    assert manifest.queue(manifest.JOBS_QUEUE)      # where its continuations go
+
+
+def test_internal_rows_have_an_internal_trigger():
+    for fn in manifest.FUNCTIONS:
+        assert fn.public == bool(fn.path), fn.name

@@ -54,18 +54,18 @@ def test_a_message_carrying_events_has_them_in_order_with_the_audience_in_attrib
                                                               "agentId": "u1"}
 
 
-class _Event:
-    def __init__(self, data):
-        self.data = data
-
-
 def test_pubsub_push_decoding():
     raw = {"message": {"data": base64.b64encode(b'{"a":1}').decode(), "attributes": {"workspaceId": "ws"},
-                       "messageId": "42"}, "subscription": "s"}
-    msg = pubsub.decode(_Event(raw))
+                       "messageId": "42"}, "subscription": "s", "deliveryAttempt": 3}
+    msg = pubsub.decode(json.dumps(raw).encode())
     assert msg.json() == {"a": 1} and msg.attributes == {"workspaceId": "ws"} and msg.id == "42"
-    with pytest.raises(pubsub.BadPush):
-        pubsub.decode(_Event({"nothing": True}))
+    assert msg.delivery_attempt == 3
+    for bad in (b'{"nothing": true}', b"[]", b"not json", b"[" * 10_000 + b"]" * 10_000,
+                json.dumps({"message": {"data": "%%%"}}).encode(),
+                json.dumps({"message": {"data": "", "attributes": {"a": 1}}}).encode(),
+                json.dumps({"message": {"data": 5}}).encode()):
+        with pytest.raises(pubsub.BadPush):
+            pubsub.decode(bad)
 
 
 def test_send_message_input_rules():

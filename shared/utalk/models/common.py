@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 
 def iso_utc(value: datetime) -> str:
@@ -29,10 +29,22 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _document_id(value: str) -> str:
+    """What Firestore accepts as one path segment (no "/", not "." or "..", not "__...__")."""
+    if "/" in value or value in (".", "..") or (value.startswith("__") and value.endswith("__")) \
+            or any(ord(c) < 32 for c in value):
+        raise ValueError("not a document id")
+    return value
+
+
+# An id that names one document: what task bodies and message attributes carry.
+DocId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_document_id)]
+
+
 class MessageTask(BaseModel):
-    """Body of a Cloud Task about one stored inbound message (bot run, unanswered timeout)."""
+    """Body of a Cloud Task (and attributes of a Pub/Sub message) about one stored message."""
     model_config = ConfigDict(extra="forbid")
 
-    workspaceId: str = Field(min_length=1, max_length=200)
-    conversationId: str = Field(min_length=1, max_length=300)
-    messageId: str = Field(min_length=1, max_length=200)
+    workspaceId: DocId
+    conversationId: DocId
+    messageId: DocId

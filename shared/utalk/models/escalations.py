@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from utalk.models.common import Input, MessageTask, Output, Timestamp
+from utalk.models.common import DocId, Input, MessageTask, Output, Timestamp
 
 Reason = Literal["keyword", "intent", "low_confidence", "timeout", "error", "manual"]
 # pending: waiting for an agent; assigned: offered to an agent (holds one of its slots);
@@ -55,8 +55,8 @@ class AssignmentTask(BaseModel):
     """Body of an `assignment_run` task: assign the workspace's waiting escalations, oldest first."""
     model_config = ConfigDict(extra="forbid")
 
-    workspaceId: str = Field(min_length=1, max_length=200)
-    escalationId: str | None = Field(default=None, max_length=200)   # the one that asked, for logs
+    workspaceId: DocId
+    escalationId: DocId | None = None   # the one that asked, for logs
 
 
 class TimeoutTask(MessageTask):

@@ -19,9 +19,17 @@ log = logs.get("assignment")
 BATCH = 25
 
 
-def request(workspace_id: str, escalation_id: str | None = None) -> None:
-    """Ask for the waiting queue to be drained (fire and forget; duplicates are harmless)."""
-    tasks.enqueue("assignment_run", AssignmentTask(workspaceId=workspace_id, escalationId=escalation_id))
+def request(workspace_id: str, escalation_id: str | None = None, dedup_key: str | None = None) -> bool:
+    """Ask for the waiting queue to be drained (fire and forget; duplicates are harmless, and a
+    `dedup_key` already used enqueues nothing: False)."""
+    return tasks.enqueue("assignment_run", AssignmentTask(workspaceId=workspace_id, escalationId=escalation_id),
+                  dedup_key=dedup_key and f"{workspace_id}:{dedup_key}")
+
+
+def sweep_waiting(workspace_id: str, run_id: str) -> bool:
+    """The waiting-queue sweep's work for one workspace with pending escalations: one assignment
+    run per workspace and sweep run (capacity may have freed without an event saying so)."""
+    return request(workspace_id, dedup_key=f"sweep:{run_id}")
 
 
 def announce_assigned(workspace_id: str, esc: dict, agent_id: str, previous: str | None = None) -> None:
