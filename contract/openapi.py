@@ -77,15 +77,23 @@ def routes() -> list[tuple[manifest.Function, Any]]:
     return found
 
 
+def model(value: Any) -> type[BaseModel] | None:
+    """The model a response declaration names (a class, or "module:Model"), None for other bodies."""
+    if isinstance(value, str) and ":" in value and "/" not in value:
+        module, name = value.split(":")
+        value = getattr(importlib.import_module(module), name)
+    return value if isinstance(value, type) and issubclass(value, BaseModel) else None
+
+
 def _models(contracts) -> list[tuple[type[BaseModel], str]]:
     wanted: dict[tuple[type, str], None] = {}
     for c in contracts:
-        for model, mode in ((c.body, "validation"), (c.query, "validation")):
-            if model is not None:
-                wanted[(model, mode)] = None
+        for given in (c.body, c.query):
+            if given is not None:
+                wanted[(given, "validation")] = None
         for value in c.responses.values():
-            if isinstance(value, type) and issubclass(value, BaseModel):
-                wanted[(value, "serialization")] = None
+            if model(value) is not None:
+                wanted[(model(value), "serialization")] = None
     return list(wanted)
 
 
@@ -94,9 +102,9 @@ def _content(value: Any, refs: dict) -> dict | None:
         return None
     if value is dict:
         return {"application/json": {"schema": {"type": "object"}}}
-    if isinstance(value, str):
-        return {value: {"schema": {"type": "string"}}}
-    return {"application/json": {"schema": refs[(value, "serialization")]}}
+    if model(value) is not None:
+        return {"application/json": {"schema": refs[(model(value), "serialization")]}}
+    return {value: {"schema": {"type": "string"}}}
 
 
 def error_statuses(fn: manifest.Function, c) -> list[int]:

@@ -7,7 +7,8 @@ a valid OIDC token is refused there as in production. `/_push/<name>` plays Goog
 service: the emulator's push subscriptions deliver there, and it forwards to `/_fn/<name>` with
 the ID token Google would attach for the subscription's `push_config.oidc_token` (read from the
 emulator; none configured, none attached). Each function is a separate functions-framework app
-built from `functions/main.py`.
+built from `functions/main.py`. `/docs` renders the API contract (DOCS: Swagger UI over the served
+`/api/v1/openapi.json`, the AsyncAPI page over docs/asyncapi.json), from npm's static files only.
 """
 from __future__ import annotations
 
@@ -21,7 +22,19 @@ from functions_framework import create_app
 from devstack import oidc
 from utalk import manifest
 
-SOURCE = str(Path(__file__).resolve().parent.parent / "functions" / "main.py")
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = str(ROOT / "functions" / "main.py")
+_DOCS, _NPM = ROOT / "devstack" / "docs", ROOT / "devstack" / "docs" / "node_modules"
+# The docs pages and the renderer files they load: exactly these paths, nothing else of the disk.
+DOCS = {
+    "/docs": (_DOCS / "index.html", "text/html; charset=utf-8"),
+    "/docs/asyncapi": (_DOCS / "asyncapi.html", "text/html; charset=utf-8"),
+    "/docs/asyncapi.json": (ROOT / "docs" / "asyncapi.json", "application/json"),
+    "/docs/static/swagger-ui.css": (_NPM / "swagger-ui-dist" / "swagger-ui.css", "text/css"),
+    "/docs/static/swagger-ui-bundle.js": (_NPM / "swagger-ui-dist" / "swagger-ui-bundle.js", "text/javascript"),
+    "/docs/static/asyncapi.css": (_NPM / "@asyncapi/react-component/styles/default.min.css", "text/css"),
+    "/docs/static/asyncapi.js": (_NPM / "@asyncapi/react-component/browser/standalone/index.js", "text/javascript"),
+}
 _SECURITY = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY")]
 
 
@@ -29,6 +42,15 @@ def _error(start_response, status: str, code: str, message: str, extra=()):
     body = json.dumps({"error": {"code": code, "message": message, "details": None}}).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                             *_SECURITY, *extra])
+    return [body]
+
+
+def _static(start_response, path: str):
+    file, mimetype = DOCS[path]
+    if not file.is_file():
+        return _error(start_response, "404 Not Found", "docs_not_installed", f"{file.name} is missing: run scripts/setup")
+    body = file.read_bytes()
+    start_response("200 OK", [("Content-Type", mimetype), ("Content-Length", str(len(body))), *_SECURITY])
     return [body]
 
 
@@ -109,6 +131,8 @@ class Gateway:
             # A function's own URL: HTTP functions still see their route path, others see "/".
             environ["PATH_INFO"] = "/" + rest
             return self.app(name)(environ, start_response)
+        if method == "GET" and path.rstrip("/") in DOCS:
+            return _static(start_response, path.rstrip("/"))
         matches = manifest.match_path(path)
         if not matches:
             return _error(start_response, "404 Not Found", "route_not_found", f"No route for {path}")

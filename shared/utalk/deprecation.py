@@ -8,11 +8,8 @@ carry `X-Deprecated: true`, `Sunset` (the HTTP date six months after `since`, RF
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-from email.utils import format_datetime
+from datetime import date, timedelta
 from typing import Any
-
-from pydantic import Field
 
 SUNSET_DAYS = 183   # six months
 DEFAULT_NOTE = "/docs/api-contract.md#deprecations"
@@ -22,13 +19,21 @@ def sunset(since: str) -> date:
     return date.fromisoformat(since) + timedelta(days=SUNSET_DAYS)
 
 
+def http_date(day: date) -> str:
+    """RFC 9110's IMF-fixdate of a day's midnight UTC (email.utils would cost every function its import)."""
+    weekday = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day.weekday()]
+    month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")[day.month - 1]
+    return f"{weekday}, {day.day:02d} {month} {day.year} 00:00:00 GMT"
+
+
 def headers(since: str, note: str = DEFAULT_NOTE) -> dict[str, str]:
-    day = datetime.combine(sunset(since), time(0), tzinfo=timezone.utc)
-    return {"X-Deprecated": "true", "Sunset": format_datetime(day, usegmt=True), "Link": f'<{note}>; rel="deprecation"'}
+    return {"X-Deprecated": "true", "Sunset": http_date(sunset(since)), "Link": f'<{note}>; rel="deprecation"'}
 
 
 def deprecated_field(since: str, note: str, **kw: Any):
     """A model field clients should stop sending: marked in the schema, announced in responses."""
+    from pydantic import Field  # models that use it load pydantic's fields anyway; http.py does not
+
     return Field(deprecated=note, json_schema_extra={"x-deprecated-since": since, "x-sunset": sunset(since).isoformat()},
                  **kw)
 

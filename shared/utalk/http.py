@@ -84,8 +84,9 @@ class Contract:
     body: type[BaseModel] | None
     query: type[BaseModel] | None
     request: str | None                 # media type of a body the handler reads itself (forms, multipart)
-    # status -> a model (JSON), None (no body), `dict` (any JSON object) or a media type the
-    # handler writes itself ("text/xml")
+    # status -> a model (JSON), "module:Model" (the same, imported only by the generator: routes whose
+    # cold start must not build models), None (no body), `dict` (any JSON object), or a media type
+    # the handler writes itself ("text/xml")
     responses: dict[int, Any]
     raises: tuple[int, ...]             # error statuses the handler itself raises (404, 409, ...)
 
@@ -362,9 +363,9 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                     call.query = _read_query(request, query)
                 if body is not None:
                     call.body = _read_json(request, body)
-                    used = [deprecated_fields[f] for f in call.body.model_fields_set if f in deprecated_fields]
-                    if used and not announced:
-                        call.deprecation = deprecation.headers(min(used))
+                    if deprecated_fields and not announced:
+                        used = [deprecated_fields[f] for f in call.body.model_fields_set if f in deprecated_fields]
+                        call.deprecation = deprecation.headers(min(used)) if used else {}
                 result = handler(call)
             except errors.ApiError as err:
                 return error_response(err)

@@ -34,6 +34,9 @@ SCHEMA = schemathesis.openapi.from_dict(json.loads(openapi.DOC.read_text()))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance, negative_data_rejection]
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "6"))
+# Callers per role, taking turns: one user's 100 requests a minute (utalk/limits.py) would turn most
+# of the run into 429s.
+CALLERS = 4
 SENT: collections.Counter = collections.Counter()   # (operationId, role, status) -> requests
 CASES: collections.Counter = collections.Counter()  # operationId -> cases generated
 
@@ -57,8 +60,8 @@ def _created(response: requests.Response) -> dict:
 
 @pytest.fixture(scope="module")
 def world(stack):
-    """A workspace with an admin, an agent, a second user, a channel, a customer's conversation
-    (escalated, so it has an escalation) and a pending media; the admin and agent logged in."""
+    """A workspace with CALLERS admins and agents (logged in), another user, a channel, a customer's
+    conversation (escalated, so it has an escalation) and a pending media."""
     base = f"http://127.0.0.1:{stack.ports.gateway}"
     admin = new_admin()
     admin_api = _Api(base, login(_Api(base), admin["email"])["token"])
@@ -66,11 +69,13 @@ def world(stack):
     channel = _created(admin_api.post("/api/v1/channels", json={"name": "Fuzz", "phoneNumber": number,
                                                                  "provider": "sandbox"}))
     users = {}
-    for name, role in (("agent", "agent"), ("other", "agent")):
+    for name, role in [(f"admin{i}", "admin") for i in range(1, CALLERS)] + [
+            (f"agent{i}", "agent") for i in range(CALLERS)] + [("other", "agent")]:
         email = f"fuzz-{name}-{admin['id'][:6]}@example.com"
         users[name] = _created(admin_api.post("/api/v1/users", json={
             "email": email, "password": PASSWORD, "role": role, "name": name, "agent": {"skills": ["sales"]}}))
         users[name]["email"] = email
+    bearer = lambda email: "Bearer " + login(_Api(base), email)["token"]  # noqa: E731
     customer = "+5215500001111"
     assert post_signed(admin_api, INBOUND, inbound_form(number, customer, "hola")).status_code == 200
     conversation = conv_id(customer, number)
@@ -78,8 +83,9 @@ def world(stack):
     media = _created(admin_api.post("/api/v1/media/uploads", json={
         "conversationId": conversation, "fileName": "a.png", "contentType": "image/png", "sizeBytes": 10}))
     yield {"base": base,
-           "tokens": {"admin": admin_api.session.headers["Authorization"],
-                      "agent": "Bearer " + login(_Api(base), users["agent"]["email"])["token"]},
+           "tokens": {"admin": [admin_api.session.headers["Authorization"]] + [
+                          bearer(users[f"admin{i}"]["email"]) for i in range(1, CALLERS)],
+                      "agent": [bearer(users[f"agent{i}"]["email"]) for i in range(CALLERS)]},
            "ids": {"conversationId": conversation, "channelId": channel["id"], "userId": users["other"]["id"],
                    "escalationId": escalation["id"], "mediaId": media["mediaId"]}}
     _write_summary(stack)
@@ -109,7 +115,8 @@ def test_every_operation_answers_as_declared(case, world):
     if case.path_parameters and not negative and CASES[name] % 2:
         case.path_parameters = {k: world["ids"].get(k, v) for k, v in case.path_parameters.items()}
     own_auth = negative and "Authorization" in (case.headers or {})
-    for role, token in world["tokens"].items():
+    for role, tokens in world["tokens"].items():
+        token = tokens[CASES[name] % CALLERS]
         headers = {"Authorization": token} if case.operation.definition.raw.get("security") and not own_auth else {}
         response = case.call(base_url=world["base"], headers=headers)
         SENT[(name, role, response.status_code)] += 1

@@ -13,7 +13,9 @@ from utalk.models.common import Input, Output, Timestamp
 Role = Literal["admin", "agent", "bot", "service"]
 UserStatus = Literal["active", "inactive", "banned"]
 AgentStatus = Literal["online", "offline", "busy"]
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+# No "/" in the local part (RFC 5322 allows it): the login index `emails/{email}` is keyed by the
+# address, and Firestore reads "/" as a sub-path.
+_EMAIL = re.compile(r"^[^@\s/]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 
 def _email(value: str) -> str:
@@ -23,7 +25,8 @@ def _email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, AfterValidator(_email), WithJsonSchema({"type": "string", "format": "email", "maxLength": 254})]
+Email = Annotated[str, AfterValidator(_email), WithJsonSchema({"type": "string", "format": "email", "maxLength": 254,
+                                                                "pattern": "^[^@\\s/]+@"})]
 
 
 class AgentProfileIn(Input):
