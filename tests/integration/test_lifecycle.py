@@ -6,14 +6,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from google.cloud import firestore
-
 from bot_support import (agent_doc, conversation, customer_says, escalations, new_agents, new_customer, outbound,
                          quiet_workspace)
 from helpers import call_internal
 from internal_support import push_body
 from lifecycle_support import Events, queued
-from messaging_support import INBOUND, conv_id, conversation_doc, db, inbound_form, post_signed, wait_for, workspace
+from messaging_support import (INBOUND, Instance, conv_id, conversation_doc, inbound_form, post_signed, wait_for,
+                               workspace)
 
 FAQ_ANSWER = "Nuestro horario de atención es de lunes a viernes de 9:00 a 18:00."
 
@@ -79,36 +78,41 @@ def test_with_the_workspace_bot_off_a_reopened_conversation_waits_for_people(api
     assert outbound(ws.id, conv) == []
 
 
-def test_a_conversation_a_crash_left_without_its_initial_state_is_repaired_by_the_retry(api, events):
+def test_a_first_message_whose_initial_state_write_failed_is_repaired_by_the_webhook_retry(api, events,
+                                                                                          monkeypatch):
     """The inbound store's two commits: (1) message + conversation merge, (2) the first message's
-    initial state. A crash between them leaves what is written here; Twilio then retries."""
-    from utalk.services.inbound import message_id
+    initial state. Firestore refuses (2) once: the webhook answers 503, Twilio retries, and the
+    retry (the duplicate path) announces the message, whose dispatch writes the state."""
+    from google.api_core.exceptions import ServiceUnavailable
 
+    from utalk.services import inbound
+
+    class FailsOnce(inbound.Batch):
+        failed = False
+
+        def commit(self, *args, **kwargs):
+            if not FailsOnce.failed:
+                FailsOnce.failed = True
+                raise ServiceUnavailable("injected: the follow-up write is lost")
+            return super().commit(*args, **kwargs)
+
+    monkeypatch.setattr(inbound, "Batch", FailsOnce)     # only the follow-up write uses this name
     ws = workspace(api)
     customer, sid = new_customer(), "SM" + uuid.uuid4().hex
-    conv, msg_id = conv_id(customer, ws.number), message_id("twilio", sid)
-    doc = conversation_doc(ws.id, conv)
-    ts = firestore.SERVER_TIMESTAMP
-    batch = db().batch()
-    batch.create(doc.collection("messages").document(msg_id), {
-        "id": msg_id, "conversationId": conv, "workspaceId": ws.id, "messageId": None, "providerId": sid,
-        "type": "text", "text": "hola", "mediaId": None, "location": None, "sender": customer,
-        "senderType": "customer", "senderId": None, "direction": "inbound", "status": "received",
-        "errorCode": None, "errorMessage": None, "metadata": {"profileName": "Cliente"}, "createdAt": ts,
-        "updatedAt": ts})
-    batch.set(doc, {"id": conv, "workspaceId": ws.id, "channel": "whatsapp", "channelId": ws.channel["id"],
-                    "participants": [customer, ws.number], "customer": {"address": customer, "name": "Cliente"},
-                    "unreadCount": firestore.Increment(1), "messageCount": firestore.Increment(1),
-                    "lastMessage": {"text": "hola", "direction": "inbound", "type": "text", "at": ts},
-                    "lastMessageAt": ts, "lastInboundAt": ts, "updatedAt": ts}, merge=True)
-    batch.commit()
-    assert "status" not in conversation(ws.id, conv)
+    conv, form = conv_id(customer, ws.number), inbound_form(ws.number, customer, "hola", sid=sid)
+    r = Instance(api).post_signed(INBOUND, form)         # this process's instance of the webhook
+    # A 5xx: the provider delivers it again (Twilio's webhook answers 500 `internal` to a Firestore
+    # outage today, Messenger's 503 `retry_later`: services/inbound.receive_all).
+    assert r.status_code >= 500 and FailsOnce.failed, r.get_data(as_text=True)
+    msg_id = inbound.message_id("twilio", sid)
+    lost = conversation(ws.id, conv)
+    assert "status" not in lost and lost["messageCount"] == 1
     assert ws.api.get("/api/v1/conversations", params={"status": "open"}).json()["items"] == []
 
-    r = post_signed(api, INBOUND, inbound_form(ws.number, customer, "hola", sid=sid))   # the retry
+    r = post_signed(api, INBOUND, form)                  # Twilio's retry, to the gateway
     assert r.status_code == 200, r.text
     c = wait_for(lambda: (c := conversation(ws.id, conv)).get("status") and c)
-    stored = doc.collection("messages").document(msg_id).get().to_dict()
+    stored = conversation_doc(ws.id, conv).collection("messages").document(msg_id).get().to_dict()
     assert (c["status"], c["botEnabled"], c["assignedAgent"]) == ("open", True, None)
     assert c["createdAt"] == stored["createdAt"] and c["messageCount"] == 1     # nothing counted twice
     wait_for(lambda: outbound(ws.id, conv))                                        # the bot answered it
@@ -157,4 +161,14 @@ def test_the_status_route_refuses_escalated_and_leaving_escalated_ends_the_escal
     c = conversation(ws.id, conv)
     assert (c["status"], c["botEnabled"], c["assignedAgent"]) == ("pending", False, None)
     assert next(e for e in escalations(ws.id) if e["id"] == esc["id"])["completion"] == "pending"
+    assert agent_doc(ws.id, agent_id)["currentConversations"] == 0
+
+    esc = escalate_to_first()                 # and closing an accepted one ends it, the slot freed
+    assert agent.post(f"/api/v1/escalations/{esc['id']}/accept").status_code == 200
+    assert agent_doc(ws.id, agent_id)["currentConversations"] == 1
+    r = _status(agent, conv, "closed")
+    assert r.status_code == 200 and r.json()["status"] == "closed", r.text
+    c = conversation(ws.id, conv)
+    assert (c["status"], c["assignedAgent"], c["escalationId"]) == ("closed", None, None)
+    assert next(e for e in escalations(ws.id) if e["id"] == esc["id"])["completion"] == "closed"
     assert agent_doc(ws.id, agent_id)["currentConversations"] == 0
