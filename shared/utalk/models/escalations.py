@@ -27,7 +27,7 @@ class Escalation(Output):
     toAgentId: str | None = None
     skills: list[str] = []
     rejectedBy: list[str] = []
-    skippedAgents: list[str] = []       # let an offer expire: others first (services/offers.py)
+    skippedAgents: list[str] = []       # let an offer expire: others first (services/assignment.py)
     offerExpiresAt: Timestamp | None = None
     # returned_to_bot | closed | auto_closed | pending (left for pending through the status route)
     completion: str | None = None
@@ -68,7 +68,7 @@ class TimeoutTask(MessageTask):
 
 class OfferTask(BaseModel):
     """Body of an `offer_timeout` task, due when the offer expires: if this very offer still
-    stands unanswered, the escalation goes back to the queue (services/offers.py)."""
+    stands unanswered, the escalation goes back to the queue (services/assignment.py)."""
     model_config = ConfigDict(extra="forbid")
 
     workspaceId: DocId

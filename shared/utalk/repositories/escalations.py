@@ -113,7 +113,7 @@ class EscalationRepository:
     def assign_next_agent(self, escalation_id: str, route_by_skill: bool,
                           offer_expires_at: datetime | None = None) -> Outcome:
         """Offer a waiting escalation to the best available agent; note says why not if it cannot.
-        The offer is named (`offerId`) and, with `offer_expires_at`, lapses then (services/offers.py)."""
+        The offer is named (`offerId`) and, with `offer_expires_at`, lapses then (services/assignment.py)."""
         esc_ref = self.ref(escalation_id)
         online = self.agents.where(filter=firestore.FieldFilter("status", "==", "online"))
 
