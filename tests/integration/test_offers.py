@@ -25,6 +25,19 @@ def _offered(ws_id: str, esc_id: str, agent_id: str | None = None) -> dict:
                                   and agent_id in (None, e["toAgentId"])), None))
 
 
+def _one_offered_one_taken(api):
+    """One agent holding two escalations: one offered, one accepted."""
+    ws = workspace(api)
+    quiet_workspace(ws.id)
+    [(agent, agent_id)] = new_agents(api, ws, 1)
+    _, offered_id = _escalated(api, ws)
+    _offered(ws.id, offered_id, agent_id)
+    conv, taken_id = _escalated(api, ws)
+    _offered(ws.id, taken_id, agent_id)
+    assert agent.post(f"/api/v1/escalations/{taken_id}/accept").status_code == 200
+    return ws, agent, agent_id, offered_id, conv, taken_id
+
+
 def test_an_offer_nobody_answers_goes_to_the_next_agent_when_its_task_fires(api):
     ws = workspace(api)
     quiet_workspace(ws.id)
@@ -73,14 +86,7 @@ def test_the_sweep_returns_a_lapsed_offer_whose_task_was_lost(api):
 
 
 def test_an_agent_going_offline_gives_back_offers_and_per_settings_conversations(api):
-    ws = workspace(api)
-    quiet_workspace(ws.id)
-    [(agent, agent_id)] = new_agents(api, ws, 1)
-    _, offered_id = _escalated(api, ws)
-    _offered(ws.id, offered_id, agent_id)
-    _, taken_id = _escalated(api, ws)
-    _offered(ws.id, taken_id, agent_id)
-    assert agent.post(f"/api/v1/escalations/{taken_id}/accept").status_code == 200
+    ws, agent, agent_id, offered_id, _, taken_id = _one_offered_one_taken(api)
 
     assert agent.patch("/api/v1/agents/me/status", json={"status": "offline"}).status_code == 200
     by_id = {e["id"]: e for e in escalations(ws.id)}
@@ -100,14 +106,7 @@ def test_an_agent_going_offline_gives_back_offers_and_per_settings_conversations
 
 
 def test_a_deactivated_agent_gives_back_everything_and_cannot_be_assigned(api):
-    ws = workspace(api)
-    quiet_workspace(ws.id)
-    [(agent, agent_id)] = new_agents(api, ws, 1)
-    _, offered_id = _escalated(api, ws)
-    _offered(ws.id, offered_id, agent_id)
-    conv, taken_id = _escalated(api, ws)
-    _offered(ws.id, taken_id, agent_id)
-    assert agent.post(f"/api/v1/escalations/{taken_id}/accept").status_code == 200
+    ws, agent, agent_id, offered_id, conv, taken_id = _one_offered_one_taken(api)
 
     r = ws.api.post(f"/api/v1/users/{agent_id}/deactivate")
     assert r.status_code == 200 and r.json()["status"] == "inactive", r.text
