@@ -67,5 +67,11 @@ class RateLimited(ApiError):
         self.details = self.details or {"retryAfterSeconds": max(1, int(retry_after))}
 
 
+def field_errors(exc) -> list[dict]:
+    """A pydantic ValidationError as the `details.fields` of a 400/422: one entry per field."""
+    return [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False)]
+
+
 class Unavailable(ApiError):
     status, code = 503, "unavailable"

@@ -11,9 +11,10 @@ from utalk.models.common import Output, Timestamp
 from utalk.models.conversations import Conversation, Customer, LastMessage
 from utalk.models.media import MediaUploaded
 from utalk.models.messages import Message
+from utalk.models.settings import WorkspaceUpdated
 
 EventName = Literal["message:new", "message:sent", "message:delivered", "message:read", "message:failed",
-                    "conversation:updated", "conversation:new", "media:uploaded"]
+                    "conversation:updated", "conversation:new", "media:uploaded", "workspace:updated"]
 
 
 class MessageNew(Output):
@@ -57,7 +58,8 @@ class ConversationNew(Output):
 EVENT_PAYLOADS = {"message:new": MessageNew, "message:sent": MessageStatusChanged,
                   "message:delivered": MessageStatusChanged, "message:read": MessageStatusChanged,
                   "message:failed": MessageStatusChanged, "conversation:updated": ConversationUpdated,
-                  "conversation:new": ConversationNew, "media:uploaded": MediaUploaded}
+                  "conversation:new": ConversationNew, "media:uploaded": MediaUploaded,
+                  "workspace:updated": WorkspaceUpdated}
 
 __all__ = ["Conversation", "ConversationNew", "ConversationUpdated", "EVENT_PAYLOADS", "EventName",
-           "MediaUploaded", "MessageNew", "MessageStatusChanged"]
+           "MediaUploaded", "MessageNew", "MessageStatusChanged", "WorkspaceUpdated"]

@@ -6,9 +6,9 @@ from typing import Literal
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field
 
-from utalk.models.common import Input, Output, Timestamp
+from utalk.models.common import Input, Output, Skills, Timestamp
 
 Role = Literal["admin", "agent", "bot", "service"]
 UserStatus = Literal["active", "inactive", "banned"]
@@ -29,18 +29,7 @@ Email = Annotated[str, AfterValidator(_email)]
 class AgentProfileIn(Input):
     status: AgentStatus | None = None
     maxConversations: int | None = Field(default=None, ge=1, le=100)
-    skills: list[str] | None = Field(default=None, max_length=20)
-
-    @field_validator("skills")
-    @classmethod
-    def _skills(cls, v):
-        if v is None:
-            return v
-        cleaned = sorted({s.strip().lower() for s in v})
-        for s in cleaned:
-            if not s or len(s) > 40 or not all(c.isalnum() or c in "-_" for c in s):
-                raise ValueError(f"invalid skill {s!r}")
-        return cleaned
+    skills: Skills | None = None
 
 
 class AgentProfile(Output):
