@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field
 
 from utalk.models.common import Input, Output, Timestamp
+from utalk.models.escalation_summary import EscalationSummary
 
 ConversationStatus = Literal["open", "pending", "closed", "escalated"]
 ChannelKind = Literal["whatsapp", "facebook", "web"]
@@ -42,6 +43,8 @@ class Conversation(Output):
     status: ConversationStatus = "open"
     assignedAgent: str | None = None
     botEnabled: bool = True
+    escalationId: str | None = None
+    escalation: EscalationSummary | None = None   # the active one (null: none)
     unreadCount: int = 0
     messageCount: int = 0
     lastMessage: LastMessage | None = None

@@ -9,6 +9,7 @@ from typing import Literal
 
 from utalk.models.common import Output, Timestamp
 from utalk.models.conversations import Conversation, Customer, LastMessage
+from utalk.models.escalation_summary import EscalationSummary
 from utalk.models.media import MediaUploaded
 from utalk.models.messages import Message
 from utalk.models.settings import WorkspaceUpdated
@@ -40,6 +41,10 @@ class ConversationUpdated(Output):
     reason: Literal["message", "status", "read", "assignment", "bot"]
     status: str | None = None
     assignedAgent: str | None = None
+    # With reason "assignment" or "bot", like assignedAgent, always the state after the change:
+    # the active escalation (null: none).
+    escalationId: str | None = None
+    escalation: EscalationSummary | None = None
     botEnabled: bool | None = None
     unreadCount: int | None = None
     unreadDelta: int | None = None

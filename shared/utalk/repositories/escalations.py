@@ -40,6 +40,14 @@ class Outcome:
     extra: dict = field(default_factory=dict)
 
 
+def summary(esc: dict) -> dict:
+    """The conversation's `escalation` field (models/escalation_summary.py) for `esc` as it is after
+    the change: written with every change of an active escalation, so the conversation alone tells
+    the inbox who it is offered to or held by, and since when."""
+    return {"id": esc["id"], "status": esc["status"], "reason": esc.get("reason"), "agentId": esc.get("toAgentId"),
+            "createdAt": esc.get("createdAt") or TS, "since": TS}
+
+
 def _free_slot(txn, agent_ref, agent: dict | None) -> None:
     if agent is not None:
         txn.update(agent_ref, {"currentConversations": max(0, int(agent.get("currentConversations") or 0) - 1)})
@@ -100,7 +108,8 @@ class EscalationRepository:
             txn.create(esc_ref, {**record, "status": "pending", "toAgentId": None, "rejectedBy": [],
                                  "createdAt": TS, "updatedAt": TS})
             changes = {"status": "escalated", "botEnabled": False, "escalationId": record["id"],
-                       "assignedAgent": None, "updatedAt": TS}
+                       "assignedAgent": None, "escalation": summary({**record, "status": "pending"}),
+                       "updatedAt": TS}
             txn.update(conv_ref, changes)
             return Outcome(True, {**record, "status": "pending"}, {**conv, **changes}, created=True)
 
@@ -135,9 +144,9 @@ class EscalationRepository:
                 "lastAssignedAt": TS})
             txn.update(esc_ref, {"status": "assigned", "toAgentId": agent["userId"], "assignedAt": TS,
                                  "updatedAt": TS})
-            txn.update(conv_ref, {"assignedAgent": agent["userId"], "updatedAt": TS})
-            return Outcome(True, {**esc, "status": "assigned", "toAgentId": agent["userId"]}, conv,
-                           agent_id=agent["userId"], note="assigned")
+            offered = {**esc, "status": "assigned", "toAgentId": agent["userId"]}
+            txn.update(conv_ref, {"assignedAgent": agent["userId"], "escalation": summary(offered), "updatedAt": TS})
+            return Outcome(True, offered, conv, agent_id=agent["userId"], note="assigned")
 
         return self._run(run)
 
@@ -155,7 +164,9 @@ class EscalationRepository:
             if esc["status"] == "accepted":
                 return Outcome(False, esc, agent_id=agent_id)
             txn.update(esc_ref, {"status": "accepted", "acceptedAt": TS, "updatedAt": TS})
-            return Outcome(True, {**esc, "status": "accepted"}, agent_id=agent_id)
+            accepted = {**esc, "status": "accepted"}
+            txn.update(self.conv_ref(esc["conversationId"]), {"escalation": summary(accepted), "updatedAt": TS})
+            return Outcome(True, accepted, agent_id=agent_id)
 
         return self._run(run)
 
@@ -179,9 +190,9 @@ class EscalationRepository:
             txn.update(esc_ref, {"status": "pending", "toAgentId": None, "assignedAt": None,
                                  "rejectedBy": firestore.ArrayUnion([agent_id]), "lastRejectReason": reason,
                                  "updatedAt": TS})
-            txn.update(conv_ref, {"assignedAgent": None, "updatedAt": TS})
-            return Outcome(True, {**esc, "status": "pending", "toAgentId": None}, agent_id=agent_id,
-                           previous_agent_id=agent_id, freed_slot=True)
+            waiting = {**esc, "status": "pending", "toAgentId": None}
+            txn.update(conv_ref, {"assignedAgent": None, "escalation": summary(waiting), "updatedAt": TS})
+            return Outcome(True, waiting, agent_id=agent_id, previous_agent_id=agent_id, freed_slot=True)
 
         return self._run(run)
 
@@ -231,10 +242,11 @@ class EscalationRepository:
                 _free_slot(txn, prev_ref, prev)
             txn.update(target_ref, {"currentConversations": int(target.get("currentConversations") or 0) + 1,
                                     "lastAssignedAt": TS})
+            esc = {**esc, "status": status, "toAgentId": target_id}
             changes = {"status": "escalated", "botEnabled": False, "assignedAgent": target_id,
-                       "escalationId": esc["id"], "updatedAt": TS}
+                       "escalationId": esc["id"], "escalation": summary(esc), "updatedAt": TS}
             txn.update(conv_ref, changes)
-            return Outcome(True, {**esc, "status": status, "toAgentId": target_id}, {**conv, **changes},
+            return Outcome(True, esc, {**conv, **changes},
                            agent_id=target_id, previous_agent_id=current, freed_slot=prev is not None,
                            created=created)
 
@@ -267,7 +279,7 @@ class EscalationRepository:
                                               "completedAt": TS, "updatedAt": TS})
             if agent is not None:
                 _free_slot(txn, agent_ref, agent)
-            changes = {"assignedAgent": None, "escalationId": None, "updatedAt": TS}
+            changes = {"assignedAgent": None, "escalationId": None, "escalation": None, "updatedAt": TS}
             if resume_bot:
                 changes.update({"status": "open", "botEnabled": True})
             txn.update(conv_ref, changes)

@@ -32,6 +32,14 @@ ESCALATIONS_WAITING = QuerySpec(
     order=(("createdAt", "ASCENDING"),),
 )
 
+# The inbox's escalation list, oldest first, by status, reason and agent (repositories/inbox.py);
+# `since` is a range on createdAt, the order field, so it needs no other index.
+ESCALATIONS_LIST = QuerySpec(
+    collection="escalations",
+    filters=("status", "reason", "toAgentId"),
+    order=(("createdAt", "ASCENDING"),),
+)
+
 # The admin's user list, filtered by role or status, ordered by email (repositories/users.py).
 USERS_BY_EMAIL = QuerySpec(
     collection="users",
@@ -40,5 +48,6 @@ USERS_BY_EMAIL = QuerySpec(
 )
 
 # Messages are listed by createdAt alone (single-field index, automatic), so no composite spec.
-# Equality-only queries (refresh-token families, online agents) merge single-field indexes.
-ALL = (CONVERSATIONS_BY_ACTIVITY, ESCALATIONS_WAITING, USERS_BY_EMAIL)
+# Equality-only queries (refresh-token families, online agents, the agents' roster ordered by id)
+# merge single-field indexes.
+ALL = (CONVERSATIONS_BY_ACTIVITY, ESCALATIONS_WAITING, ESCALATIONS_LIST, USERS_BY_EMAIL)

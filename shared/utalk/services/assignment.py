@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from utalk import errors, events, logs, pubsub, tasks
 from utalk.auth.tokens import Principal
-from utalk.models.escalations import AssignmentTask, ConversationAssignedPayload
+from utalk.models.escalations import AssignmentTask, ConversationAssignedPayload, EscalationSummary
 from utalk.models.events import ConversationUpdated
 from utalk.repositories.agents import AgentRepository
 from utalk.repositories.escalations import EscalationRepository
@@ -34,14 +34,16 @@ def sweep_waiting(workspace_id: str, run_id: str) -> bool:
 
 def announce_assigned(workspace_id: str, esc: dict, agent_id: str, previous: str | None = None) -> None:
     conv_id = esc["conversationId"]
+    summary = EscalationSummary.of(esc)
     pubsub.wait([
         events.publish("conversation:assigned", workspace_id,
                        ConversationAssignedPayload(conversationId=conv_id, escalationId=esc.get("id"),
-                                                   agentId=agent_id, previousAgentId=previous),
+                                                   agentId=agent_id, previousAgentId=previous, escalation=summary),
                        conversation_id=conv_id, agent_id=agent_id),
         events.publish("conversation:updated", workspace_id,
                        ConversationUpdated(conversationId=conv_id, reason="assignment", status="escalated",
-                                           assignedAgent=agent_id, botEnabled=False),
+                                           assignedAgent=agent_id, botEnabled=False, escalationId=esc.get("id"),
+                                           escalation=summary),
                        conversation_id=conv_id),
     ])
 

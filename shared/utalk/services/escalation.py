@@ -11,7 +11,8 @@ import uuid
 from utalk import events, logs, pubsub
 from utalk.auth.tokens import Principal
 from utalk.models.bot import BotResumedPayload
-from utalk.models.escalations import Escalation, EscalationAcceptedPayload, EscalationStartedPayload
+from utalk.models.escalations import (Escalation, EscalationAcceptedPayload, EscalationStartedPayload,
+                                      EscalationSummary)
 from utalk.models.events import ConversationUpdated
 from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.escalations import EscalationRepository, Outcome
@@ -44,14 +45,15 @@ def start(workspace_id: str, conversation_id: str, *, reason: str, trigger: str,
     outcome = repo.start(record, visible_to)
     esc = outcome.escalation
     if outcome.created:
+        summary = EscalationSummary.of(esc)
         pubsub.wait([
             events.publish("escalation:started", workspace_id,
                            EscalationStartedPayload(escalationId=esc["id"], conversationId=conversation_id,
-                                                    reason=reason, detail=detail),
+                                                    reason=reason, detail=detail, escalation=summary),
                            conversation_id=conversation_id),
             events.publish("conversation:updated", workspace_id,
                            ConversationUpdated(conversationId=conversation_id, reason="bot", status="escalated",
-                                               botEnabled=False),
+                                               botEnabled=False, escalationId=esc["id"], escalation=summary),
                            conversation_id=conversation_id),
         ])
     if esc.get("status") == "pending":
@@ -91,7 +93,8 @@ def reject(principal: Principal, escalation_id_: str, reason: str | None) -> Esc
     if outcome.changed:
         pubsub.wait([events.publish(
             "conversation:updated", principal.workspace_id,
-            ConversationUpdated(conversationId=esc["conversationId"], reason="assignment", assignedAgent=None),
+            ConversationUpdated(conversationId=esc["conversationId"], reason="assignment", assignedAgent=None,
+                                escalationId=esc["id"], escalation=EscalationSummary.of(esc)),
             conversation_id=esc["conversationId"], agent_id=principal.user_id)])
         assignment.request(principal.workspace_id, esc["id"])   # next agent (and the freed slot)
     return to_escalation(repo.get(esc["id"]) or esc)
@@ -110,7 +113,8 @@ def assign(principal: Principal, conversation_id: str, agent_id: str) -> Escalat
         if outcome.created:
             pubsub.wait([events.publish("escalation:started", principal.workspace_id,
                                         EscalationStartedPayload(escalationId=esc["id"],
-                                                                 conversationId=conversation_id, reason="manual"),
+                                                                 conversationId=conversation_id, reason="manual",
+                                                                 escalation=EscalationSummary.of(esc)),
                                         conversation_id=conversation_id)])
         assignment.announce_assigned(principal.workspace_id, esc, agent_id, outcome.previous_agent_id)
         if outcome.freed_slot:
