@@ -11,19 +11,29 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class QuerySpec:
     collection: str                           # collection id (collection group in the index file)
-    filters: tuple[str, ...]                  # equality filters the query may combine
+    filters: tuple[str, ...]                  # equality (or `in`) filters the query may combine
     order: tuple[tuple[str, str], ...]        # (field, ASCENDING|DESCENDING), then __name__
+    tag: str = ""                             # what its cursors start with (lists of one collection)
 
     def index_fields(self, field: str) -> list[tuple[str, str]]:
         """The composite index one equality filter needs (Firestore merges them for combinations)."""
         return [(field, "ASCENDING"), *self.order]
 
 
+# The conversation list (repositories/conversations.py): assignedAgent == null is "unassigned";
+# `escalation.status in [pending, assigned]` is "waiting" (escalated, not yet accepted).
 CONVERSATIONS_BY_ACTIVITY = QuerySpec(
     collection="conversations",
-    filters=("status", "channel", "assignedAgent", "botEnabled"),
+    filters=("status", "channel", "assignedAgent", "botEnabled", "escalation.status"),
     order=(("lastMessageAt", "DESCENDING"),),
 )
+
+# Customer lookup by prefix: a range on the field it is ordered by, with the list's filters.
+CUSTOMER_LOOKUPS = {
+    field: QuerySpec(collection="conversations", filters=CONVERSATIONS_BY_ACTIVITY.filters,
+                     order=((field, "ASCENDING"),), tag=tag)
+    for field, tag in (("customer.address", "address"), ("customer.name", "name"))
+}
 
 # The waiting queue of escalations, oldest first (repositories/escalations.py).
 ESCALATIONS_WAITING = QuerySpec(
@@ -50,4 +60,4 @@ USERS_BY_EMAIL = QuerySpec(
 # Messages are listed by createdAt alone (single-field index, automatic), so no composite spec.
 # Equality-only queries (refresh-token families, online agents, the agents' roster ordered by id)
 # merge single-field indexes.
-ALL = (CONVERSATIONS_BY_ACTIVITY, ESCALATIONS_WAITING, ESCALATIONS_LIST, USERS_BY_EMAIL)
+ALL = (CONVERSATIONS_BY_ACTIVITY, *CUSTOMER_LOOKUPS.values(), ESCALATIONS_WAITING, ESCALATIONS_LIST, USERS_BY_EMAIL)
