@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot_support import customer_says, escalations, new_agents, quiet_workspace, ws_doc
+from helpers import every_page
 from messaging_support import INBOUND, conv_id, inbound_form, post_signed, wait_for, workspace
 
 
@@ -56,14 +57,8 @@ def test_mine_unassigned_and_waiting_combine_with_the_other_filters(inbox):
         r = a1.get("/api/v1/conversations", params=bad)
         assert r.status_code == 400 and r.json()["error"]["code"] == "conflicting_filters", (bad, r.text)
     assert a1.get("/api/v1/conversations", params={"waiting": "maybe"}).status_code == 400
-    seen, cursor = [], None
-    while True:   # the filtered list pages like the plain one
-        page = ws.api.get("/api/v1/conversations", params={"waiting": "true", "limit": 1,
-                                                            **({"cursor": cursor} if cursor else {})}).json()
-        seen += [x["id"] for x in page["items"]]
-        cursor = page["nextCursor"]
-        if not cursor:
-            break
+    # The filtered list pages like the plain one.
+    seen = [x["id"] for x in every_page(ws.api, "/api/v1/conversations", waiting="true", limit=1)]
     assert sorted(seen) == sorted([c2, c3])
 
 
@@ -107,14 +102,7 @@ def test_customer_lookup_by_address_or_name_prefix(api):
     assert ws.api.post(f"/api/v1/conversations/{convs['ana lópez']}/status", json={"status": "pending"}).status_code == 200
     assert _names(ws.api, customer="ana", status="pending") == ["ana lópez"]
     assert _names(ws.api, customer="+52", status="open") == ["Ana María", "ANABEL", "Bruno"]
-    seen, cursor = [], None
-    while True:
-        page = ws.api.get("/api/v1/conversations", params={"customer": "Ana", "limit": 1,
-                                                            **({"cursor": cursor} if cursor else {})}).json()
-        seen += [x["customer"]["name"] for x in page["items"]]
-        cursor = page["nextCursor"]
-        if not cursor:
-            break
+    seen = [x["customer"]["name"] for x in every_page(ws.api, "/api/v1/conversations", customer="Ana", limit=1)]
     assert seen == ["ANABEL", "Ana María", "ana lópez"]
     # An activity cursor is not a lookup cursor.
     activity = ws.api.get("/api/v1/conversations", params={"limit": 1}).json()["nextCursor"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot_support import agent_doc, customer_says, escalations, new_agents, quiet_workspace
+from helpers import every_page
 from messaging_support import conversation_doc, db, wait_for, workspace
 from realtime_support import RealtimeReader
 
@@ -128,14 +129,7 @@ def test_agents_see_their_offers_and_what_they_hold_admins_the_queue_and_everyth
     assert _ids(ws.api, agentId=id1) == [first] and _ids(ws.api, reason="manual") == [first, *queued]
     assert _ids(ws.api, reason="keyword") == [] and _ids(ws.api, since="2999-01-01T00:00:00Z") == []
     assert _ids(ws.api, since="2000-01-01T00:00:00") == [first, *queued]
-    seen, cursor = [], None
-    while True:
-        page = ws.api.get("/api/v1/escalations", params={"limit": 1, **({"cursor": cursor} if cursor else {})}).json()
-        seen += [e["id"] for e in page["items"]]
-        cursor = page["nextCursor"]
-        if not cursor:
-            break
-    assert seen == [first, *queued]
+    assert [e["id"] for e in every_page(ws.api, "/api/v1/escalations", limit=1)] == [first, *queued]
 
     assert a1.post(f"/api/v1/escalations/{first}/accept").status_code == 200
     [held] = a1.get("/api/v1/escalations").json()["items"]
@@ -185,13 +179,7 @@ def test_the_roster_shows_presence_load_capacity_and_skills(api):
     assert ws.api.post(f"/api/v1/users/{id1}/deactivate").status_code == 200
     [gone] = [a for a in ws.api.get("/api/v1/agents").json()["items"] if a["id"] == id1]
     assert gone["userStatus"] == "inactive" and gone["available"] is False
-    seen, cursor = [], None
-    while True:
-        page = ws.api.get("/api/v1/agents", params={"limit": 1, **({"cursor": cursor} if cursor else {})}).json()
-        seen += [a["id"] for a in page["items"]]
-        cursor = page["nextCursor"]
-        if not cursor:
-            break
+    seen = [a["id"] for a in every_page(ws.api, "/api/v1/agents", limit=1)]
     assert sorted(seen) == sorted([id1, id2, ws.admin["id"]]) and len(seen) == 3
 
 
