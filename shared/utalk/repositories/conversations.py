@@ -5,7 +5,7 @@ from google.cloud import firestore
 
 from utalk import errors
 from utalk.repositories import queries
-from utalk.repositories.base import (WorkspaceScope, cursor_id, cursor_text, cursor_time, decode_cursor,
+from utalk.repositories.base import (WorkspaceScope, cursor_id, cursor_key, cursor_time, decode_cursor,
                                      encode_cursor, read, safe_id)
 
 
@@ -54,7 +54,7 @@ class ConversationRepository:
         """One range query per prefix on `field` ("customer.address" or "customer.name"), each in
         (field, id) order from the cursor; `lookup` merges them."""
         spec = queries.CUSTOMER_LOOKUPS[field]
-        after = decode_cursor(cursor, spec.tag, cursor_text, cursor_id)[1:] if cursor else None
+        after = decode_cursor(cursor, spec.tag, cursor_key, cursor_id)[1:] if cursor else None
         built = []
         for prefix in prefixes:
             query = self._filtered(filters).where(filter=firestore.FieldFilter(field, ">=", prefix))
