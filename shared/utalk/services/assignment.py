@@ -14,6 +14,7 @@ from utalk.models.events import ConversationUpdated
 from utalk.repositories.agents import AgentRepository
 from utalk.repositories.escalations import EscalationRepository
 from utalk.repositories.workspaces import workspace_settings
+from utalk.services import analytics
 
 log = logs.get("assignment")
 BATCH = 25
@@ -63,6 +64,8 @@ def drain(workspace_id: str) -> dict:
             if outcome.note == "assigned":
                 assigned += 1
                 progress = True
+                analytics.offered(workspace_id, outcome.escalation, outcome.agent_id,
+                                  (outcome.conversation or {}).get("channel"))
                 announce_assigned(workspace_id, outcome.escalation, outcome.agent_id)
             elif outcome.note == "no_agent":
                 if not outcome.extra.get("anyCapacity"):

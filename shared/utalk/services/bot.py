@@ -19,7 +19,7 @@ from utalk.repositories.bot_runs import BotRunRepository
 from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.messages import MessageRepository
 from utalk.repositories.workspaces import workspace_settings
-from utalk.services import escalation
+from utalk.services import analytics, escalation
 from utalk.text import find_keyword
 
 log = logs.get("bot")
@@ -53,6 +53,11 @@ def dispatch(workspace_id: str, conversation_id: str, message_id: str) -> dict:
     conv = ConversationRepository(workspace_id).get(conversation_id)
     if conv is None:
         return {"skipped": "no_conversation"}
+    # Before the bot run is enqueued, so the episode's opening precedes its first answer. Where a
+    # customer's message reopens a closed conversation (`conversation:updated` reason `reopened`),
+    # call `analytics.conversation_reopened(workspace_id, conv, <the message's createdAt>)` first,
+    # with `conv` as read: it counts the reopen once and starts the next episode.
+    analytics.customer_message(workspace_id, conv, message_id, cfg)
     done = {}
     hours = float((cfg.get("escalation") or {}).get("timeoutHours", DEFAULT_TIMEOUT_HOURS) or 0)
     if hours > 0 and conv.get("status") not in ("escalated", "closed"):
@@ -141,6 +146,7 @@ def run(workspace_id: str, conversation_id: str, message_id: str) -> dict:
                          detail=keyword)
 
     recorded = _call_llm(workspace_id, conversation_id, message, bot_cfg)
+    analytics.bot_run(workspace_id, channel, recorded)   # also for a run found recorded: counted once
     runs = BotRunRepository(workspace_id)
     if recorded.get("decision") is None:
         runs.set_outcome(recorded["id"], "failed")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from utalk import errors, events, pubsub
 from utalk.auth.tokens import Principal
+from utalk.models.common import utcnow
 from utalk.models.conversations import TRANSITIONS, Conversation, ConversationQuery
 from utalk.models.events import ConversationUpdated
 from utalk.repositories.base import WorkspaceScope
@@ -56,6 +57,7 @@ def list_conversations(viewer: Principal, q: ConversationQuery):
 def set_status(principal: Principal, conversation_id_: str, status: str) -> Conversation:
     repo = ConversationRepository(principal.workspace_id)
     only = restricted_to(principal)
+    at = utcnow()   # `closedAt` / the reopening: the resolution time analytics measures
 
     def decide(current: dict) -> dict:
         ensure_visible(current, only)
@@ -67,12 +69,13 @@ def set_status(principal: Principal, conversation_id_: str, status: str) -> Conv
         if status not in TRANSITIONS[now]:
             raise errors.Conflict(f"Cannot move a conversation from {now} to {status}",
                                   code="invalid_transition", details={"from": now, "to": status})
-        return {"status": status}
+        return {"status": status, **({"closedAt": at} if status == "closed" else {})}
 
     before, changes = repo.set_status(conversation_id_, decide)
     if changes:
         _announce(principal.workspace_id, conversation_id_, before.get("assignedAgent"),
                   ConversationUpdated(conversationId=conversation_id_, reason="status", status=status))
+    _account(principal.workspace_id, {**before, "id": conversation_id_}, changes, status)
     if status == "closed":
         # Closing ends the escalation and frees the agent's slot. Also on a repeated close (no
         # change): the first attempt may have died between the two steps; the release is idempotent.
@@ -80,6 +83,17 @@ def set_status(principal: Principal, conversation_id_: str, status: str) -> Conv
 
         escalation.complete_on_close(principal.workspace_id, conversation_id_)
     return get(principal.workspace_id, conversation_id_)
+
+
+def _account(workspace_id: str, before: dict, changes: dict, status: str) -> None:
+    """Analytics of a status change. A repeated close (no change) is still offered with the stored
+    `closedAt`: the first attempt may have died before counting; the event key counts it once."""
+    from utalk.services import analytics
+
+    if status == "closed" and (changes or before.get("closedAt")):
+        analytics.conversation_closed(workspace_id, before, changes.get("closedAt") or before["closedAt"])
+    elif changes and before.get("status") == "closed":
+        analytics.conversation_reopened(workspace_id, before, utcnow())
 
 
 def mark_read(principal: Principal, conversation_id_: str) -> Conversation:
