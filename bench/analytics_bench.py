@@ -123,7 +123,7 @@ def main() -> int:
                  ("bot", lambda: reports.bot(admin, query())),
                  ("one agent", lambda: reports.agents(admin, query(agentId="agent03"))),
                  ("export.csv", lambda: sum(1 for _ in reports.export_rows(admin, query())))]
-        print(f"\n{'report (' + str(args.days) + ' days)':28} {'documents read':>15} {'count() queries':>16} "
+        print(f"\n{'report (' + str(args.days) + ' days)':28} {'documents read':>15} {'queries':>16} "
               f"{'billed reads at 1M msgs':>24} {'median latency':>15}")
         for name, run in cases:
             times = []

@@ -6,24 +6,16 @@ from utalk.models.analytics import AnalyticsQuery
 from utalk.services import analytics_reports as reports
 
 
-@http.endpoint("analytics_overview", role="agent", query=AnalyticsQuery)
-def overview(call: http.Call):
-    return reports.overview(call.principal, call.query)
+def _report(name: str, build):
+    """A report endpoint: the query validated, `build(principal, query)` answers (who may read
+    what is the service's rule)."""
+    return http.endpoint(name, role="agent", query=AnalyticsQuery)(lambda call: build(call.principal, call.query))
 
 
-@http.endpoint("analytics_conversations", role="agent", query=AnalyticsQuery)
-def conversations(call: http.Call):
-    return reports.conversations(call.principal, call.query)
-
-
-@http.endpoint("analytics_agents", role="agent", query=AnalyticsQuery)
-def agents(call: http.Call):
-    return reports.agents(call.principal, call.query)
-
-
-@http.endpoint("analytics_bot", role="agent", query=AnalyticsQuery)
-def bot(call: http.Call):
-    return reports.bot(call.principal, call.query)
+overview = _report("analytics_overview", reports.overview)
+conversations = _report("analytics_conversations", reports.conversations)
+agents = _report("analytics_agents", reports.agents)
+bot = _report("analytics_bot", reports.bot)
 
 
 @http.endpoint("analytics_export", role="agent", query=AnalyticsQuery)

@@ -273,7 +273,7 @@ def bot(principal: Principal, query: AnalyticsQuery) -> BotReport:
 
     models = {name: ModelUsage(runs=_int(m.get("runs")), tokensIn=_int(m.get("tokensIn")),
                                tokensOut=_int(m.get("tokensOut")), costUsd=round(float(m.get("costUsd") or 0), 6),
-                               latencyMsMean=round(m["latencyMs"] / m["runs"], 1) if m.get("runs") else None)
+                               latencyMsMean=round((m.get("latencyMs") or 0) / m["runs"], 1) if m.get("runs") else None)
               for name, m in (total.get("model") or {}).items()}
     return BotReport(range=scope.range(), **usage(total), latency=summary(total.get("latency")), byModel=models,
                      containment=rates(total).containment,

@@ -112,13 +112,12 @@ def assign(principal: Principal, conversation_id: str, agent_id: str) -> Escalat
     esc = outcome.escalation
     stored = repo.get(esc["id"]) or esc
     if outcome.changed:
-        if outcome.created:
-            analytics.escalation_started(principal.workspace_id, outcome.conversation, esc["id"])
         if stored.get("status") == "accepted":     # taken for themselves
             analytics.accepted(principal.workspace_id, stored)
         else:
             analytics.offered(principal.workspace_id, stored, agent_id, (outcome.conversation or {}).get("channel"))
         if outcome.created:
+            analytics.escalation_started(principal.workspace_id, outcome.conversation, esc["id"])
             pubsub.wait([events.publish("escalation:started", principal.workspace_id,
                                         EscalationStartedPayload(escalationId=esc["id"],
                                                                  conversationId=conversation_id, reason="manual"),
