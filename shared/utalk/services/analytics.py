@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from google.cloud import firestore
 
 from utalk import logs
 from utalk.models.common import utcnow
 from utalk.repositories.analytics import AnalyticsRepository
+from utalk.services import business_hours
+from utalk.services.business_hours import zone
 
 log = logs.get("analytics")
 
@@ -26,7 +27,6 @@ log = logs.get("analytics")
 BUCKETS = (5, 10, 15, 30, 45, 60, 90, 120, 180, 300, 450, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200,
            10800, 14400, 21600, 28800, 43200, 86400, 172800, 259200, 604800)
 DURATIONS = ("frt_in", "frt_out", "fhrt", "resolution", "queue", "latency")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SETTINGS_TTL = 300.0
 _settings_cache: dict[str, tuple[float, dict]] = {}
 _KEY = re.compile(r"[^A-Za-z0-9_-]")
@@ -64,29 +64,14 @@ def settings_of(workspace_id: str, cfg: dict | None = None) -> dict:
     return settings_of(workspace_id, workspace_settings(workspace_id))
 
 
-def zone(cfg: dict) -> ZoneInfo:
-    try:
-        return ZoneInfo(cfg.get("timeZone") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def day_of(cfg: dict, at: float | datetime) -> str:
     moment = at if isinstance(at, datetime) else datetime.fromtimestamp(at, timezone.utc)
     return moment.astimezone(zone(cfg)).date().isoformat()
 
 
 def in_business_hours(cfg: dict, at: float) -> bool:
-    """Inside `businessHours.weekly` (in the workspace's zone, minus holidays); True when disabled."""
-    hours = cfg.get("businessHours") or {}
-    if not hours.get("enabled"):
-        return True
-    local = datetime.fromtimestamp(at, timezone.utc).astimezone(zone(cfg))
-    if local.date().isoformat() in (hours.get("holidays") or []):
-        return False
-    now = local.strftime("%H:%M")
-    windows = (hours.get("weekly") or {}).get(DAYS[local.weekday()]) or []
-    return any(w.get("open", "") <= now < w.get("close", "") for w in windows)
+    """Whether `at` (epoch seconds) is inside the workspace's business hours (True when disabled)."""
+    return business_hours.is_open(cfg, datetime.fromtimestamp(at, timezone.utc))
 
 
 def _facts(conv: dict) -> dict:
