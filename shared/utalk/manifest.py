@@ -206,6 +206,14 @@ FUNCTIONS: tuple[Function, ...] = (
              secrets=JWT),
     Function("workspace_settings_update", "api_workspace:update_settings", "PATCH", f"{API}/workspace/settings",
              secrets=JWT),
+    # analytics (issue 19): reports read counters and aggregation counts, never per-message documents
+    Function("analytics_overview", "api_analytics:overview", "GET", f"{API}/analytics/overview", secrets=JWT),
+    Function("analytics_conversations", "api_analytics:conversations", "GET", f"{API}/analytics/conversations",
+             secrets=JWT),
+    Function("analytics_agents", "api_analytics:agents", "GET", f"{API}/analytics/agents", secrets=JWT),
+    Function("analytics_bot", "api_analytics:bot", "GET", f"{API}/analytics/bot", secrets=JWT),
+    Function("analytics_export", "api_analytics:export_csv", "GET", f"{API}/analytics/export.csv",
+             memory="512Mi", timeout_seconds=300, secrets=JWT),
     # scheduled jobs (issue 13): Cloud Scheduler calls them with the invoker's OIDC token
     Function("assignment_sweep", "job_assignment:sweep", schedule="* * * * *", public=False, timeout_seconds=300),
     Function("conversations_autoclose", "job_autoclose:sweep", schedule="15 * * * *", public=False,

@@ -34,7 +34,7 @@ from utalk.models.events import ConversationUpdated
 from utalk.repositories.agents import AgentRepository
 from utalk.repositories.escalations import EscalationRepository
 from utalk.repositories.workspaces import workspace_settings
-from utalk.services import business_hours
+from utalk.services import analytics, business_hours
 
 log = logs.get("assignment")
 BATCH = 25
@@ -106,6 +106,8 @@ def drain(workspace_id: str) -> dict:
             if outcome.note == "assigned":
                 assigned += 1
                 progress = True
+                analytics.offered(workspace_id, outcome.escalation, outcome.agent_id,
+                                  (outcome.conversation or {}).get("channel"))
                 _schedule_lapse(workspace_id, outcome.escalation)
                 announce_assigned(workspace_id, outcome.escalation, outcome.agent_id)
             elif outcome.note == "no_agent":

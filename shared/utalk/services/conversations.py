@@ -5,6 +5,7 @@ import re
 
 from utalk import errors, events, pubsub
 from utalk.auth.tokens import Principal
+from utalk.models.common import utcnow
 from utalk.models.conversations import TRANSITIONS, Conversation, ConversationQuery
 from utalk.models.escalation_summary import WAITING
 from utalk.models.events import ConversationUpdated
@@ -130,7 +131,23 @@ def set_status(principal: Principal, conversation_id_: str, status: str) -> Conv
                                           botEnabled=changes.get("botEnabled")))
         if outcome.escalation or outcome.previous_agent_id:
             escalation.after_release(ws, conversation_id_, outcome, principal.user_id, with_status=False)
-    return get(ws, conversation_id_)
+    after = ConversationRepository(ws).get(conversation_id_)
+    changes = outcome.extra.get("changes", {}) if outcome.changed else {}
+    _account(ws, {**(outcome.extra.get("before") or outcome.conversation or {}), "id": conversation_id_},
+             changes, status, after.get("closedAt"))
+    return to_conversation(after)
+
+
+def _account(workspace_id: str, before: dict, changes: dict, status: str, closed_at) -> None:
+    """Analytics of a status change, with `closedAt` as stored (the transaction's server time). A
+    repeated close (no change) is still offered: the first attempt may have died before counting;
+    the event key counts it once."""
+    from utalk.services import analytics
+
+    if status == "closed" and closed_at:
+        analytics.conversation_closed(workspace_id, before, closed_at)
+    elif "status" in changes and before.get("status") == "closed":
+        analytics.conversation_reopened(workspace_id, before, utcnow())
 
 
 def mark_read(principal: Principal, conversation_id_: str) -> Conversation:

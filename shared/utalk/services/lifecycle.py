@@ -184,6 +184,11 @@ def auto_close(workspace_id: str, conversation_id: str, cutoff: datetime) -> boo
         return False        # deleted meanwhile
     if not outcome.changed:
         return False
+    from utalk.services import analytics
+
+    closed = ConversationRepository(workspace_id).get(conversation_id) or {}   # closedAt as the server stamped it
+    analytics.conversation_closed(workspace_id, {**outcome.extra["before"], "id": conversation_id},
+                                  closed.get("closedAt") or clock.now())
     holder = outcome.extra["before"].get("assignedAgent")
     pubsub.wait([events.publish("conversation:updated", workspace_id, ConversationUpdated(
         conversationId=conversation_id, reason="auto_closed", status="closed"),
