@@ -199,6 +199,13 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("media_upload_complete", "api_media:complete_upload", "POST", f"{API}/media/{{mediaId}}/complete",
              secrets=JWT),
     Function("media_get", "api_media:get", "GET", f"{API}/media/{{mediaId}}", secrets=JWT),
+    # the agent's inbox and workspace settings (issue 13)
+    Function("escalations_list", "api_inbox:list_escalations", "GET", f"{API}/escalations", secrets=JWT),
+    Function("agents_list", "api_inbox:list_agents", "GET", f"{API}/agents", secrets=JWT),
+    Function("workspace_settings_get", "api_workspace:get_settings", "GET", f"{API}/workspace/settings",
+             secrets=JWT),
+    Function("workspace_settings_update", "api_workspace:update_settings", "PATCH", f"{API}/workspace/settings",
+             secrets=JWT),
     # analytics (issue 19): reports read counters and aggregation counts, never per-message documents
     Function("analytics_overview", "api_analytics:overview", "GET", f"{API}/analytics/overview", secrets=JWT),
     Function("analytics_conversations", "api_analytics:conversations", "GET", f"{API}/analytics/conversations",

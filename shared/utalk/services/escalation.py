@@ -11,7 +11,8 @@ import uuid
 from utalk import events, logs, pubsub
 from utalk.auth.tokens import Principal
 from utalk.models.bot import BotResumedPayload
-from utalk.models.escalations import Escalation, EscalationAcceptedPayload, EscalationStartedPayload
+from utalk.models.escalations import (Escalation, EscalationAcceptedPayload, EscalationStartedPayload,
+                                      EscalationSummary)
 from utalk.models.events import ConversationUpdated
 from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.escalations import EscalationRepository, Outcome
@@ -46,14 +47,15 @@ def start(workspace_id: str, conversation_id: str, *, reason: str, trigger: str,
     esc = outcome.escalation
     if outcome.created:
         analytics.escalation_started(workspace_id, outcome.conversation, esc["id"])
+        summary = EscalationSummary.of(esc)
         pubsub.wait([
             events.publish("escalation:started", workspace_id,
                            EscalationStartedPayload(escalationId=esc["id"], conversationId=conversation_id,
-                                                    reason=reason, detail=detail),
+                                                    reason=reason, detail=detail, escalation=summary),
                            conversation_id=conversation_id),
             events.publish("conversation:updated", workspace_id,
                            ConversationUpdated(conversationId=conversation_id, reason="bot", status="escalated",
-                                               botEnabled=False),
+                                               botEnabled=False, escalationId=esc["id"], escalation=summary),
                            conversation_id=conversation_id),
         ])
     if esc.get("status") == "pending":
@@ -117,7 +119,8 @@ def assign(principal: Principal, conversation_id: str, agent_id: str) -> Escalat
             analytics.escalation_started(principal.workspace_id, outcome.conversation, esc["id"])
             pubsub.wait([events.publish("escalation:started", principal.workspace_id,
                                         EscalationStartedPayload(escalationId=esc["id"],
-                                                                 conversationId=conversation_id, reason="manual"),
+                                                                 conversationId=conversation_id, reason="manual",
+                                                                 escalation=EscalationSummary.of(esc)),
                                         conversation_id=conversation_id)])
         assignment.announce_assigned(principal.workspace_id, esc, agent_id, outcome.previous_agent_id)
         if outcome.freed_slot:

@@ -93,7 +93,7 @@ def reopen(workspace_id: str, conv: dict, message_id: str, cfg: dict) -> dict:
         closed_at = current.get("closedAt") or current.get("updatedAt")
         if closed_at is not None and message.get("createdAt") is not None and message["createdAt"] < closed_at:
             return {}
-        return {"status": "open", "botEnabled": bot_on, "assignedAgent": None, "escalationId": None,
+        return {"status": "open", "botEnabled": bot_on, "assignedAgent": None, "escalationId": None, "escalation": None,
                 "reopenedAt": firestore.SERVER_TIMESTAMP, "reopenedBy": message_id}
 
     before, changes = ConversationRepository(workspace_id).set_status(conv["id"], decide)
