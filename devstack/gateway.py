@@ -8,7 +8,9 @@ service: the emulator's push subscriptions deliver there, and it forwards to `/_
 the ID token Google would attach for the subscription's `push_config.oidc_token` (read from the
 emulator; none configured, none attached). Each function is a separate functions-framework app
 built from `functions/main.py`. `/docs` renders the API contract (DOCS: Swagger UI over the served
-`/api/v1/openapi.json`, the AsyncAPI page over docs/asyncapi.json), from npm's static files only.
+`/api/v1/openapi.json`, the AsyncAPI page over docs/asyncapi.json), from npm's static files only;
+`/report/` serves the static analytics report page (REPORT: `web/report/`, with Chart.js from
+`web/node_modules`).
 """
 from __future__ import annotations
 
@@ -25,16 +27,27 @@ from utalk import manifest
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = str(ROOT / "functions" / "main.py")
 _DOCS, _NPM = ROOT / "devstack" / "docs", ROOT / "devstack" / "docs" / "node_modules"
-# The docs pages and the renderer files they load: exactly these paths, nothing else of the disk.
+_HTML, _JS = "text/html; charset=utf-8", "text/javascript"
+# The static pages and the files they load, URL -> (file, media type): exactly these paths, nothing
+# else of the disk.
 DOCS = {
-    "/docs": (_DOCS / "index.html", "text/html; charset=utf-8"),
-    "/docs/asyncapi": (_DOCS / "asyncapi.html", "text/html; charset=utf-8"),
+    "/docs": (_DOCS / "index.html", _HTML),
+    "/docs/asyncapi": (_DOCS / "asyncapi.html", _HTML),
     "/docs/asyncapi.json": (ROOT / "docs" / "asyncapi.json", "application/json"),
     "/docs/static/swagger-ui.css": (_NPM / "swagger-ui-dist" / "swagger-ui.css", "text/css"),
-    "/docs/static/swagger-ui-bundle.js": (_NPM / "swagger-ui-dist" / "swagger-ui-bundle.js", "text/javascript"),
+    "/docs/static/swagger-ui-bundle.js": (_NPM / "swagger-ui-dist" / "swagger-ui-bundle.js", _JS),
     "/docs/static/asyncapi.css": (_NPM / "@asyncapi/react-component/styles/default.min.css", "text/css"),
-    "/docs/static/asyncapi.js": (_NPM / "@asyncapi/react-component/browser/standalone/index.js", "text/javascript"),
+    "/docs/static/asyncapi.js": (_NPM / "@asyncapi/react-component/browser/standalone/index.js", _JS),
 }
+REPORT = {
+    "/report/": (ROOT / "web" / "report" / "index.html", _HTML),
+    "/report/report.js": (ROOT / "web" / "report" / "report.js", _JS + "; charset=utf-8"),
+    "/report/report.css": (ROOT / "web" / "report" / "report.css", "text/css"),
+    "/report/vendor/chart.umd.js": (ROOT / "web" / "node_modules" / "chart.js" / "dist" / "chart.umd.js", _JS + "; charset=utf-8"),
+}
+# The report page loads only its own files; the docs pages start their renderers with an inline
+# script, so they do without the self-only policy.
+_REPORT_HEADERS = [("Content-Security-Policy", "default-src 'self'; style-src 'self'"), ("Cache-Control", "no-cache")]
 _SECURITY = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY")]
 
 
@@ -46,11 +59,14 @@ def _error(start_response, status: str, code: str, message: str, extra=()):
 
 
 def _static(start_response, path: str):
-    file, mimetype = DOCS[path]
+    file, mimetype = (DOCS.get(path) or REPORT.get(path) or (None, None))
+    if file is None:
+        return _error(start_response, "404 Not Found", "route_not_found", f"No page at {path}")
     if not file.is_file():
         return _error(start_response, "404 Not Found", "docs_not_installed", f"{file.name} is missing: run scripts/setup")
     body = file.read_bytes()
-    start_response("200 OK", [("Content-Type", mimetype), ("Content-Length", str(len(body))), *_SECURITY])
+    start_response("200 OK", [("Content-Type", mimetype), ("Content-Length", str(len(body))),
+                              *(_REPORT_HEADERS if path in REPORT else ()), *_SECURITY])
     return [body]
 
 
@@ -124,6 +140,11 @@ class Gateway:
                 environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
             environ["PATH_INFO"] = "/"
             return self.app(fn.name)(environ, start_response)
+        if path == "/report":
+            start_response("301 Moved Permanently", [("Location", "/report/"), ("Content-Length", "0")])
+            return [b""]
+        if path.startswith("/report/"):
+            return _static(start_response, path)
         if path.startswith("/_fn/"):
             name, _, rest = path[len("/_fn/"):].partition("/")
             if name not in manifest.by_name():
