@@ -74,7 +74,8 @@ def test_with_the_workspace_bot_off_a_reopened_conversation_waits_for_people(api
     assert _status(ws.api, conv, "closed").status_code == 200
     _, msg_id = customer_says(api, ws, "¿siguen ahí?", customer=conversation(ws.id, conv)["customer"]["address"])
     c = wait_for(lambda: (c := conversation(ws.id, conv))["status"] == "open" and c)
-    assert c["botEnabled"] is False and queued("escalation_timeout", messageId=msg_id)
+    # the dispatcher schedules the timeout right after the reopen it wrote: wait for it, don't race it
+    assert c["botEnabled"] is False and wait_for(lambda: queued("escalation_timeout", messageId=msg_id))
     assert outbound(ws.id, conv) == []
 
 

@@ -15,7 +15,7 @@ from utalk import clients, errors
 from utalk.jobs import Page
 from utalk.models.conversations import NOT_CLOSED
 from utalk.repositories import queries
-from utalk.repositories.base import decode_cursor, encode_cursor
+from utalk.repositories.base import cursor_id, cursor_key, cursor_time, decode_cursor, encode_cursor
 
 # A document id after every real one (ids here are ASCII): "after all of workspace W".
 _PAST_LAST_ID = "\uf8ff"
@@ -37,14 +37,21 @@ def workspaces_with_waiting_escalations(cursor: str | None, limit: int) -> Page:
     return Page(found, found[-1] if len(docs) == limit else None)
 
 
+def cursor_number(value) -> float:
+    """A cursor field holding a setting's number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("not a number")
+    return value
+
+
 def _after(query, cursor: str | None, field: str):
     """Resume a query ordered by (`field`, __name__) after the row the cursor names."""
     if not cursor:
         return query
-    values = decode_cursor(cursor)
+    at, name = decode_cursor(cursor, cursor_time, cursor_key)
     try:
-        at, path = datetime.fromisoformat(values[0]), clients.firestore().document(values[1])
-    except (IndexError, TypeError, ValueError):
+        path = clients.firestore().document(name)
+    except (TypeError, ValueError):
         raise errors.BadRequest("Invalid cursor", code="invalid_cursor") from None
     return query.start_after({field: at, "__name__": path})
 
@@ -104,7 +111,7 @@ def workspaces_with_setting_below(field: str, bound: float, cursor: str | None, 
         .where(filter=firestore.FieldFilter(path, ">", 0)).order_by(path).order_by("__name__") \
         .select([path]).limit(limit)
     if cursor:
-        value, ws = decode_cursor(cursor)
+        value, ws = decode_cursor(cursor, cursor_number, cursor_id)
         query = query.start_after({path: value, "__name__": db.collection("workspaces").document(ws)})
     docs = list(query.stream())
     rows = [(d.id, d.get(path)) for d in docs]

@@ -18,7 +18,7 @@ from utalk import clock, errors, events, jobs, logs, pubsub
 from utalk.models.conversations import Customer
 from utalk.models.events import ConversationNew, ConversationUpdated
 from utalk.repositories import sweeps
-from utalk.repositories.base import decode_cursor, encode_cursor
+from utalk.repositories.base import cursor_id, cursor_key, cursor_time, decode_cursor, encode_cursor
 from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.messages import MessageRepository
 
@@ -134,13 +134,25 @@ def _idle_everywhere(cursor: str | None, size: int) -> jobs.Page:
     return jobs.Page(items, after)
 
 
+def _maybe(convert):
+    return lambda value: None if value is None else convert(value)
+
+
+def _idle_position(value) -> list:
+    """Where a page of one workspace's idle conversations stopped: [lastMessageAt iso, id]."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError("not an idle position")
+    cursor_time(value[0])
+    return [value[0], cursor_id(value[1])]
+
+
 def _idle_in_sooner_workspaces(cursor: str | None, size: int) -> jobs.Page:
     """Step 2: the few workspaces that close sooner than the default (found by their setting),
     each queried for what it closes between its own days and the default (older: step 1's).
     Cursor: [the workspaces done, where inside the next one a full page stopped]."""
     now = clock.now()
     default_cutoff = now - timedelta(days=DEFAULT_AUTO_CLOSE_DAYS)
-    done, inside = decode_cursor(cursor) if cursor else (None, None)
+    done, inside = decode_cursor(cursor, _maybe(cursor_key), _maybe(_idle_position)) if cursor else (None, None)
     items: list = []
     while True:
         workspaces, more = sweeps.workspaces_with_setting_below("autoCloseDays", DEFAULT_AUTO_CLOSE_DAYS, done,
