@@ -184,7 +184,7 @@ async def _request_assignment(ws: str) -> None:
     Best effort: presence is already stored, and the next assignment run (any escalation, any
     freed slot) would find this agent anyway; a failure here only delays that.
     """
-    from utalk import tasks  # the same enqueue the functions use (queue `assignments`, concurrency 1)
+    from utalk import tasks  # the same enqueue the functions use (queue `assignments`; one run per workspace at a time)
 
     try:
         await asyncio.to_thread(tasks.enqueue, "assignment_run", {"workspaceId": ws, "escalationId": None})

@@ -1,0 +1,67 @@
+"""Assignment runs of different workspaces proceed in parallel while one workspace's never overlap
+(services/assignment_runs.py): runs called at once, as overlapping deliveries of the queue would
+be, report when they held their workspace's lease; a run finding it held leaves one follow-up."""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from itertools import combinations
+
+from bot_support import agent_doc, customer_says, escalations, new_agents, quiet_workspace, ws_doc
+from helpers import call_internal
+from messaging_support import wait_for, workspace
+
+WAITING = 12
+
+
+def busy_workspace(api):
+    """A workspace with WAITING pending escalations and two online agents nothing told the
+    assignment queue about (their presence written without an event)."""
+    ws = workspace(api)
+    quiet_workspace(ws.id)
+    agents = new_agents(api, ws, 2, status="offline", capacity=WAITING)
+    with ThreadPoolExecutor(6) as pool:
+        convs = [c for c, _ in pool.map(lambda i: customer_says(api, ws, f"hola {i}"), range(WAITING))]
+        codes = list(pool.map(lambda c: ws.api.post(f"/api/v1/conversations/{c}/escalate", json={}).status_code,
+                              convs))
+    assert codes == [201] * WAITING
+    wait_for(lambda: len(escalations(ws.id)) == WAITING)
+    time.sleep(2)   # the runs the escalations asked for (and their follow-ups) have found nobody online
+    wait_for(lambda: not lease(ws.id).get().exists)
+    for _, agent_id in agents:
+        ws_doc(ws.id).collection("agents").document(agent_id).update({"status": "online"})
+    return ws, [agent_id for _, agent_id in agents]
+
+
+def lease(ws_id: str):
+    return ws_doc(ws_id).collection("leases").document("assignment")
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return a["heldFrom"] < b["heldUntil"] and b["heldFrom"] < a["heldUntil"]
+
+
+def test_two_workspaces_runs_overlap_while_one_workspaces_runs_never_do(api):
+    (first, first_agents), (second, second_agents) = busy_workspace(api), busy_workspace(api)
+    calls = [first.id, second.id] * 4
+    with ThreadPoolExecutor(len(calls)) as pool:
+        answers = list(pool.map(lambda ws_id: (ws_id, call_internal(api, "assignment_run", {"workspaceId": ws_id},
+                                                                      timeout=60)), calls))
+    assert all(r.status_code == 200 for _, r in answers), [r.text for _, r in answers]
+    ran = {ws_id: [r.json() for w, r in answers if w == ws_id and "heldFrom" in r.json()]
+           for ws_id in (first.id, second.id)}
+    busy = [r.json() for _, r in answers if r.json().get("busy")]
+    for ws_id, runs in ran.items():
+        assert runs, f"no run of {ws_id} held its lease"
+        assert not any(overlap(a, b) for a, b in combinations(runs, 2)), runs   # one at a time
+    assert any(overlap(a, b) for a in ran[first.id] for b in ran[second.id])   # side by side
+    assert len(busy) + sum(map(len, ran.values())) == len(calls)
+
+    # Whoever ran, every escalation was assigned once and no agent went over its capacity.
+    for ws, agents in ((first, first_agents), (second, second_agents)):
+        escs = wait_for(lambda: [e for e in escalations(ws.id) if e["status"] == "assigned"] == escalations(ws.id)
+                        and escalations(ws.id))
+        assert len(escs) == WAITING
+        assert sum(agent_doc(ws.id, a)["currentConversations"] for a in agents) == WAITING
+    # The lease is given back, and the follow-ups the busy runs left found nothing more to do.
+    wait_for(lambda: not lease(first.id).get().exists and not lease(second.id).get().exists)
