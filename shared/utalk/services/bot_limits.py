@@ -4,10 +4,11 @@ The platform queue (`bot-runs`) is sized for every tenant together (docs/bot-and
 each workspace's own budget is enforced here, so a workspace over it has its runs delayed while
 the others' runs go straight through:
 - rate: a run counts itself in the current window (`settings.ai.requestsPerMinute` per 60 s)
-  only if the window has room; otherwise it is `Delayed` to the next window's start plus an
-  offset spread by message id over half a window (so a backlog does not wake all at once). It is
-  a new task with a `schedule_time`, not a retry: no attempt limit can drop it, and a backlog
-  costs one task and one read per delayed run per window, never a write on the counter.
+  only if the window has room; otherwise it is `Delayed` to the next window: a new task with a
+  `schedule_time`, not a retry, so no attempt limit can drop it. Delayed runs are spread by
+  message id over the first half of that window (a backlog does not wake at once), earlier the
+  more often a run was delayed (older runs reach the room first). A backlog costs one task and
+  a read or two per delayed run per window, never a write on the counter.
 - concurrency: while `settings.ai.maxConcurrent` leases are held, the run is `Delayed` with
   backoff (0.5 s doubling to 8 s), keeping its admission so it is not counted twice. A lease is
   released when the call ends and expires after the longest a call can take (attempts x timeout,
@@ -49,14 +50,16 @@ def lease_ttl(limits: AiLimits) -> float:
                attempts * limits.provider_timeout() + LEASE_MARGIN_SECONDS)
 
 
-def admit(workspace_id: str, limits: AiLimits, key: str, now: float | None = None) -> None:
-    """Count one run in the current window, or raise Delayed until the next window has room."""
+def admit(workspace_id: str, limits: AiLimits, key: str, delays: int = 0, now: float | None = None) -> None:
+    """Count one run in the current window, or raise Delayed to the next window: at an offset
+    spread by `key` over the first half of it, and the earlier the more often this run waited,
+    so older runs reach the window's room first."""
     now = time.time() if now is None else now
     seconds = window_seconds()
     window = int(now // seconds)
     if AiUsage(workspace_id).admit(limits.shard_caps(seconds), window, seconds, key):
         return
-    offset = spread(key, 1000) / 1000 * seconds / 2
+    offset = spread(key, 1000) / 1000 * seconds / 2 / (delays + 1)
     raise Delayed("rate", (window + 1) * seconds + offset - now, admitted=False)
 
 
@@ -64,7 +67,7 @@ def admit(workspace_id: str, limits: AiLimits, key: str, now: float | None = Non
 def provider_call(workspace_id: str, limits: AiLimits, key: str, *, admitted: bool, delays: int):
     """Hold the workspace's budget for one provider call (raises Delayed before the call)."""
     if not admitted:
-        admit(workspace_id, limits, key)
+        admit(workspace_id, limits, key, delays)
     lease = leases.acquire(AiUsage(workspace_id).lease_slots(limits.max_concurrent), leases.new_holder(),
                            lease_ttl(limits))
     if isinstance(lease, leases.Busy):
