@@ -27,6 +27,12 @@ def read(ref, transaction=None) -> dict | None:
     return snap.to_dict() if snap.exists else None
 
 
+def read_all(refs: list) -> list[dict | None]:
+    """Several documents in one round trip, in the order of `refs` (None for a missing one)."""
+    snaps = {snap.reference.path: snap for snap in clients.firestore().get_all(refs)}
+    return [snaps[ref.path].to_dict() if snaps[ref.path].exists else None for ref in refs]
+
+
 def safe_id(value: str, what: str = "id") -> str:
     """Ids from URLs become document ids: reject what Firestore would read as a path."""
     if not value or len(value) > 200 or "/" in value or value in (".", "..") or value.startswith("__"):

@@ -18,6 +18,7 @@ from utalk.ai.limits import AiLimits
 from utalk.ai.pricing import cost_usd
 from utalk.models.bot import BotDecision, BotRunTask, Completion
 from utalk.models.escalations import TimeoutTask
+from utalk.repositories.base import read_all
 from utalk.repositories.bot_runs import BotRunRepository
 from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.messages import MessageRepository
@@ -57,16 +58,17 @@ def dispatch(workspace_id: str, conversation_id: str, message_id: str) -> dict:
     if conv is None:
         return {"skipped": "no_conversation"}
     done = {}
+    # The bot run first: the customer waits for it, while the timeout check is hours away.
+    if bot_may_answer(cfg.get("bot") or {}, conv):
+        tasks.enqueue("bot_run", BotRunTask(workspaceId=workspace_id, conversationId=conversation_id,
+                                            messageId=message_id), dedup_key=message_id)
+        done["botRun"] = True
     hours = float((cfg.get("escalation") or {}).get("timeoutHours", DEFAULT_TIMEOUT_HOURS) or 0)
     if hours > 0 and conv.get("status") not in ("escalated", "closed"):
         tasks.enqueue("escalation_timeout", TimeoutTask(workspaceId=workspace_id, conversationId=conversation_id,
                                                         messageId=message_id),
                       delay_seconds=hours * 3600, dedup_key=message_id)
         done["timeoutInSeconds"] = hours * 3600
-    if bot_may_answer(cfg.get("bot") or {}, conv):
-        tasks.enqueue("bot_run", BotRunTask(workspaceId=workspace_id, conversationId=conversation_id,
-                                            messageId=message_id), dedup_key=message_id)
-        done["botRun"] = True
     return done
 
 
@@ -87,13 +89,11 @@ def _handover(workspace_id: str, conv_id: str, msg_id: str, text: str, *, reason
 
 def _call_llm(workspace_id: str, conv_id: str, message: dict, bot_cfg: dict, limits: AiLimits, *,
               admitted: bool, delays: int) -> dict:
-    """Call the provider once per inbound message and record the BotRun; a retry reads it back.
-    Raises bot_limits.Delayed, before calling anything, while the workspace is at a limit."""
+    """Call the provider once for this inbound message and record the BotRun (a retry finds it
+    and never comes here). Raises bot_limits.Delayed, before calling anything, while the
+    workspace is at a limit."""
     runs = BotRunRepository(workspace_id)
     rid = run_id(message["id"])
-    recorded = runs.get(rid)
-    if recorded is not None:
-        return recorded
     history, _ = MessageRepository(workspace_id).list(conv_id, HISTORY_LIMIT, None)
     at = message.get("createdAt")
     history = [m for m in reversed(history) if at is None or m.get("createdAt") is None or m["createdAt"] <= at]
@@ -139,8 +139,10 @@ def run(workspace_id: str, conversation_id: str, message_id: str, *, admitted: b
     `admitted`/`delays`: this run was delayed before (bot_limits), and whether it already counted."""
     cfg = workspace_settings(workspace_id)
     bot_cfg, esc_cfg = cfg.get("bot") or {}, cfg.get("escalation") or {}
-    conv = ConversationRepository(workspace_id).get(conversation_id)
-    message = MessageRepository(workspace_id).get(conversation_id, message_id)
+    runs = BotRunRepository(workspace_id)
+    conv, message, recorded = read_all([ConversationRepository(workspace_id).ref(conversation_id),
+                                        MessageRepository(workspace_id).ref(conversation_id, message_id),
+                                        runs.ref(run_id(message_id))])
     if conv is None or message is None:
         return {"skipped": "gone"}
     if message.get("direction") != "inbound" or message.get("senderType", "customer") != "customer":
@@ -154,11 +156,10 @@ def run(workspace_id: str, conversation_id: str, message_id: str, *, admitted: b
         return _handover(workspace_id, conversation_id, message_id, holding, reason="keyword", detail=keyword)
 
     try:
-        recorded = _call_llm(workspace_id, conversation_id, message, bot_cfg, AiLimits.from_settings(cfg),
-                             admitted=admitted, delays=delays)
+        recorded = recorded or _call_llm(workspace_id, conversation_id, message, bot_cfg,
+                                         AiLimits.from_settings(cfg), admitted=admitted, delays=delays)
     except bot_limits.Delayed as delay:
         return _again(workspace_id, conversation_id, message_id, delays, delay)
-    runs = BotRunRepository(workspace_id)
     if recorded.get("decision") is None:
         runs.set_outcome(recorded["id"], "failed")
         return _handover(workspace_id, conversation_id, message_id, holding,
