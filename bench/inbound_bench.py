@@ -1,15 +1,18 @@
-"""Benchmark (not a test): our inbound WhatsApp webhook against the floor webhook, same run.
+"""Benchmark (not a test): our inbound webhooks (WhatsApp, Messenger) against the floor webhook, same run.
 
 Starts a bench copy of the local emulators (or reuses them with --reuse), creates a workspace with
-a WhatsApp channel, then for each concurrency level drives signed Twilio-style inbound webhooks
-(unique MessageSid, 1,000 customers at random, like ../shared/bench/floor-webhook/inbound.lua) for
---seconds against:
-  floor : ../shared/bench/floor-webhook `inbound_batch` under gunicorn 2x8 (one batch, no read,
-          no signature, no Pub/Sub) - the least work an inbound webhook can do;
-  utalk : our twilio_inbound under gunicorn 2x8, as deployed (its own functions-framework app,
-          devstack/function_app.py, no gateway): route (cached), signature check, one batch (message
-          create + conversation merge), one Publish (message-received, carrying the realtime events).
-Both use the same Firestore emulator. Topics exist but have no subscriptions, so the function is
+a WhatsApp channel and a Facebook Page, then for each concurrency level drives signed inbound
+webhooks (unique message ids, 1,000 customers at random, like ../shared/bench/floor-webhook/inbound.lua)
+for --seconds against:
+  floor     : ../shared/bench/floor-webhook `inbound_batch` under gunicorn 2x8 (one batch, no read,
+              no signature, no Pub/Sub) - the least work an inbound webhook can do;
+  utalk     : our twilio_inbound under gunicorn 2x8, as deployed (its own functions-framework app,
+              devstack/function_app.py, no gateway): route (cached), signature check, one batch
+              (message create + conversation merge), one Publish (message-received, carrying the
+              realtime events);
+  messenger : our messenger_inbound the same way, with Meta's notification (JSON, one entry, one
+              message) signed with X-Hub-Signature-256: the same store path behind another adapter.
+All use the same Firestore emulator. Topics exist but have no subscriptions, so the function is
 measured alone (in production the bot and relay run in other instances).
 
 The load comes from wrk replaying pre-signed requests (bench/inbound_replay.lua) when wrk is
@@ -20,11 +23,13 @@ Firestore client's RPCs instrumented.
 
     .venv/bin/python bench/inbound_bench.py                      # c = 1, 16, 64; 12 s each in 3 rounds
     .venv/bin/python bench/inbound_bench.py --levels 16 --seconds 5
+    .venv/bin/python bench/inbound_bench.py --channels messenger      # floor and Messenger only
 """
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import multiprocessing as mp
 import os
 import random
@@ -33,6 +38,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -45,44 +51,70 @@ PROJECT = "utalk-bench"
 FLOOR_PROJECT = "floor-bench"
 FLOOR_DIR = ROOT.parent / "shared" / "bench" / "floor-webhook"
 BUSINESS = "+14155238886"
+PAGE = "100000000000777"
 PATH = "/webhooks/twilio/whatsapp"
+MESSENGER_PATH = "/webhooks/messenger"
 NCONV = 1000
 
 
-# -- load generation ------------------------------------------------------------------------------
-def _worker(port: int, path: str, public_url: str, token: str, threads: int, seconds: float, run: str,
-            out: mp.Queue) -> None:
-    from twilio.request_validator import RequestValidator
+@dataclass(frozen=True)
+class Target:
+    """A server under load and the webhook it is sent: `kind` whatsapp (Twilio's signed form; the
+    floor takes it too) or messenger (Meta's signed JSON)."""
+    name: str
+    port: int
+    path: str
+    kind: str
+    public_url: str       # what Twilio signs
+    secret: str           # the channel's auth token / app secret
 
-    validator = RequestValidator(token)
+    def signer(self):
+        if self.kind == "messenger":
+            import hashlib
+            import hmac
+            return lambda raw: "sha256=" + hmac.new(self.secret.encode(), raw, hashlib.sha256).hexdigest()
+        from twilio.request_validator import RequestValidator
+        return RequestValidator(self.secret)
+
+    def request(self, signer, key: str, customer: int) -> tuple[str, dict]:
+        """One unique webhook (body, headers): message id from `key`, customer number `customer`."""
+        if self.kind == "messenger":
+            psid = f"7{customer:015d}"
+            raw = json.dumps({"object": "page", "entry": [{"id": PAGE, "time": 1, "messaging": [{
+                "sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": 1,
+                "message": {"mid": f"m_{key}", "text": "hola mundo"}}]}]}, separators=(",", ":"))
+            return raw, {"Content-Type": "application/json", "X-Hub-Signature-256": signer(raw.encode())}
+        form = {"MessageSid": f"SM{key}", "AccountSid": "AC" + "0" * 32, "From": f"whatsapp:+1555{customer:07d}",
+                "To": f"whatsapp:{BUSINESS}", "Body": "hola mundo", "NumMedia": "0", "NumSegments": "1"}
+        return urlencode(form), {"Content-Type": "application/x-www-form-urlencoded",
+                                 "X-Twilio-Signature": signer.compute_signature(self.public_url, form)}
+
+
+# -- load generation ------------------------------------------------------------------------------
+def _worker(target: Target, threads: int, seconds: float, run: str, out: mp.Queue) -> None:
+    signer = target.signer()
     deadline = time.monotonic() + seconds
     results: list[tuple[float, bool]] = []
     lock = threading.Lock()
     pid = os.getpid()
 
     def loop(tid: int):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=30)
         rnd = random.Random(pid * 1000 + tid)
         mine, n = [], 0
         while time.monotonic() < deadline:
             n += 1
-            sid = f"SM{run}p{pid}t{tid}n{n}"
-            form = {"MessageSid": sid, "AccountSid": "AC" + "0" * 32,
-                    "From": f"whatsapp:+1555{rnd.randrange(NCONV):07d}", "To": f"whatsapp:{BUSINESS}",
-                    "Body": "hola mundo", "NumMedia": "0", "NumSegments": "1"}
-            body = urlencode(form)
-            headers = {"Content-Type": "application/x-www-form-urlencoded",
-                       "X-Twilio-Signature": validator.compute_signature(public_url, form)}
+            body, headers = target.request(signer, f"{run}p{pid}t{tid}n{n}", rnd.randrange(NCONV))
             started = time.perf_counter()
             ok = False
             try:
-                conn.request("POST", path, body=body, headers=headers)
+                conn.request("POST", target.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 resp.read()
                 ok = resp.status == 200
             except (OSError, http.client.HTTPException):
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=30)
             mine.append((time.perf_counter() - started, ok))
         with lock:
             results.extend(mine)
@@ -95,12 +127,12 @@ def _worker(port: int, path: str, public_url: str, token: str, threads: int, sec
     out.put(results)
 
 
-def drive(port: int, path: str, public_url: str, token: str, concurrency: int, seconds: float) -> dict:
+def drive(target: Target, concurrency: int, seconds: float) -> dict:
     procs = min(2, concurrency)  # two generator processes: one Python process cannot drive 64 alone
     out: mp.Queue = mp.Queue()
     run = uuid.uuid4().hex[:8]
     started = time.monotonic()
-    workers = [mp.Process(target=_worker, args=(port, path, public_url, token, concurrency // procs + (i < concurrency % procs),
+    workers = [mp.Process(target=_worker, args=(target, concurrency // procs + (i < concurrency % procs),
                                                 seconds, run, out)) for i in range(procs)]
     for w in workers:
         w.start()
@@ -114,32 +146,32 @@ def drive(port: int, path: str, public_url: str, token: str, concurrency: int, s
             "rps": len(samples) / elapsed, "p50": pct(50), "p95": pct(95), "p99": pct(99)}
 
 
-def drive_wrk(port: int, path: str, public_url: str, token: str, concurrency: int, seconds: float) -> dict:
+def drive_wrk(target: Target, concurrency: int, seconds: float) -> dict:
     """The same load from wrk (C, as ../shared/bench uses), replaying pre-signed requests, so the
     load generator takes far less of the two cores than the Python one."""
-    import json
     import subprocess
     import tempfile
 
-    from twilio.request_validator import RequestValidator
-
-    validator = RequestValidator(token)
+    signer = target.signer()
     run = uuid.uuid4().hex[:8]
     rnd = random.Random(run)
     count = int(max(2000, 1500 * seconds))  # above what 2 cores can serve in `seconds`
     threads = min(2, concurrency)
     with tempfile.NamedTemporaryFile("w", suffix=".reqs", delete=False) as f:
         for n in range(count):
-            form = {"MessageSid": f"SM{run}n{n}", "AccountSid": "AC" + "0" * 32,
-                    "From": f"whatsapp:+1555{rnd.randrange(NCONV):07d}", "To": f"whatsapp:{BUSINESS}",
-                    "Body": "hola mundo", "NumMedia": "0", "NumSegments": "1"}
-            f.write(f"{validator.compute_signature(public_url, form)}\t{urlencode(form)}\n")
+            body, headers = target.request(signer, f"{run}n{n}", rnd.randrange(NCONV))
+            signature = next(v for k, v in headers.items() if k.startswith("X-"))
+            f.write(f"{signature}\t{body}\n")
         reqs = f.name
+        sig_header = next(k for k in headers if k.startswith("X-"))
     try:
-        out = subprocess.run(["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
-                              "-s", str(ROOT / "bench" / "inbound_replay.lua"), f"http://127.0.0.1:{port}/"],
+        out = subprocess.run(["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s",
+                              "--timeout", "30s", "-s", str(ROOT / "bench" / "inbound_replay.lua"),
+                              f"http://127.0.0.1:{target.port}/"],
                              capture_output=True, text=True, check=True,
-                             env={**os.environ, "REQS_FILE": reqs, "REQ_PATH": path, "WRK_THREADS": str(threads)})
+                             env={**os.environ, "REQS_FILE": reqs, "REQ_PATH": target.path,
+                                  "WRK_THREADS": str(threads), "SIG_HEADER": sig_header,
+                                  "CONTENT_TYPE": headers["Content-Type"]})
     finally:
         os.unlink(reqs)
     line = next(x for x in out.stdout.splitlines() if x.startswith("WRKJSON "))
@@ -169,8 +201,9 @@ def gunicorn(name: str, stack: Stack, port: int, app: str, env: dict, chdir: Pat
     return proc
 
 
-def setup_workspace() -> tuple[str, str]:
-    """A workspace with a WhatsApp channel on BUSINESS (sandbox provider); returns (ws, token)."""
+def setup_workspace() -> tuple[str, str, str]:
+    """A workspace with a WhatsApp channel on BUSINESS and a Facebook Page PAGE (sandbox provider);
+    returns (ws, the number's auth token, the Page's app secret)."""
     from devstack.seed import create_workspace
     from utalk import clients
     from utalk.auth.tokens import Principal
@@ -182,9 +215,12 @@ def setup_workspace() -> tuple[str, str]:
     ws = f"ws_bench{uuid.uuid4().hex[:6]}"
     create_workspace(ws, "tenant_bench", "Bench")
     clients.firestore().collection(ROUTES).document(route_key("whatsapp", BUSINESS)).delete()
-    create_channel(Principal(user_id="bench", role="admin", workspace_id=ws, tenant_id="tenant_bench",
-                             expires_at=0), CreateChannel(name="bench", phoneNumber=BUSINESS, provider="sandbox"))
-    return ws, credentials.SANDBOX_AUTH_TOKEN  # a sandbox channel's default (local-only) token
+    clients.firestore().collection(ROUTES).document(route_key("facebook", PAGE)).delete()
+    admin = Principal(user_id="bench", role="admin", workspace_id=ws, tenant_id="tenant_bench", expires_at=0)
+    create_channel(admin, CreateChannel(name="bench", phoneNumber=BUSINESS, provider="sandbox"))
+    create_channel(admin, CreateChannel(type="facebook", name="bench", pageId=PAGE, provider="sandbox"))
+    # sandbox channels' default (local-only) credentials
+    return ws, credentials.SANDBOX_AUTH_TOKEN, credentials.SANDBOX_MESSENGER["appSecret"]
 
 
 def create_topics() -> None:
@@ -202,15 +238,13 @@ def create_topics() -> None:
 
 
 # -- Firestore operations per inbound message, counted --------------------------------------------
-def count_operations(token: str, messages: int = 50) -> dict:
-    """Run the twilio_inbound function in-process with the Firestore RPCs counted."""
+def count_operations(functions: list[tuple[str, Target]], messages: int = 50) -> dict:
+    """Run each (function, target) in-process with the Firestore RPCs counted."""
     from functions_framework import create_app
-    from twilio.request_validator import RequestValidator
 
     import logging
 
     from utalk import clients
-    from utalk.config import settings
 
     logging.getLogger("utalk").setLevel(logging.WARNING)  # one log line per request is not the table
     api = clients.firestore()._firestore_api
@@ -241,16 +275,7 @@ def count_operations(token: str, messages: int = 50) -> dict:
             counts["writes"] += len(request.writes)
         return raw_call(self, request, metadata, timeout)
     rpc.Method.call = counted_raw
-    app = create_app("twilio_inbound", str(ROOT / "functions" / "main.py")).test_client()
-    url = settings().public_base_url + PATH
-    validator = RequestValidator(token)
     run = uuid.uuid4().hex[:8]
-
-    def send(i: int, customer: str) -> None:
-        form = {"MessageSid": f"SMops{run}{i}", "AccountSid": "AC" + "0" * 32, "From": f"whatsapp:{customer}",
-                "To": f"whatsapp:{BUSINESS}", "Body": "hola", "NumMedia": "0"}
-        resp = app.post(PATH, data=form, headers={"X-Twilio-Signature": validator.compute_signature(url, form)})
-        assert resp.status_code == 200, resp.data
 
     # Where the time goes (bench process only): the batch commit and the wait for the publishes.
     from utalk.repositories.messages import MessageRepository
@@ -272,22 +297,27 @@ def count_operations(token: str, messages: int = 50) -> dict:
     timing(MessageRepository, "store", "commitMs")
     timing(inbound.pubsub, "wait", "publishWaitMs")
 
-    def measured(sends: list[tuple[int, str]]) -> dict:
+    def measured(app, target: Target, sends: list[tuple[int, int]]) -> dict:
+        signer = target.signer()
         for k in counts:
             counts[k] = 0
         for k in spent:
             spent[k] = 0.0
         started = time.perf_counter()
         for i, customer in sends:
-            send(i, customer)
+            body, headers = target.request(signer, f"ops{run}{i}", customer)
+            resp = app.post(target.path, data=body, headers=headers)
+            assert resp.status_code == 200, resp.data
         spent["totalMs"] = (time.perf_counter() - started) * 1000
         return {**{k: v / len(sends) for k, v in counts.items()}, **{k: v / len(sends) for k, v in spent.items()}}
 
-    customers = [f"+1666{run[:4]}{i:03d}".replace("a", "1").replace("b", "2").replace("c", "3")
-                 .replace("d", "4").replace("e", "5").replace("f", "6") for i in range(5)]
-    new = measured([(i, c) for i, c in enumerate(customers)])
-    existing = measured([(100 + i, customers[i % 5]) for i in range(messages)])
-    return {"new": new, "existing": existing, "messages": messages}
+    rows = {}
+    for function, target in functions:
+        app = create_app(function, str(ROOT / "functions" / "main.py")).test_client()
+        customers = random.Random(run + function).sample(range(5_000_000, 9_999_999), 5)   # new every run
+        rows[target.name] = {"new": measured(app, target, [(i, c) for i, c in enumerate(customers)]),
+                             "existing": measured(app, target, [(100 + i, customers[i % 5]) for i in range(messages)])}
+    return rows
 
 
 # -- main -----------------------------------------------------------------------------------------
@@ -303,6 +333,7 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="use emulators already running on the bench ports")
     ap.add_argument("--load", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python",
                     help="load generator (default wrk when installed: apt-get install wrk)")
+    ap.add_argument("--channels", default="whatsapp,messenger", help="which of our webhooks to load beside the floor")
     args = ap.parse_args()
     load = drive_wrk if args.load == "wrk" else drive
     if not (FLOOR_DIR / "main.py").exists():
@@ -312,73 +343,84 @@ def main() -> int:
     stack = Stack(ports, project=PROJECT, env_name="test", state_dir=ROOT / ".devstack" / f"bench-{args.port_offset}",
                   rules=False)
     stack.apply_env()
-    os.environ.pop("TWILIO_API_BASE_URL", None)
-    floor_port, ours_port = ports.gateway + 50, ports.gateway
+    for fake in ("TWILIO_API_BASE_URL", "MESSENGER_GRAPH_BASE_URL"):   # sandbox channels call no provider
+        os.environ.pop(fake, None)
+    ours = {"whatsapp": ("utalk", "twilio_inbound", ports.gateway, PATH),
+            "messenger": ("messenger", "messenger_inbound", ports.gateway + 51, MESSENGER_PATH)}
+    chosen = [ours[c] for c in args.channels.split(",")]
+    floor_port = ports.gateway + 50
     started_emulators = not (args.reuse and port_open(ports.firestore))
-    busy = [p for p in (floor_port, ours_port) + ((ports.firestore, ports.pubsub) if started_emulators else ())
-            if port_open(p)]
+    busy = [p for p in (floor_port, *(c[2] for c in chosen)) + ((ports.firestore, ports.pubsub) if started_emulators
+                                                                 else ()) if port_open(p)]
     if busy:  # never load somebody else's server by accident
         sys.exit(f"ports {busy} are in use; pick another --port-offset")
     try:
         if started_emulators:
             stack.start_emulators()
         create_topics()
-        ws, token = setup_workspace()
-        gunicorn("gateway", stack, ours_port, "devstack.function_app:app", {"UTALK_FUNCTION": "twilio_inbound"})
+        ws, token, app_secret = setup_workspace()
+        for name, function, port, _ in chosen:
+            gunicorn(name, stack, port, "devstack.function_app:app", {"UTALK_FUNCTION": function})
         gunicorn("floor", stack, floor_port, "wsgi:app", {"TARGET": "inbound_batch", "FLOOR_PROJECT": FLOOR_PROJECT},
                  chdir=FLOOR_DIR)
-        stack._wait("gateway", lambda: port_open(ours_port))
+        for name, _, port, _ in chosen:
+            stack._wait(name, lambda port=port: port_open(port))
         stack._wait("floor", lambda: port_open(floor_port))
 
         public = os.environ["UTALK_GATEWAY_URL"] + PATH
+        servers = [Target("floor", floor_port, "/", "whatsapp", public, token)] + [
+            Target(name, port, path, "messenger" if name == "messenger" else "whatsapp", public,
+                   app_secret if name == "messenger" else token) for name, _, port, path in chosen]
         rows = []
-        servers = [("floor", floor_port, "/"), ("utalk", ours_port, PATH)]
         # Freshly started emulators run interpreted Java for their first tens of seconds of load,
         # and only ours uses the Pub/Sub emulator: without this, the first levels measure its JIT
         # (c=1 came out at 0.53-0.58x after 10 s of warm-up, 0.78x after 40 s).
-        for name, port, path in servers:
-            load(port, path, public, token, 16, args.first_warmup)
+        for target in servers:
+            load(target, 16, args.first_warmup)
         for c in [int(x) for x in args.levels.split(",")]:
-            for name, port, path in servers:
-                load(port, path, public, token, c, args.warmup)
-            # Interleaved rounds, alternating who goes first: this machine's speed drifts (other
-            # tenants, JIT, GC in the emulators), and a drift must hit both servers alike.
-            runs = {name: [] for name, _, _ in servers}
+            for target in servers:
+                load(target, c, args.warmup)
+            # Interleaved rounds, rotating who goes first: this machine's speed drifts (other
+            # tenants, JIT, GC in the emulators), and a drift must hit every server alike.
+            runs = {t.name: [] for t in servers}
             for r in range(args.rounds):
-                for name, port, path in (servers if r % 2 == 0 else servers[::-1]):
-                    runs[name].append(load(port, path, public, token, c, args.seconds / args.rounds))
-                    print(f"  c={c:<3} round {r} {name:<6} {runs[name][-1]['rps']:8.1f} req/s", file=sys.stderr,
-                          flush=True)
-            rows += [(c, name, combine(runs[name])) for name, _, _ in servers]
+                for target in servers[r % len(servers):] + servers[:r % len(servers)]:
+                    runs[target.name].append(load(target, c, args.seconds / args.rounds))
+                    print(f"  c={c:<3} round {r} {target.name:<9} {runs[target.name][-1]['rps']:8.1f} req/s",
+                          file=sys.stderr, flush=True)
+            rows += [(c, t.name, combine(runs[t.name])) for t in servers]
 
-        ops = count_operations(token)  # after the load: its timings are of warm emulators
-        print(f"\nInbound webhook, gunicorn 2 workers x 8 threads, {args.seconds:.0f} s per server and level in "
+        # After the load: its timings are of warm emulators.
+        ops = count_operations([(function, next(t for t in servers if t.name == name))
+                                for name, function, _, _ in chosen])
+        print(f"\nInbound webhooks, gunicorn 2 workers x 8 threads, {args.seconds:.0f} s per server and level in "
               f"{args.rounds} interleaved rounds, {os.cpu_count()} cores shared with the load generator ({args.load})")
         print("req/s over all rounds; latency percentiles of the median round; ratio per round in brackets")
-        print(f"{'conc':>4}  {'server':<6} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'fail':>5} "
+        print(f"{'conc':>4}  {'server':<9} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'fail':>5} "
               f"{'vs floor':>8}")
         floor = {}
         for c, name, r in rows:
             if name == "floor":
                 floor[c] = r
             ratio = ""
-            if name == "utalk" and floor.get(c):
+            if name != "floor" and floor.get(c):
                 rounds = " ".join(f"{a / b:.2f}" for a, b in zip(r["rounds"], floor[c]["rounds"]))
                 ratio = f"{r['rps'] / floor[c]['rps']:.2f}x [{rounds}]"
-            print(f"{c:>4}  {name:<6} {r['rps']:8.1f} {r['p50']:7.1f} {r['p95']:7.1f} {r['p99']:7.1f} "
+            print(f"{c:>4}  {name:<9} {r['rps']:8.1f} {r['p50']:7.1f} {r['p95']:7.1f} {r['p99']:7.1f} "
                   f"{r['failures']:>5} {ratio:>8}")
         print("\nFirestore operations per inbound message (counted on the RPCs, in-process):")
-        for label, key in (("existing conversation", "existing"), ("first message of a conversation", "new")):
-            o = ops[key]
-            print(f"  {label:<32} reads {o['reads']:.2f}  writes {o['writes']:.2f}  queries {o['queries']:.2f}  "
-                  f"transactions {o['transactions']:.2f}   time {o['totalMs']:.1f} ms = commit "
-                  f"{o['commitMs']:.1f} + publish wait {o['publishWaitMs']:.1f} + rest "
-                  f"{o['totalMs'] - o['commitMs'] - o['publishWaitMs']:.1f}")
-        print("  (the first-message row runs first in a fresh process, so it includes the two reads that fill\n"
-              "   the instance's route cache, the route and the channel's sealed credentials: 2 over its 5 messages)")
+        for name, by_kind in ops.items():
+            for label, key in (("existing conversation", "existing"), ("first message of a conversation", "new")):
+                o = by_kind[key]
+                print(f"  {name:<9} {label:<32} reads {o['reads']:.2f}  writes {o['writes']:.2f}  queries "
+                      f"{o['queries']:.2f}  transactions {o['transactions']:.2f}   time {o['totalMs']:.1f} ms = commit "
+                      f"{o['commitMs']:.1f} + publish wait {o['publishWaitMs']:.1f} + rest "
+                      f"{o['totalMs'] - o['commitMs'] - o['publishWaitMs']:.1f}")
+        print("  (each first-message row runs first for its webhook, so it includes the two reads that fill the\n"
+              "   instance's route cache, the route and the channel's sealed credentials: 2 over its 5 messages)")
         return 0
     finally:
-        for name in ("floor", "gateway"):
+        for name in ("floor", *(c[0] for c in chosen)):
             proc = stack.procs.pop(name, None)
             if proc and proc.poll() is None:
                 proc.terminate()

@@ -2,8 +2,8 @@
 
 The closure is what the function can import: `functions/main.py`, its handler module, and every
 module of `functions/` and `shared/utalk/` reachable through an import statement anywhere in
-those files (lazy imports inside functions included), plus `requirements.txt`. The deployed source
-is exactly that closure (utalk vendored next to main.py), so the hash describes what runs.
+those files (lazy imports inside functions included) or named by a registry row (REGISTRIES),
+plus `requirements.txt`. The deployed source is exactly that closure (utalk vendored next to main.py), so the hash describes what runs.
 
 The hash (recorded as the function's `utalk-hash` label) covers those files and the function's
 deploy settings. `manifest.py` is counted by its code and by every row minus the deploy-only
@@ -21,7 +21,7 @@ import shutil
 from functools import lru_cache
 from pathlib import Path
 
-from utalk import manifest
+from utalk import channels, manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
@@ -29,6 +29,11 @@ SHARED = ROOT / "shared"
 REQUIREMENTS = ROOT / "requirements.txt"
 MANIFEST = SHARED / "utalk" / "manifest.py"
 DEPLOY_ONLY = frozenset({"memory", "cpu", "concurrency", "min_instances", "max_instances", "identity"})
+# Registries that import their rows by name (importlib): no import statement names those modules.
+REGISTRIES = {
+    SHARED / "utalk" / "channels" / "__init__.py":
+        lambda: {f"utalk.channels.{row.split(':')[0]}" for row in channels.ADAPTERS.values()},
+}
 
 
 def _module_file(dotted: str) -> Path | None:
@@ -81,7 +86,8 @@ def closure(handler_module: str) -> tuple[Path, ...]:
         if path in seen:
             continue
         seen.add(path)
-        for name in _imports(path):
+        registry = REGISTRIES.get(path, set)
+        for name in _imports(path) | registry():
             found = _module_file(name)
             if found and found not in seen:
                 todo.append(found)

@@ -35,6 +35,8 @@ Demo workspace {creds['workspaceId']} (tenant {creds['tenantId']}); admin login:
   password {creds['password']}
 WhatsApp number {creds['channel']['number']} ({creds['channel']['provider']}); play a customer with:
   .venv/bin/python -m devstack.simulate "hola, necesito ayuda"
+Facebook Page {creds['messenger']['pageId']} ({creds['messenger']['provider']}); play a Messenger customer with:
+  .venv/bin/python -m devstack.simulate --channel messenger "hola"
 Ctrl-C stops everything.""", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while all(proc.poll() is None for proc in stack.procs.values()):

@@ -1,10 +1,12 @@
-"""Seeds the demo tenant, workspace, admin user and WhatsApp channel (idempotent: existing ones are kept).
+"""Seeds the demo tenant, workspace, admin user, WhatsApp channel and Messenger Page (idempotent:
+existing ones are kept).
 
 Credentials come from UTALK_DEMO_ADMIN_EMAIL / UTALK_DEMO_ADMIN_PASSWORD, with local defaults. The
-channel uses the offline sandbox provider (and its local sandbox token) unless the developer sets
-TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (and UTALK_DEMO_NUMBER, a WhatsApp sender of that account):
-then the seed submits them as the demo channel's credentials, as an admin would, and Twilio must
-prove the number.
+channels use the offline sandbox provider (and its local sandbox credentials) unless the developer
+sets a provider's own: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (and UTALK_DEMO_NUMBER, a WhatsApp
+sender of that account); MESSENGER_APP_ID, MESSENGER_PAGE_TOKEN, MESSENGER_APP_SECRET and
+MESSENGER_VERIFY_TOKEN (and UTALK_DEMO_PAGE_ID, a Page of that app). Then the seed submits them as
+the demo channel's credentials, as an admin would, and the provider must prove the number or Page.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from utalk.auth.tokens import Principal
 
 TENANT, WORKSPACE = "tenant_demo", "ws_demo"
 DEMO_NUMBER = os.environ.get("UTALK_DEMO_NUMBER", "+14155238886")  # default: Twilio's WhatsApp sandbox number
+DEMO_PAGE_ID = os.environ.get("UTALK_DEMO_PAGE_ID", "100000000000001")  # the sandbox's Facebook Page
 DEFAULT_SETTINGS = {
     "language": "es",
     "agentVisibility": "all",
@@ -78,14 +81,33 @@ def create_demo_channel(admin_id: str) -> dict:
     return create_channel(_acting_admin(admin_id, WORKSPACE, TENANT), body).model_dump(mode="json")
 
 
+def create_demo_page(admin_id: str) -> dict:
+    """The demo workspace's Facebook Page (Messenger), made through the same use case the API uses."""
+    from utalk.models.channels import CreateChannel
+    from utalk.services.channels import create_channel, list_channels
+
+    existing = [c for c in list_channels(WORKSPACE) if c.type == "facebook" and c.address == DEMO_PAGE_ID]
+    if existing:
+        return existing[0].model_dump(mode="json")
+    names = ("pageToken", "appSecret", "verifyToken")
+    values = {name: os.environ.get(f"MESSENGER_{env}") for name, env in zip(names, ("PAGE_TOKEN", "APP_SECRET",
+                                                                                    "VERIFY_TOKEN"))}
+    live = {"provider": "messenger", "appId": os.environ["MESSENGER_APP_ID"], "credentials": values} \
+        if os.environ.get("MESSENGER_APP_ID") and all(values.values()) else {}
+    body = CreateChannel(type="facebook", name="Messenger demo", pageId=DEMO_PAGE_ID, **live)
+    return create_channel(_acting_admin(admin_id, WORKSPACE, TENANT), body).model_dump(mode="json")
+
+
 def seed() -> dict:
     email = os.environ.get("UTALK_DEMO_ADMIN_EMAIL", "admin@demo.utalk.app")
     password = os.environ.get("UTALK_DEMO_ADMIN_PASSWORD", "utalk-demo-2026")
     create_workspace(WORKSPACE, TENANT, "Demo")
     user_id = create_admin(WORKSPACE, TENANT, email, password)
     channel = create_demo_channel(user_id)
+    page = create_demo_page(user_id)
     return {"tenantId": TENANT, "workspaceId": WORKSPACE, "userId": user_id, "email": email,
-            "password": password, "channel": {"number": channel["address"], "provider": channel["provider"]}}
+            "password": password, "channel": {"number": channel["address"], "provider": channel["provider"]},
+            "messenger": {"pageId": page["address"], "provider": page["provider"]}}
 
 
 if __name__ == "__main__":

@@ -36,13 +36,14 @@ class Ports:
     scheduler: int         # Cloud Scheduler driver + the local OIDC certs URL (devstack/scheduler.py)
     twilio_api: int = 0    # a local fake of Twilio's REST API (tests); 0 = the real api.twilio.com
     openai_api: int = 0    # a local fake of OpenAI's API (tests); 0 = OPENAI_BASE_URL or api.openai.com
+    graph_api: int = 0     # a local fake of Meta's Graph API (tests); 0 = the real graph.facebook.com
 
 
 DEV_PORTS = Ports(firestore=8090, pubsub=8681, storage=9023, tasks=9090, redis=6390, gateway=3001, relay=3002,
                   scheduler=9095)
 TEST_AI_WINDOW_SECONDS = 5       # the test stack's AI request window (60 s elsewhere)
 TEST_PORTS = Ports(firestore=18090, pubsub=18681, storage=19023, tasks=19090, redis=16390, gateway=13001,
-                   relay=13002, scheduler=19095, twilio_api=13005, openai_api=13006)
+                   relay=13002, scheduler=19095, twilio_api=13005, openai_api=13006, graph_api=13007)
 
 
 def sdk_root() -> Path:
@@ -123,6 +124,9 @@ class Stack:
             "UTALK_LOCAL_PUSH_BASE_URL": f"{gateway}/_push",
             # The official twilio client is pointed here when set (tests run a fake Twilio on it).
             **({"TWILIO_API_BASE_URL": f"http://127.0.0.1:{p.twilio_api}"} if p.twilio_api else {}),
+            # Messenger's Graph API calls go here when set (tests run a fake Graph API on it).
+            **({"MESSENGER_GRAPH_BASE_URL": f"http://127.0.0.1:{p.graph_api}", "UTALK_MESSENGER_TIMEOUT_SECONDS": "2"}
+               if p.graph_api else {}),
             # The official openai client is pointed at a fake (tests). Workspaces still default to the
             # offline responder here; bot tests opt in with settings.bot.provider = "openai".
             **({"OPENAI_BASE_URL": f"http://127.0.0.1:{p.openai_api}/v1", "OPENAI_API_KEY": "sk-test-local-fake-openai",
@@ -190,7 +194,8 @@ class Stack:
         # A port still taken now belongs to someone else: sharing it would be silent and wrong
         # (gRPC servers bind with SO_REUSEPORT, so a second tasks emulator would split the traffic).
         busy = [name for name, port in vars(p).items()
-                if name not in ("gateway", "relay", "twilio_api", "openai_api") and port and port_open(port)]
+                if name not in ("gateway", "relay", "twilio_api", "openai_api", "graph_api")
+                and port and port_open(port)]
         if busy:
             raise RuntimeError(f"ports for {', '.join(busy)} are already in use (another stack running?); "
                                "stop it, or shift test ports with UTALK_TEST_PORT_OFFSET")

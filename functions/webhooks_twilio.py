@@ -2,10 +2,12 @@
 
 Both answer quickly with empty TwiML; the signature is checked against the public URL the webhook
 was configured with (`UTALK_PUBLIC_BASE_URL` + path + query), never the URL this function sees.
+The adapter verifies and normalises; the channel-agnostic services store.
 """
 import flask
 
 from utalk import http
+from utalk.channels import twilio_whatsapp
 from utalk.config import settings
 from utalk.services import inbound as inbound_service
 from utalk.services import status_callbacks
@@ -25,12 +27,13 @@ def _ok() -> flask.Response:
 @http.endpoint("twilio_inbound", auth=False)
 def inbound(call: http.Call):
     req = call.request
-    inbound_service.receive(req.form, public_url(req), req.headers.get("X-Twilio-Signature"))
+    inbound_service.store(*twilio_whatsapp.inbound(req.form, public_url(req), req.headers.get("X-Twilio-Signature")))
     return _ok()
 
 
 @http.endpoint("twilio_status", auth=False)
 def status(call: http.Call):
     req = call.request
-    status_callbacks.receive(req.args, req.form, public_url(req), req.headers.get("X-Twilio-Signature"))
+    status_callbacks.apply(twilio_whatsapp.status_update(req.args, req.form, public_url(req),
+                                                         req.headers.get("X-Twilio-Signature")))
     return _ok()

@@ -79,14 +79,19 @@ def api(clean) -> Api:
     return Api(f"http://127.0.0.1:{clean.ports.gateway}")
 
 
+def _running(fake):
+    """A fake's server for the whole session."""
+    fake.start()
+    yield fake
+    fake.stop()
+
+
 @pytest.fixture(scope="session")
 def _twilio_server(stack):
     """The fake Twilio REST API on the stack's port for it (the gateway's twilio client calls it)."""
     from fakes.twilio_server import FakeTwilio
 
-    fake = FakeTwilio(stack.ports.twilio_api).start()
-    yield fake
-    fake.stop()
+    yield from _running(FakeTwilio(stack.ports.twilio_api))
 
 
 @pytest.fixture
@@ -100,12 +105,24 @@ def _openai_server(stack):
     """The fake OpenAI API on the stack's port for it (the gateway's openai client calls it)."""
     from fakes.openai_server import FakeOpenAI
 
-    fake = FakeOpenAI(stack.ports.openai_api).start()
-    yield fake
-    fake.stop()
+    yield from _running(FakeOpenAI(stack.ports.openai_api))
 
 
 @pytest.fixture
 def openai_fake(_openai_server):
     _openai_server.reset()
     return _openai_server
+
+
+@pytest.fixture(scope="session")
+def _graph_server(stack):
+    """The fake Graph API on the stack's port for it (the gateway's Messenger adapter calls it)."""
+    from fakes.graph_server import FakeGraph
+
+    yield from _running(FakeGraph(stack.ports.graph_api))
+
+
+@pytest.fixture
+def graph(_graph_server):
+    _graph_server.reset()
+    return _graph_server

@@ -63,6 +63,9 @@ class Settings:
     invoker_service_account: str = ""
     # Where the keys that sign those calls' OIDC tokens are published (Google's, except locally).
     oidc_certs_url: str = GOOGLE_CERTS_URL
+    # The Graph API version Messenger calls go to (MESSENGER_GRAPH_VERSION); Meta retires each
+    # about two years after the next one ships.
+    messenger_graph_version: str = "v25.0"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -151,7 +154,14 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         credentials_key=credentials_key,
         invoker_service_account=invoker,
         oidc_certs_url=certs_url or GOOGLE_CERTS_URL,
+        messenger_graph_version=_graph_version(get("MESSENGER_GRAPH_VERSION", "v25.0")),
     )
+
+
+def _graph_version(value: str) -> str:
+    if not re.fullmatch(r"v\d{1,3}\.\d", value.strip()):
+        raise ConfigError("MESSENGER_GRAPH_VERSION must look like v25.0")
+    return value.strip()
 
 
 def decode_key(name: str, value: str) -> bytes | None:

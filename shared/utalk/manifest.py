@@ -170,6 +170,10 @@ FUNCTIONS: tuple[Function, ...] = (
              cpu="1", concurrency=8, secrets=SEALED),
     Function("twilio_status", "webhooks_twilio:status", "POST", "/webhooks/twilio/status", cpu="1", concurrency=8,
              secrets=SEALED),
+    # Facebook Messenger (issue 16): Meta's handshake and event notifications share one URL
+    Function("messenger_verify", "webhooks_messenger:verify", "GET", "/webhooks/messenger"),
+    Function("messenger_inbound", "webhooks_messenger:inbound", "POST", "/webhooks/messenger", memory="512Mi",
+             cpu="1", concurrency=8, secrets=SEALED),
     Function("message_sender", "sub_sender:send", topic="message-outbound", public=False, timeout_seconds=120,
              secrets=SEALED),
     # bot, escalation, assignment (issue 4)

@@ -129,7 +129,9 @@ def test_queues_carry_the_manifest_rates_and_retries(deployed):
 
 
 def test_scheduled_rows_become_jobs_that_call_with_the_invokers_token(deployed):
-    [job] = deployed.bodies("cloudscheduler", "POST")
+    jobs = {body["name"].rsplit("/", 1)[1]: body for body in deployed.bodies("cloudscheduler", "POST")}
+    assert set(jobs) == {f.name for f in FUNCTIONS if f.schedule}
+    job = jobs["daily_digest"]
     url = f"{BASE}/daily_digest"
     assert job["name"].endswith("/jobs/daily_digest")
     assert (job["schedule"], job["timeZone"]) == ("0 7 * * *", "America/Bogota")

@@ -14,9 +14,8 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 
-from fakes import LocalServer
+from fakes import JsonHandler, LocalServer
 
 API_KEY = "sk-test-local-fake-openai"
 
@@ -139,19 +138,8 @@ class FakeOpenAI(LocalServer):
 
 
 def _handler(fake: FakeOpenAI):
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def _json(self, status: int, body: dict) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
 
         def _error(self, status: int, message: str, type_: str) -> None:
             self._json(status, {"error": {"message": message, "type": type_, "param": None, "code": None}})

@@ -14,16 +14,14 @@ later, as a failed status with error 11200 / 12300; the fake answers the create 
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from fakes import LocalServer
+from fakes import JsonHandler, LocalServer
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "sandbox-auth-token-local-only-000000"   # the default account's token in the fake
@@ -62,10 +60,6 @@ class FakeTwilio(LocalServer):
     def __post_init__(self):
         self.accounts = {self.account_sid: self.auth_token}
         self._serve(_handler(self))
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def reset(self) -> None:
         with self.lock:
@@ -133,10 +127,7 @@ class FakeTwilio(LocalServer):
 
 
 def _handler(fake: FakeTwilio):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):  # quiet
-            pass
-
+    class Handler(JsonHandler):
         def _account(self) -> str | None:
             """The account whose basic-auth credentials the request carries, if they are right."""
             scheme, _, encoded = self.headers.get("Authorization", "").partition(" ")
@@ -148,14 +139,6 @@ def _handler(fake: FakeTwilio):
                 return None
             with fake.lock:
                 return sid if sid in fake.accounts and fake.accounts[sid] == token else None
-
-        def _json(self, status: int, body: dict) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
 
         def _error(self, status: int, code: int, message: str) -> None:
             self._json(status, {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",

@@ -8,7 +8,8 @@ def test_seed_is_idempotent_and_the_demo_works_end_to_end(api):
     again = seed.seed()
     assert again == first
     from utalk.services.channels import list_channels
-    assert [c.address for c in list_channels(seed.WORKSPACE)] == [seed.DEMO_NUMBER]
+    assert sorted((c.type, c.address) for c in list_channels(seed.WORKSPACE)) == [
+        ("facebook", seed.DEMO_PAGE_ID), ("whatsapp", seed.DEMO_NUMBER)]
     token = api.post("/api/v1/auth/login", json={"email": first["email"], "password": first["password"]}).json()["token"]
     assert token
     r = simulate.send(api.base, "hola", "+5215512340000")
@@ -18,3 +19,14 @@ def test_seed_is_idempotent_and_the_demo_works_end_to_end(api):
     reply = wait_for(lambda: [m for m in messages(seed.WORKSPACE, conv) if m["senderType"] == "bot"
                               and m["status"] in ("sent", "delivered", "read")])
     assert reply[0]["direction"] == "outbound"
+
+
+def test_the_demo_page_answers_a_simulated_messenger_customer(api):
+    seed.seed()
+    r = simulate.send_messenger(api.base, "hola", "6000000000000042")
+    assert r.status_code == 200, r.text
+    conv = f"conv_fb:6000000000000042_fb:{seed.DEMO_PAGE_ID}"
+    # The offline bot answers through the sandbox Page, whose signed webhooks report it read.
+    reply = wait_for(lambda: [m for m in messages(seed.WORKSPACE, conv) if m["senderType"] == "bot"
+                              and m["status"] == "read"])
+    assert reply[0]["direction"] == "outbound" and len(messages(seed.WORKSPACE, conv)) == 2

@@ -1,18 +1,20 @@
 """A channel's provider credentials: submitted once by its admin, sealed, opened only for it.
 
 Each provider's channel holds named fields (`models/channels.CREDENTIAL_FIELDS`: Twilio's
-authToken; Messenger will add pageToken, appSecret, verifyToken). They are sealed (`sealing.py`)
+authToken; Messenger's pageToken, appSecret, verifyToken). They are sealed (`sealing.py`)
 into `workspaces/{ws}/channelSecrets/{channelId}`, which no client can read (Firestore rules deny
 it), and opened only with the workspace and channel the caller serves. The channel document says
 only which fields are set and when each was last rotated. No code reads a provider secret from
 the environment.
 
-The offline sandbox provider exists only in local/test. Its channels default to the fixed sandbox
-token, which the sandbox signs its status callbacks with and the tests sign their webhooks with,
-unless their admin submits another; outside local/test a sandbox channel opens nothing.
+The offline sandbox provider exists only in local/test. Its channels default to fixed sandbox
+credentials (WhatsApp: the auth token; Facebook: page token, app secret, verify token), which the
+sandbox signs its callbacks with and the tests sign their webhooks with, unless their admin
+submits others; outside local/test a sandbox channel opens nothing.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator, Mapping
 
@@ -25,7 +27,12 @@ from utalk.config import ConfigError, Settings, settings
 log = logs.get("credentials")
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token-local-only-000000"
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
+SANDBOX_APP_ID = "100000000000000"           # the sandbox Meta app: its echoes are our own
+SANDBOX_MESSENGER = {"pageToken": "sandbox-page-token-local-only-0000000",
+                     "appSecret": "sandbox-app-secret-local-only-000000",
+                     "verifyToken": "sandbox-verify-token-local-only-0000"}
 SANDBOX_DEFAULTS = {"authToken": SANDBOX_AUTH_TOKEN}
+SANDBOX_BY_TYPE = {"whatsapp": SANDBOX_DEFAULTS, "facebook": SANDBOX_MESSENGER}
 
 
 class Credentials(Mapping):
@@ -48,9 +55,11 @@ class Credentials(Mapping):
         return f"Credentials({sorted(self._values)})"
 
 
-def default_provider() -> str:
-    """The offline sandbox locally, Twilio anywhere else."""
-    return "sandbox" if settings().is_local else "twilio"
+def default_provider(channel_type: str = "whatsapp") -> str:
+    """The offline sandbox locally; anywhere else the type's provider (Twilio, Messenger)."""
+    from utalk.models.channels import PROVIDERS
+
+    return "sandbox" if settings().is_local else PROVIDERS[channel_type][0]
 
 
 def check_provider(provider: str, conf: Settings | None = None) -> None:
@@ -86,10 +95,27 @@ def opened(workspace_id: str, channel_id: str, provider: str | None, record: Map
         return None
 
 
+def verify_key(verify_token: str) -> str:
+    """The route key a Messenger verify token is found by (its SHA-256: the token itself is never
+    a document id). `channelRoutes/{verify_key}` lists the active channels that hold the token."""
+    return "facebook-verify:" + hashlib.sha256(verify_token.encode()).hexdigest()
+
+
+def local_override(name: str, conf: Settings | None = None) -> str | None:
+    """Environment variable `name` naming a local fake of a provider's API. Only local/test may
+    set one: anywhere else it would send every tenant's token elsewhere."""
+    value = os.environ.get(name) or None
+    if value and not (conf or settings()).is_local:
+        raise ConfigError(f"{name} is allowed only in local/test environments")
+    return value
+
+
+def graph_base_url(conf: Settings | None = None) -> str:
+    """Meta's Graph API, or the local fake tests point it at (MESSENGER_GRAPH_BASE_URL)."""
+    return (local_override("MESSENGER_GRAPH_BASE_URL", conf) or "https://graph.facebook.com").rstrip("/")
+
+
 def twilio_api_base_url(conf: Settings | None = None) -> str | None:
     """Override of https://api.twilio.com (tests point the official client at a local fake).
     Only local/test may set it: anywhere else it would send every tenant's token elsewhere."""
-    value = os.environ.get("TWILIO_API_BASE_URL") or None
-    if value and not (conf or settings()).is_local:
-        raise ConfigError("TWILIO_API_BASE_URL is allowed only in local/test environments")
-    return value
+    return local_override("TWILIO_API_BASE_URL", conf)

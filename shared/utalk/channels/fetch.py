@@ -30,7 +30,8 @@ class MediaRefused(Exception):
 
 @dataclass(frozen=True)
 class Origin:
-    """One place media may come from: scheme, exact host, port, and a path prefix."""
+    """One place media may come from: scheme, exact host (or `*.` + a domain: any host under it,
+    not the domain itself), port, and a path prefix."""
     host: str
     path_prefix: str = "/"
     scheme: str = "https"
@@ -47,7 +48,12 @@ class Origin:
             port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
         except ValueError:  # a port that is not a number
             return False
-        return (parts.scheme == self.scheme and (parts.hostname or "") == self.host and port == self.port
+        host = parts.hostname or ""
+        if self.host.startswith("*."):
+            matches = host.endswith(self.host[1:]) and len(host) > len(self.host) - 1
+        else:
+            matches = host == self.host
+        return (parts.scheme == self.scheme and matches and port == self.port
                 and parts.username is None and parts.password is None
                 and (parts.path or "/").startswith(self.path_prefix))
 

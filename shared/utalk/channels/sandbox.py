@@ -17,7 +17,7 @@ from twilio.request_validator import RequestValidator
 from utalk import logs
 from utalk.channels import credentials
 from utalk.channels.base import Outbound, SendResult
-from utalk.channels.twilio_whatsapp import TwilioWhatsApp, wa
+from utalk.channels.twilio_whatsapp import TwilioWhatsApp, status_callback_url, wa
 from utalk.repositories.base import WorkspaceScope
 
 log = logs.get("sandbox")
@@ -43,20 +43,20 @@ class Sandbox(TwilioWhatsApp):
             "mediaUrls": list(out.media_urls), "location": out.location, "contentSid": out.content_sid,
             "contentVariables": out.content_variables, "conversationId": out.conversation_id,
             "messageId": out.message_id, "createdAt": firestore.SERVER_TIMESTAMP})
-        if out.status_callback:
-            threading.Thread(target=self._callbacks, args=(out, sid), daemon=True).start()
+        threading.Thread(target=self._callbacks, args=(out, sid), daemon=True).start()
         return SendResult(provider_id=sid, status="queued")
 
     def _callbacks(self, out: Outbound, sid: str) -> None:
         validator = RequestValidator(self.token)
+        url = status_callback_url(out, self.channel_id)
         for status in CALLBACK_STATUSES:
             time.sleep(CALLBACK_GAP_SECONDS)
             form = {"MessageSid": sid, "SmsSid": sid, "AccountSid": self.account_sid, "MessageStatus": status,
                     "SmsStatus": status, "To": wa(out.to), "From": wa(out.from_), "ApiVersion": "2010-04-01",
                     "ChannelPrefix": "whatsapp"}
-            signature = validator.compute_signature(out.status_callback, form)
+            signature = validator.compute_signature(url, form)
             try:
-                requests.post(out.status_callback, data=form, headers={"X-Twilio-Signature": signature},
+                requests.post(url, data=form, headers={"X-Twilio-Signature": signature},
                               timeout=10)
             except requests.RequestException as exc:  # as Twilio: a lost callback is not retried forever
                 log.warning("sandbox status callback failed: %s", exc)

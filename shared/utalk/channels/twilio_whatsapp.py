@@ -1,5 +1,6 @@
-"""WhatsApp through Twilio: sending with the official client, validating webhook signatures,
-proving that an account holds a number, and downloading inbound media from Twilio's own hosts.
+"""WhatsApp through Twilio: verifying and parsing its webhooks (inbound messages into normalised
+items, status callbacks into status updates), sending with the official client, proving that an
+account holds a number, and downloading inbound media from Twilio's own hosts.
 
 Every call uses the channel's own account SID and the auth token its admin submitted
 (`channels/credentials.py`); there is no platform-wide Twilio account.
@@ -10,6 +11,7 @@ import hmac
 import json
 import threading
 from functools import lru_cache
+from urllib.parse import urlencode
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -18,8 +20,12 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from utalk import errors
-from utalk.channels import credentials, fetch
-from utalk.channels.base import Outbound, PermanentSendError, SendResult, TransientSendError
+from utalk.channels import credentials, fetch, routes
+from utalk.channels.base import (Attachment, InboundItem, Outbound, PermanentSendError, SendResult, StatusUpdate,
+                                 TransientSendError)
+from utalk.config import settings
+from utalk.models.messages import MAX_TEXT
+from utalk.services.conversations import conversation_id
 
 SEND_TIMEOUT_SECONDS = 15
 # Inbound media URLs name api.twilio.com, which answers with a redirect to its media CDN: the
@@ -32,12 +38,19 @@ MEDIA = fetch.MediaPolicy(
     max_bytes=16 * 1024 * 1024)                # WhatsApp's own limit for media
 # A WhatsApp sender (Senders API) in these states has been verified for the account.
 PROVEN_SENDER_STATUSES = ("ONLINE", "ONLINE:UPDATING")
+MAX_MEDIA = 10                                 # Twilio's NumMedia never exceeds it
+STATUS_PATH = "/webhooks/twilio/status"
+KNOWN_STATUSES = {"queued", "sending", "sent", "delivered", "read", "failed", "undelivered"}
 _clients: dict[tuple[str, str], Client] = {}
 _lock = threading.Lock()
 
 
 def wa(address: str) -> str:
     return address if address.startswith("whatsapp:") else f"whatsapp:{address}"
+
+
+def address(value: str | None) -> str:
+    return (value or "").removeprefix("whatsapp:").strip()
 
 
 class _Params(dict):
@@ -70,6 +83,81 @@ def signed(url: str, params, signature: str | None):
     return lambda creds: validate_signature(creds["authToken"], url, params, signature)
 
 
+# -- webhooks -------------------------------------------------------------------------------------
+def inbound(form, url: str, signature: str | None) -> tuple[routes.Entry, InboundItem]:
+    """An inbound webhook, verified and normalised: routed by the number it was sent to, its
+    `X-Twilio-Signature` checked with the auth token of that number's channel (the one its
+    workspace submitted, opened from the route cache)."""
+    to = address(form.get("To"))
+    if not to or not form.get("MessageSid") or not form.get("From"):
+        raise errors.BadRequest("MessageSid, From and To are required", code="invalid_webhook")
+    entry = routes.by_address("whatsapp", to)
+    if entry is None:
+        raise errors.NotFound("No channel for this number", code="unknown_channel")
+    entry = routes.verified(entry, signed(url, form, signature), may_reload=bool(signature))
+    if entry is None:
+        raise errors.Forbidden("Invalid Twilio signature", code="invalid_signature")
+    account = entry.doc.get("accountSid")
+    if account and form.get("AccountSid") and form.get("AccountSid") != account:
+        raise errors.Forbidden("Webhook from another Twilio account", code="account_mismatch")
+    customer, business = address(form.get("From")), entry.doc["address"]
+    count = min(_count(form.get("NumMedia")), MAX_MEDIA)
+    return entry, InboundItem(
+        provider="twilio", provider_message_id=form["MessageSid"], customer=customer, business=business,
+        conversation_id=conversation_id(customer, business), text=(form.get("Body") or "")[:MAX_TEXT] or None,
+        attachments=tuple(Attachment(form[f"MediaUrl{i}"], form.get(f"MediaContentType{i}", ""))
+                          for i in range(count) if form.get(f"MediaUrl{i}")),
+        location=_location(form),
+        profile={k: form[f] for k, f in (("name", "ProfileName"), ("waId", "WaId")) if form.get(f)},
+        reply_to=form.get("OriginalRepliedMessageSid") or None,
+        metadata={k: form[f] for k, f in (("profileName", "ProfileName"), ("waId", "WaId"),
+                                          ("referral", "ReferralSourceUrl")) if form.get(f)})
+
+
+def status_update(args, form, url: str, signature: str | None) -> StatusUpdate | None:
+    """A status callback, verified: the URL the sender gave Twilio (`status_callback_url`) names
+    the workspace, conversation, message and channel; Twilio signs the full URL, so they are
+    trusted once the signature checks out with that channel's token. None: a status with nothing
+    to record (e.g. "accepted")."""
+    ws, conv, msg, ch = (args.get(k) for k in ("ws", "conv", "msg", "ch"))
+    if not all((ws, conv, msg, ch)) or not form.get("MessageSid"):
+        # Without our parameters there is no channel to verify against: refuse, store nothing.
+        raise errors.Forbidden("Unverifiable status callback", code="invalid_signature")
+    # The channel and its opened credentials, cached per instance like inbound routes.
+    entry = routes.by_channel(ws, ch)
+    if entry is None or routes.verified(entry, signed(url, form, signature), may_reload=bool(signature)) is None:
+        raise errors.Forbidden("Invalid Twilio signature", code="invalid_signature")
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+    if status not in KNOWN_STATUSES:
+        return None
+    return StatusUpdate(ws, conv, msg, status, provider_id=form.get("MessageSid"),
+                        error_code=form.get("ErrorCode") or None, error_message=form.get("ErrorMessage") or None)
+
+
+def status_callback_url(out: Outbound, channel_id: str) -> str:
+    query = urlencode({"ws": out.workspace_id, "conv": out.conversation_id, "msg": out.message_id, "ch": channel_id})
+    return f"{settings().public_base_url}{STATUS_PATH}?{query}"
+
+
+def _location(form) -> dict | None:
+    lat, lng = form.get("Latitude"), form.get("Longitude")
+    if not (lat and lng):
+        return None
+    try:
+        return {"latitude": float(lat), "longitude": float(lng),
+                "label": form.get("Label") or form.get("Address") or None}
+    except ValueError:
+        raise errors.BadRequest("Latitude/Longitude must be numbers", code="invalid_webhook") from None
+
+
+def _count(value) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        raise errors.BadRequest("NumMedia must be a number", code="invalid_webhook") from None
+
+
+# -- the adapter ----------------------------------------------------------------------------------
 def _client(account_sid: str, token: str) -> Client:
     key = (account_sid, token)
     client = _clients.get(key)
@@ -97,6 +185,7 @@ def media_policy() -> fetch.MediaPolicy:
 class TwilioWhatsApp:
     def __init__(self, channel: dict, creds: credentials.Credentials):
         self.channel = channel
+        self.channel_id = channel.get("id") or channel.get("channelId")   # a channel, or its route
         self.account_sid = channel.get("accountSid") or ""
         self.token = creds["authToken"]
 
@@ -138,8 +227,7 @@ class TwilioWhatsApp:
                 kwargs["body"] = out.text
             if out.media_urls:
                 kwargs["media_url"] = list(out.media_urls)
-        if out.status_callback:
-            kwargs["status_callback"] = out.status_callback
+        kwargs["status_callback"] = status_callback_url(out, self.channel_id)
         try:
             msg = _client(self.account_sid, self.token).messages.create(**kwargs)
         except TwilioRestException as exc:
@@ -150,6 +238,10 @@ class TwilioWhatsApp:
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise TransientSendError(f"{type(exc).__name__}: provider unreachable", "network") from None
         return SendResult(provider_id=msg.sid, status=msg.status or "queued")
+
+    def customer_profile(self, customer: str) -> dict | None:
+        """Nothing beyond what each webhook says (ProfileName, WaId)."""
+        return None
 
     def download(self, url: str) -> tuple[bytes, str]:
         """Fetch inbound media from Twilio's hosts only (the account's basic auth goes to the API

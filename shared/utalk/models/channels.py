@@ -1,5 +1,7 @@
 """Channels: a workspace's provider numbers/pages and the request bodies that manage them.
 
+A WhatsApp channel is a phone number (Twilio, or the local sandbox); a Facebook channel is a Page
+(`pageId`) of the workspace's own Meta app (`appId`), on the Messenger Platform or the sandbox.
 Credentials are write-only: requests carry them (`credentials`, `PUT .../credentials`), responses
 only say, per named field, whether it is set and when it was last rotated.
 """
@@ -12,13 +14,20 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from utalk.models.common import Input, Output, Timestamp
 
-ChannelType = Literal["whatsapp"]
-Provider = Literal["twilio", "sandbox"]
+ChannelType = Literal["whatsapp", "facebook"]
+Provider = Literal["twilio", "messenger", "sandbox"]
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+META_ID = re.compile(r"^[1-9]\d{4,24}$")     # Page and app ids: numeric strings
 _SECRET = re.compile(r"^[\x21-\x7e]{16,512}$")
-# The named credentials a channel of each provider holds (sealed: channels/credentials.py).
-CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {"twilio": ("authToken",), "sandbox": ("authToken",)}
+MESSENGER_FIELDS = ("pageToken", "appSecret", "verifyToken")
+# The named credentials a channel of each type and provider holds (sealed: channels/credentials.py).
+CREDENTIAL_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("whatsapp", "twilio"): ("authToken",), ("whatsapp", "sandbox"): ("authToken",),
+    ("facebook", "messenger"): MESSENGER_FIELDS, ("facebook", "sandbox"): MESSENGER_FIELDS,
+}
+# The providers of each channel type; the first is the default outside local/test.
+PROVIDERS: dict[str, tuple[str, ...]] = {"whatsapp": ("twilio", "sandbox"), "facebook": ("messenger", "sandbox")}
 
 
 def _account_sid(v: str | None) -> str | None:
@@ -27,11 +36,22 @@ def _account_sid(v: str | None) -> str | None:
     return v
 
 
-class ChannelCredentials(Input):
-    """Provider secrets as an admin submits them: write-only, never returned."""
-    authToken: SecretStr | None = None
+def _meta_id(v: str | None) -> str | None:
+    if v is not None and not META_ID.match(v):
+        raise ValueError("must be a numeric Facebook id")
+    return v
 
-    @field_validator("authToken")
+
+class ChannelCredentials(Input):
+    """Provider secrets as an admin submits them: write-only, never returned. Twilio: the account's
+    authToken. Messenger: the Page access token, the app secret (it signs the webhooks) and the
+    verify token of the app's webhook subscription."""
+    authToken: SecretStr | None = None
+    pageToken: SecretStr | None = None
+    appSecret: SecretStr | None = None
+    verifyToken: SecretStr | None = None
+
+    @field_validator("authToken", "pageToken", "appSecret", "verifyToken")
     @classmethod
     def _secret(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and not _SECRET.match(v.get_secret_value()):
@@ -45,28 +65,53 @@ class ChannelCredentials(Input):
 class CreateChannel(Input):
     type: ChannelType = "whatsapp"
     name: str = Field(min_length=1, max_length=100)
-    phoneNumber: str
-    provider: Provider | None = None          # default: sandbox in local/test, twilio elsewhere
+    phoneNumber: str | None = None            # WhatsApp
+    pageId: str | None = None                 # Facebook
+    provider: Provider | None = None          # default: sandbox in local/test, else twilio / messenger
     accountSid: str | None = None             # Twilio account (not a secret)
+    appId: str | None = None                  # Meta app (not a secret): tells our own echoes apart
     credentials: ChannelCredentials | None = None
 
     @field_validator("phoneNumber")
     @classmethod
-    def _phone(cls, v: str) -> str:
+    def _phone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         v = v.removeprefix("whatsapp:")
         if not E164.match(v):
             raise ValueError("must be an E.164 phone number like +14155238886")
         return v
 
     _sid = field_validator("accountSid")(_account_sid)
+    _ids = field_validator("pageId", "appId")(_meta_id)
+
+    @property
+    def address(self) -> str:
+        return self.phoneNumber if self.type == "whatsapp" else self.pageId
 
     @model_validator(mode="after")
-    def _twilio_needs_account(self):
+    def _fits_its_type(self):
+        whatsapp = self.type == "whatsapp"
+        if not (self.phoneNumber if whatsapp else self.pageId):
+            raise ValueError("phoneNumber is required for WhatsApp" if whatsapp else "pageId is required for Facebook")
+        if (self.pageId or self.appId) if whatsapp else (self.phoneNumber or self.accountSid):
+            raise ValueError("pageId/appId are for Facebook channels, phoneNumber/accountSid for WhatsApp")
+        if self.provider and self.provider not in PROVIDERS[self.type]:
+            raise ValueError(f"provider must be one of {', '.join(PROVIDERS[self.type])} for {self.type}")
+        fields = CREDENTIAL_FIELDS[(self.type, self.provider or "sandbox")]
+        given = self.credentials.values() if self.credentials else {}
+        if set(given) - set(fields):
+            raise ValueError(f"credentials of a {self.type} channel are {', '.join(fields)}")
         if self.provider == "twilio":
             if not self.accountSid:
                 raise ValueError("accountSid is required for provider twilio")
-            if not (self.credentials and self.credentials.authToken):
+            if "authToken" not in given:
                 raise ValueError("credentials.authToken is required for provider twilio")
+        if self.provider == "messenger":
+            if not self.appId:
+                raise ValueError("appId is required for provider messenger")
+            if set(fields) - set(given):
+                raise ValueError(f"credentials {', '.join(fields)} are required for provider messenger")
         return self
 
 
@@ -93,9 +138,11 @@ class Channel(Output):
     workspaceId: str
     type: ChannelType
     name: str
-    address: str
+    address: str                               # the phone number, or the Page id
     provider: Provider
     accountSid: str | None = None
+    pageId: str | None = None
+    appId: str | None = None
     status: Literal["active", "disabled"] = "active"
     disabledReason: Literal["deactivated", "transferred"] | None = None
     credentials: dict[str, CredentialState] = {}
@@ -106,5 +153,5 @@ class Channel(Output):
     def _every_field(self):
         # Fields never submitted (or taken away by a transfer) read as not set.
         self.credentials = {name: self.credentials.get(name) or CredentialState(set=False)
-                            for name in CREDENTIAL_FIELDS[self.provider]}
+                            for name in CREDENTIAL_FIELDS[(self.type, self.provider)]}
         return self

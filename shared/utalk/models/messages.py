@@ -95,6 +95,7 @@ class Message(Output):
     errorCode: str | None = None
     errorMessage: str | None = None
     metadata: dict = {}
+    sentAt: Timestamp | None = None          # handed to the provider (outbound)
     createdAt: Timestamp | None = None
     updatedAt: Timestamp | None = None
 

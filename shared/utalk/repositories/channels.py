@@ -4,6 +4,11 @@
 Every change that touches a route goes in one batch or transaction with the channel (and its
 secrets), so a route never points at a channel that is gone, and a route is only removed by the
 channel it points at.
+
+A Messenger channel's route also names its verify key (`verifyKey`: the hash of its webhook's
+verify token, `channels/credentials.verify_key`); `channelRoutes/{verifyKey}` lists the active
+channels holding that token (`channels`: "ws/channelId"), kept with the route in the same writes:
+the subscription handshake, which names no page, is answered while that list is not empty.
 """
 from __future__ import annotations
 
@@ -32,8 +37,20 @@ def read_route(key: str) -> dict | None:
     return read(clients.firestore().collection(ROUTES).document(key))
 
 
+def _member(channel: dict) -> str:
+    return f"{channel['workspaceId']}/{channel['id']}"
+
+
+def _verify(write, db, key: str | None, member: str, join: bool) -> None:
+    """Add `member` to (or take it from) the holders of verify key `key`, with `write` (a batch or
+    transaction); a list left empty answers no handshake."""
+    if key:
+        change = firestore.ArrayUnion([member]) if join else firestore.ArrayRemove([member])
+        write.set(db.collection(ROUTES).document(key), {"channels": change}, merge=True)
+
+
 def _taken() -> errors.Conflict:
-    return errors.Conflict("This number is already connected to a channel", code="channel_exists")
+    return errors.Conflict("This number or Page is already connected to a channel", code="channel_exists")
 
 
 class ChannelRepository:
@@ -59,6 +76,7 @@ class ChannelRepository:
         batch.create(_route_ref(self.db, channel), route)
         batch.create(channel_ref, channel)
         batch.set(secrets_ref, secrets)
+        _verify(batch, self.db, route.get("verifyKey"), _member(channel), join=True)
         try:
             batch.commit()
         except AlreadyExists:
@@ -90,8 +108,12 @@ class ChannelRepository:
 
         @firestore.transactional
         def run(txn):
-            if self._owns(read(route_ref, txn), channel["id"]):
+            route = read(route_ref, txn)
+            if self._owns(route, channel["id"]):
                 txn.update(route_ref, route_fields)
+                if route_fields.get("verifyKey", route.get("verifyKey")) != route.get("verifyKey"):
+                    _verify(txn, self.db, route.get("verifyKey"), _member(channel), join=False)
+                    _verify(txn, self.db, route_fields["verifyKey"], _member(channel), join=True)
             txn.set(secrets_ref, secrets)
             txn.update(channel_ref, fields)
         run(self.db.transaction())
@@ -101,6 +123,7 @@ class ChannelRepository:
         batch = self.db.batch()
         batch.create(_route_ref(self.db, channel), route)
         batch.update(self._refs(channel["id"])[0], fields)
+        _verify(batch, self.db, route.get("verifyKey"), _member(channel), join=True)
         try:
             batch.commit()
         except AlreadyExists:
@@ -112,8 +135,10 @@ class ChannelRepository:
 
         @firestore.transactional
         def run(txn):
-            if self._owns(read(route_ref, txn), channel["id"]):
+            route = read(route_ref, txn)
+            if self._owns(route, channel["id"]):
                 txn.delete(route_ref)
+                _verify(txn, self.db, route.get("verifyKey"), _member(channel), join=False)
             txn.update(self._refs(channel["id"])[0], fields)
         run(self.db.transaction())
 
@@ -127,8 +152,10 @@ class ChannelRepository:
             if channel is None:
                 return False
             route_ref = _route_ref(self.db, channel)
-            if self._owns(read(route_ref, txn), channel_id):
+            route = read(route_ref, txn)
+            if self._owns(route, channel_id):
                 txn.delete(route_ref)
+                _verify(txn, self.db, route.get("verifyKey"), _member(channel), join=False)
             txn.delete(secrets_ref)
             txn.delete(channel_ref)
             return True
@@ -145,12 +172,15 @@ class ChannelRepository:
         def run(txn) -> dict:
             channel, record = read(channel_ref, txn), read(secrets_ref, txn)
             route_ref = _route_ref(self.db, channel) if channel else None
-            if channel is None or record is None or not self._owns(read(route_ref, txn), channel_id):
+            route = read(route_ref, txn) if route_ref else None
+            if channel is None or record is None or not self._owns(route, channel_id):
                 raise errors.Conflict("The route's channel or its credentials changed or are missing",
                                       code="route_changed")
             moved, moved_secrets, left = build(channel, record)
             moved_ref, moved_secrets_ref = target._refs(moved["id"])
             txn.update(route_ref, {"workspaceId": target.scope.workspace_id, "channelId": moved["id"]})
+            _verify(txn, self.db, route.get("verifyKey"), _member(channel), join=False)
+            _verify(txn, self.db, route.get("verifyKey"), _member(moved), join=True)
             txn.create(moved_ref, moved)
             txn.set(moved_secrets_ref, moved_secrets)
             txn.delete(secrets_ref)

@@ -10,8 +10,13 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
 from utalk import errors
+from utalk.repositories import queries
 from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, read, safe_id
 from utalk.repositories.raw_writes import Batch
+
+
+# The statuses an outbound message may still be in for a watermark of each status to move it.
+AWAITING = {"delivered": ("sending", "sent"), "read": ("sending", "sent", "delivered")}
 
 
 class Duplicate(Exception):
@@ -66,6 +71,17 @@ class MessageRepository:
         docs = [d.to_dict() for d in query.limit(limit + 1).stream()]
         next_cursor = encode_cursor([docs[limit - 1]["id"]]) if len(docs) > limit else None
         return docs[:limit], next_cursor
+
+    def awaiting(self, conversation_id: str, status: str, at, limit: int) -> list[dict]:
+        """Outbound messages of the conversation still below `status`, sent at or before `at`,
+        oldest first (`queries.MESSAGES_AWAITING`): a watermark reads only what it moves."""
+        spec = queries.MESSAGES_AWAITING
+        col = self.conversations.document(safe_id(conversation_id, "conversation")).collection("messages")
+        query = col.where(filter=firestore.FieldFilter(spec.filters[0], "in", list(AWAITING[status]))) \
+            .where(filter=firestore.FieldFilter("sentAt", "<=", at))
+        for name, direction in spec.order:
+            query = query.order_by(name, direction=direction)
+        return [d.to_dict() for d in query.limit(limit).stream()]
 
     def transition(self, conversation_id: str, message_id: str, decide):
         """Read-decide-write on one message document (low contention: one message's callbacks).

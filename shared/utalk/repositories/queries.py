@@ -39,6 +39,15 @@ USERS_BY_EMAIL = QuerySpec(
     order=(("email", "ASCENDING"),),
 )
 
+# A conversation's outbound messages still below a status, sent at or before a watermark, oldest
+# first (repositories/messages.py `awaiting`: Messenger's delivery and read watermarks). `status`
+# is an `in` filter, `sentAt` a range on the order field: one composite index serves both.
+MESSAGES_AWAITING = QuerySpec(
+    collection="messages",
+    filters=("status",),
+    order=(("sentAt", "ASCENDING"),),
+)
+
 # Messages are listed by createdAt alone (single-field index, automatic), so no composite spec.
 # Equality-only queries (refresh-token families, online agents) merge single-field indexes.
-ALL = (CONVERSATIONS_BY_ACTIVITY, ESCALATIONS_WAITING, USERS_BY_EMAIL)
+ALL = (CONVERSATIONS_BY_ACTIVITY, ESCALATIONS_WAITING, USERS_BY_EMAIL, MESSAGES_AWAITING)

@@ -72,16 +72,19 @@ def dispatch(workspace_id: str, conversation_id: str, message_id: str) -> dict:
     return done
 
 
-def _send(workspace_id: str, conversation_id: str, message_id: str, text: str) -> None:
+def _send(workspace_id: str, conversation_id: str, channel: str | None, message_id: str, text: str) -> None:
+    """The bot's reply, fitted to its channel's text limit (the bot answers inside the window it
+    was written in, and never with a message tag: `channels/rules.py`)."""
+    from utalk.channels.rules import rules_for
     from utalk.services import messaging
-    messaging.queue_outbound(workspace_id, conversation_id, text=text, sender_type="bot", sender_id=BOT_SENDER,
-                             message_id=reply_key(message_id))
+    messaging.queue_outbound(workspace_id, conversation_id, text=rules_for(channel).fit(text),
+                             sender_type="bot", sender_id=BOT_SENDER, message_id=reply_key(message_id))
 
 
-def _handover(workspace_id: str, conv_id: str, msg_id: str, text: str, *, reason: str, detail: str | None,
-              skills=()) -> dict:
+def _handover(workspace_id: str, conv_id: str, channel: str | None, msg_id: str, text: str, *, reason: str,
+              detail: str | None, skills=()) -> dict:
     """Say so to the customer, then escalate (both keyed by the inbound message: retry-safe)."""
-    _send(workspace_id, conv_id, msg_id, text)
+    _send(workspace_id, conv_id, channel, msg_id, text)
     esc, _ = escalation.start(workspace_id, conv_id, reason=reason, trigger=msg_id, detail=detail,
                               from_type="bot", from_id=BOT_SENDER, skills=skills)
     return {"escalated": reason, "escalationId": esc["id"]}
@@ -150,10 +153,12 @@ def run(workspace_id: str, conversation_id: str, message_id: str, *, admitted: b
     if not bot_may_answer(bot_cfg, conv):
         return {"skipped": "bot_paused"}
     holding = bot_cfg.get("holdingMessage") or DEFAULT_HOLDING
+    channel = conv.get("channel")
 
     keyword = find_keyword(message.get("text") or "", esc_cfg.get("keywords") or [])
     if keyword:
-        return _handover(workspace_id, conversation_id, message_id, holding, reason="keyword", detail=keyword)
+        return _handover(workspace_id, conversation_id, channel, message_id, holding, reason="keyword",
+                         detail=keyword)
 
     try:
         recorded = recorded or _call_llm(workspace_id, conversation_id, message, bot_cfg,
@@ -162,7 +167,7 @@ def run(workspace_id: str, conversation_id: str, message_id: str, *, admitted: b
         return _again(workspace_id, conversation_id, message_id, delays, delay)
     if recorded.get("decision") is None:
         runs.set_outcome(recorded["id"], "failed")
-        return _handover(workspace_id, conversation_id, message_id, holding,
+        return _handover(workspace_id, conversation_id, channel, message_id, holding,
                          reason=recorded.get("errorKind") or "error", detail=recorded.get("error"))
     decision = BotDecision.model_validate(recorded["decision"])
     threshold = float(esc_cfg.get("confidenceThreshold", DEFAULT_THRESHOLD))
@@ -172,12 +177,12 @@ def run(workspace_id: str, conversation_id: str, message_id: str, *, admitted: b
         # may be wrong, so the customer gets the holding message instead.
         text = decision.reply if decision.escalate and decision.reply.strip() else holding
         skills = (esc_cfg.get("skillsByIntent") or {}).get(decision.intent) or ()
-        return _handover(workspace_id, conversation_id, message_id, text,
+        return _handover(workspace_id, conversation_id, channel, message_id, text,
                          reason="intent" if decision.escalate else "low_confidence",
                          detail=decision.reason or decision.intent, skills=skills)
     # An agent may have taken over while the model was thinking: check again right before sending.
     if not bot_may_answer(bot_cfg, ConversationRepository(workspace_id).get(conversation_id)):
         return {"skipped": "bot_paused"}
-    _send(workspace_id, conversation_id, message_id, decision.reply or holding)
+    _send(workspace_id, conversation_id, channel, message_id, decision.reply or holding)
     runs.set_outcome(recorded["id"], "replied")
     return {"replied": True, "botRunId": recorded["id"]}

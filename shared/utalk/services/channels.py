@@ -1,10 +1,11 @@
-"""Channel registry use cases: admins connect numbers their own provider account proves it holds,
-rotate their credentials, deactivate and delete them; a platform operator transfers a route.
+"""Channel registry use cases: admins connect numbers and Pages their own provider account proves
+it holds, rotate their credentials, deactivate and delete them; a platform operator transfers a route.
 
 Inbound traffic is routed by address through `channelRoutes` (copied there: what a webhook needs
-before it knows the workspace). Webhook instances cache routes and credentials for up to
-UTALK_ROUTE_CACHE_SECONDS (channels/routes.py), so every change here takes effect everywhere
-within that time.
+before it knows the workspace); a Messenger channel's route also names the key its verify token
+is found by (`verifyKey`), for the subscription handshake. Webhook instances cache routes and
+credentials for up to UTALK_ROUTE_CACHE_SECONDS (channels/routes.py), so every change here takes
+effect everywhere within that time.
 """
 from __future__ import annotations
 
@@ -24,18 +25,30 @@ from utalk.repositories.channels import ChannelRepository, read_route
 ROUTE_FIELDS = ("type", "address", "provider", "accountSid")
 
 
-def _route(channel: dict) -> dict:
-    return {"workspaceId": channel["workspaceId"], "channelId": channel["id"],
-            **{k: channel.get(k) for k in ROUTE_FIELDS}}
+def _route(channel: dict, values: dict[str, str]) -> dict:
+    route = {"workspaceId": channel["workspaceId"], "channelId": channel["id"],
+             **{k: channel.get(k) for k in ROUTE_FIELDS}}
+    if channel.get("appId"):           # a Page's app: webhooks tell our own echoes by it
+        route["appId"] = channel["appId"]
+    if values.get("verifyToken"):
+        route["verifyKey"] = credentials.verify_key(values["verifyToken"])
+    return route
 
 
-def _submitted(provider: str, given: ChannelCredentials | None, current: dict | None = None) -> dict[str, str]:
+def _submitted(channel_type: str, provider: str, given: ChannelCredentials | None,
+               current: dict | None = None) -> dict[str, str]:
     """The full set of the provider's credentials: what was submitted over what the channel has;
-    a sandbox channel defaults to the local sandbox token."""
-    values = {**(current or {}), **(given.values() if given else {})}
+    a sandbox channel defaults to the local sandbox credentials."""
+    fields = CREDENTIAL_FIELDS[(channel_type, provider)]
+    submitted = given.values() if given else {}
+    unexpected = sorted(set(submitted) - set(fields))
+    if unexpected:
+        raise errors.ValidationFailed(f"This channel's credentials are {', '.join(fields)}",
+                                      code="unexpected_credentials", details={"fields": unexpected})
+    values = {**(current or {}), **submitted}
     if provider == "sandbox":
-        values = {**credentials.SANDBOX_DEFAULTS, **values}
-    missing = [name for name in CREDENTIAL_FIELDS[provider] if not values.get(name)]
+        values = {**credentials.SANDBOX_BY_TYPE[channel_type], **values}
+    missing = [name for name in fields if not values.get(name)]
     if missing:
         raise errors.ValidationFailed("Credentials are missing", code="credentials_required",
                                       details={"fields": missing})
@@ -54,17 +67,19 @@ def _shown(repo: ChannelRepository, channel_id: str) -> Channel:
 
 
 def create_channel(admin: Principal, body: CreateChannel) -> Channel:
-    provider = body.provider or credentials.default_provider()
+    provider = body.provider or credentials.default_provider(body.type)
     credentials.check_provider(provider)
-    values = _submitted(provider, body.credentials)
+    values = _submitted(body.type, provider, body.credentials)
     channel = {"id": f"ch_{uuid.uuid4()}", "workspaceId": admin.workspace_id, "type": body.type,
-               "name": body.name, "address": body.phoneNumber, "provider": provider,
+               "name": body.name, "address": body.address, "provider": provider,
                "accountSid": body.accountSid, "status": "active", "credentials": credentials.state(values),
                "createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
-    # Proven before anything is stored: the workspace's own account must hold the number.
+    if body.type == "facebook":
+        channel.update(pageId=body.pageId, appId=body.appId or credentials.SANDBOX_APP_ID)
+    # Proven before anything is stored: the workspace's own account must hold the number or Page.
     adapter_for(channel, Credentials(values)).prove_address(channel["address"])
     repo = ChannelRepository(admin.workspace_id)
-    repo.create(channel, _route(channel), credentials.sealed(admin.workspace_id, channel["id"], values))
+    repo.create(channel, _route(channel, values), credentials.sealed(admin.workspace_id, channel["id"], values))
     return _shown(repo, channel["id"])
 
 
@@ -91,14 +106,19 @@ def set_credentials(admin: Principal, channel_id: str, body: UpdateCredentials) 
     if channel.get("disabledReason") == "transferred":
         raise errors.Conflict("This channel's number was transferred to another workspace",
                               code="channel_transferred")
-    values = _submitted(channel["provider"], body, current)
+    channel_type = channel.get("type") or "whatsapp"
+    if body.accountSid and channel_type != "whatsapp":
+        raise errors.ValidationFailed("accountSid is for WhatsApp channels", code="unexpected_credentials",
+                                      details={"fields": ["accountSid"]})
+    values = _submitted(channel_type, channel["provider"], body, current)
     account = body.accountSid or channel.get("accountSid")
     changed = {**channel, "accountSid": account}
     adapter_for(changed, Credentials(values)).prove_address(channel["address"])
+    route_fields = {k: v for k, v in _route(changed, values).items() if k in ("accountSid", "verifyKey")}
     repo.set_credentials(changed, credentials.sealed(admin.workspace_id, channel_id, values),
                          {"accountSid": account, "updatedAt": firestore.SERVER_TIMESTAMP,
                           **{f"credentials.{k}": v for k, v in credentials.state(body.values()).items()}},
-                         {"accountSid": account})
+                         route_fields)
     return _shown(repo, channel_id)
 
 
@@ -113,9 +133,9 @@ def update_channel(admin: Principal, channel_id: str, body: UpdateChannel) -> Ch
             raise errors.Conflict("This channel's number was transferred to another workspace",
                                   code="channel_transferred")
         channel, values = _opened(repo, channel_id)
-        adapter_for(channel, Credentials(_submitted(channel["provider"], None, values))).prove_address(
-            channel["address"])
-        repo.claim_route(channel, _route(channel), {**fields, "status": "active", "disabledReason": None})
+        values = _submitted(channel.get("type") or "whatsapp", channel["provider"], None, values)
+        adapter_for(channel, Credentials(values)).prove_address(channel["address"])
+        repo.claim_route(channel, _route(channel, values), {**fields, "status": "active", "disabledReason": None})
     elif len(fields) > 1:
         repo.update(channel_id, fields)
     return _shown(repo, channel_id)
@@ -128,7 +148,7 @@ def delete_channel(admin: Principal, channel_id: str) -> None:
 
 
 def transfer_route(key: str, to_workspace: str) -> dict:
-    """Operator action: route `key` (e.g. `whatsapp:+14155238886`) to `to_workspace`.
+    """Operator action: route `key` (e.g. `whatsapp:+14155238886`, `facebook:<pageId>`) to `to_workspace`.
 
     The channel moves whole: a new channel in the target workspace with the same address, account
     and credentials (opened here and sealed again for the new workspace and channel: the provider

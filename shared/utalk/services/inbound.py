@@ -1,36 +1,41 @@
-"""Inbound WhatsApp messages from Twilio: route by number, verify, store once, announce.
+"""Inbound messages of every channel: store once, announce once.
 
-The hot path spends the route of the number written to, with the channel's opened credentials
-(`channels/routes.py`: cached per instance, so nothing in the steady state; two reads on a miss),
-and one atomic batch of two writes (message `create()` under an id derived from the MessageSid +
-conversation merge with field transforms), sent in one Commit with what concurrent requests store meanwhile; a
-conversation's first message adds one follow-up write for its initial state. No read-modify-write
-transaction: an album's concurrent webhooks never contend. Then one Publish: `message-received`,
-which also carries the message's realtime events for the relay.
+A channel adapter verifies its provider's webhook and turns it into normalised items
+(`channels/base.InboundItem`) with the route they arrived on (`channels/routes.Entry`: the
+workspace and channel, with the channel's opened credentials, cached per instance); this stores
+each item the same way whatever its channel.
+
+The hot path spends, per item, one atomic batch of two writes (message `create()` under an id
+derived from the provider's message id + conversation merge with field transforms), sent in one
+Commit with what concurrent requests store meanwhile; a conversation's first message adds one
+follow-up write for its initial state. No read, no read-modify-write transaction: an album's
+concurrent webhooks never contend. Then one Publish: `message-received`, which also carries the
+message's realtime events for the relay (an echo of the business's own message publishes its
+events to `realtime-events` instead: the bot must not answer it).
 """
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from utalk import errors, events, logs, pubsub
-from utalk.channels import adapter_for, routes
-from utalk.channels.twilio_whatsapp import signed
+from utalk.channels import adapter_for
+from utalk.channels.base import InboundItem
+from utalk.channels.routes import Entry
 from utalk.models.common import utcnow
 from utalk.models.conversations import Customer, LastMessage
 from utalk.models.events import ConversationNew, ConversationUpdated, MessageNew
-from utalk.models.messages import MAX_TEXT, Message
+from utalk.models.messages import Message
 from utalk.repositories.messages import Duplicate, MessageRepository
 from utalk.repositories.raw_writes import Batch
 from utalk.repositories.transforms import transform_result
 from utalk.services import media
-from utalk.services.conversations import conversation_id
 
 log = logs.get("inbound")
 NAMESPACE = uuid.UUID("9a4c1f53-7d1e-4a8e-b1b5-2a8d6c0f3e21")
-MAX_MEDIA = 10
 PREVIEW = 200
 
 
@@ -47,10 +52,6 @@ def message_id(provider: str, provider_message_id: str) -> str:
     return f"msg_{uuid.uuid5(NAMESPACE, f'{provider}:{provider_message_id}')}"
 
 
-def address(value: str | None) -> str:
-    return (value or "").removeprefix("whatsapp:").strip()
-
-
 @dataclass(frozen=True)
 class Stored:
     message_id: str
@@ -59,40 +60,40 @@ class Stored:
     duplicate: bool
 
 
-def verify(form, url: str, signature: str | None) -> routes.Entry:
-    """Route the webhook by the number it was sent to and check Twilio's signature with the auth
-    token of that number's channel (the one its workspace submitted, opened from the cache)."""
-    to = address(form.get("To"))
-    if not to or not form.get("MessageSid") or not form.get("From"):
-        raise errors.BadRequest("MessageSid, From and To are required", code="invalid_webhook")
-    entry = routes.by_address("whatsapp", to)
-    if entry is None:
-        raise errors.NotFound("No channel for this number", code="unknown_channel")
-    entry = routes.verified(entry, signed(url, form, signature), may_reload=bool(signature))
-    if entry is None:
-        raise errors.Forbidden("Invalid Twilio signature", code="invalid_signature")
-    account = entry.doc.get("accountSid")
-    if account and form.get("AccountSid") and form.get("AccountSid") != account:
-        raise errors.Forbidden("Webhook from another Twilio account", code="account_mismatch")
-    return entry
+def receive_all(items: list[tuple[Entry, InboundItem]]) -> list[Stored]:
+    """Store several items of one webhook (Messenger batches them): one failing item does not
+    lose the others. Afterwards, if any failed for a reason a retry can fix (Firestore or Pub/Sub
+    unavailable), 503 so the provider delivers the webhook again; what was stored is stored once."""
+    stored, retry = [], False
+    for entry, item in items:
+        try:
+            stored.append(store(entry, item))
+        except (errors.ApiError, ValueError, gexc.ClientError) as exc:   # this item's fault: a retry cannot help
+            log.warning("inbound item %s skipped: %s", item.provider_message_id, exc,
+                        extra={"workspaceId": entry.doc.get("workspaceId")})
+        except (gexc.GoogleAPICallError, gexc.RetryError, TimeoutError) as exc:
+            log.error("inbound item %s not stored, asking for a retry: %s", item.provider_message_id, exc,
+                      extra={"workspaceId": entry.doc.get("workspaceId")})
+            retry = True
+    if retry:
+        raise errors.Unavailable("Some messages could not be stored; retry", code="retry_later")
+    return stored
 
 
-def receive(form, url: str, signature: str | None) -> Stored:
-    entry = verify(form, url, signature)
+def store(entry: Entry, item: InboundItem) -> Stored:
     route = entry.doc
-    ws, sid = route["workspaceId"], form["MessageSid"]
-    customer, business = address(form.get("From")), route["address"]
-    conv_id = conversation_id(customer, business)
-    msg_id = message_id("twilio", sid)
-    message = _message(form, ws, conv_id, msg_id, customer)
+    ws, channel, channel_id = route["workspaceId"], route.get("type") or "whatsapp", route["channelId"]
+    conv_id = item.conversation_id
+    msg_id = message_id(item.provider, item.provider_message_id)
+    message = _message(item, ws, conv_id, msg_id)
+    adapter = None
 
     records = []
-    count = min(_int(form.get("NumMedia")), MAX_MEDIA)
-    if count:
-        items = [(form.get(f"MediaUrl{i}"), form.get(f"MediaContentType{i}", "")) for i in range(count)]
-        items = [(u, t) for u, t in items if u]
-        records, failures = media.store_inbound(adapter_for(route, entry.credentials), ws, conv_id, msg_id,
-                                                "twilio", sid, items)
+    if item.attachments:
+        adapter = adapter_for(route, entry.credentials)
+        records, failures = media.store_inbound(adapter, ws, conv_id, msg_id, item.provider,
+                                                item.provider_message_id,
+                                                [(a.url, a.content_type) for a in item.attachments])
         if records:
             message["mediaId"] = records[0]["id"]
             message["type"] = records[0]["kind"]
@@ -103,16 +104,18 @@ def receive(form, url: str, signature: str | None) -> Stored:
             if not records and message["type"] == "text" and not message["text"]:
                 message["type"] = "file"
 
-    last = {"text": (message.get("text") or "")[:PREVIEW] or None, "direction": "inbound",
+    direction = message["direction"]
+    last = {"text": (message.get("text") or "")[:PREVIEW] or None, "direction": direction,
             "type": message["type"], "at": firestore.SERVER_TIMESTAMP}
-    fields = {"unreadCount": firestore.Increment(1), "messageCount": firestore.Increment(1),
-              "lastMessage": last, "lastMessageAt": firestore.SERVER_TIMESTAMP,
-              "lastInboundAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
-    constants = {"id": conv_id, "workspaceId": ws, "channel": "whatsapp", "channelId": route["channelId"],
-                 "participants": [customer, business],
-                 "customer": {k: v for k, v in {"address": customer, "name": form.get("ProfileName"),
-                                                "waId": form.get("WaId")}.items() if v}}
-    written = (ws, conv_id, route["channelId"], tuple(sorted(constants["customer"].items())))
+    fields = {"messageCount": firestore.Increment(1), "lastMessage": last,
+              "lastMessageAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
+    if not item.outbound:
+        fields["unreadCount"] = firestore.Increment(1)
+        fields["lastInboundAt"] = firestore.SERVER_TIMESTAMP     # the channel's reply window opens here
+    constants = {"id": conv_id, "workspaceId": ws, "channel": channel, "channelId": channel_id,
+                 "participants": [item.customer, item.business],
+                 "customer": {"address": item.customer, **item.profile}}
+    written = (ws, conv_id, channel_id, tuple(sorted(constants["customer"].items())))
     known = written in _written
     if not known:
         fields.update(constants)
@@ -120,9 +123,9 @@ def receive(form, url: str, signature: str | None) -> Stored:
     try:
         results = repo.store(message, fields, records)
     except Duplicate:
-        # A Twilio retry. The first delivery may have stored the message and then failed to publish
-        # (which is why Twilio retried), so announce again: the bot is idempotent per message and
-        # the relay per event id.
+        # A provider retry. The first delivery may have stored the message and then failed to
+        # publish (which is why the provider retried), so announce again: the bot is idempotent
+        # per message and the relay per event id.
         pubsub.wait([_announce(ws, conv_id, message)])
         return Stored(msg_id, conv_id, ws, duplicate=True)
 
@@ -132,11 +135,16 @@ def receive(form, url: str, signature: str | None) -> Stored:
         # Only a brand-new conversation needs its initial state; done as a follow-up write so the
         # common path never reads. Later messages must not reset status, assignment or bot flag.
         # The conversation's fixed fields go with it: this instance may remember writing them to
-        # a conversation that was deleted since.
+        # a conversation that was deleted since. The channel may know more about the customer
+        # than its webhooks say (Messenger's profile API): asked here, once per conversation.
+        adapter = adapter or adapter_for(route, entry.credentials)
+        profile = adapter.customer_profile(item.customer) if not item.profile else None
+        if profile:
+            constants["customer"] = {**constants["customer"], **profile}
         Batch(repo.scope.db).set(repo.conversations.document(conv_id), {
             **constants, "status": "open", "botEnabled": True, "assignedAgent": None,
             "createdAt": firestore.SERVER_TIMESTAMP}, merge=True).commit()
-        opened = ConversationNew(conversationId=conv_id, channel="whatsapp", channelId=route["channelId"],
+        opened = ConversationNew(conversationId=conv_id, channel=channel, channelId=channel_id,
                                  customer=Customer.model_validate(constants["customer"]))
     if not known:
         if len(_written) >= _WRITTEN_MAX:
@@ -146,35 +154,33 @@ def receive(form, url: str, signature: str | None) -> Stored:
     return Stored(msg_id, conv_id, ws, duplicate=False)
 
 
-def _message(form, ws: str, conv_id: str, msg_id: str, customer: str) -> dict:
-    text = (form.get("Body") or "")[:MAX_TEXT] or None
+def _message(item: InboundItem, ws: str, conv_id: str, msg_id: str) -> dict:
+    metadata = item.metadata   # the item's own: this request's, filled in below
+    if item.reply_to:
+        metadata["replyTo"] = item.reply_to
     message = {"id": msg_id, "conversationId": conv_id, "workspaceId": ws, "messageId": None,
-               "providerId": form["MessageSid"], "type": "text", "text": text, "mediaId": None, "location": None,
-               "sender": customer, "senderType": "customer", "senderId": None, "direction": "inbound",
-               "status": "received", "errorCode": None, "errorMessage": None,
-               "metadata": {k: form[f] for k, f in (("profileName", "ProfileName"), ("waId", "WaId"),
-                                                    ("referral", "ReferralSourceUrl"),
-                                                    ("replyTo", "OriginalRepliedMessageSid")) if form.get(f)},
+               "providerId": item.provider_message_id, "type": "location" if item.location else "text",
+               "text": item.text, "mediaId": None, "location": item.location,
+               "sender": item.customer, "senderType": "customer", "senderId": None, "direction": "inbound",
+               "status": "received", "errorCode": None, "errorMessage": None, "metadata": metadata,
                "createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
-    lat, lng = form.get("Latitude"), form.get("Longitude")
-    if lat and lng:
-        try:
-            message["location"] = {"latitude": float(lat), "longitude": float(lng),
-                                   "label": form.get("Label") or form.get("Address") or None}
-            message["type"] = "location"
-        except ValueError:
-            raise errors.BadRequest("Latitude/Longitude must be numbers", code="invalid_webhook") from None
+    if item.outbound:
+        # A person at the business answered from the provider's own tool: the thread must show it,
+        # as the business's message, already sent (delivery and read then move it forward).
+        message.update(sender=item.business, senderType="agent", direction="outbound", status="sent",
+                       sentAt=item.sent_at)
     return message
 
 
 def _announce(ws: str, conv_id: str, message: dict, opened: ConversationNew | None = None):
-    """The one Publish of a stored inbound message: `message-received` for the
-    bot, carrying the realtime events the relay emits (it subscribes to that topic too), led by
-    `opened` when this message opened the conversation.
+    """The one Publish of a stored message: `message-received` for the bot, carrying the realtime
+    events the relay emits (it subscribes to that topic too), led by `opened` when this message
+    opened the conversation. An outbound echo's events go to `realtime-events` alone.
 
-    Event ids derive from the message id, so the announcement a Twilio retry repeats is emitted once."""
+    Event ids derive from the message id, so the announcement a provider retry repeats is emitted once."""
     now = utcnow()
     shown = Message.model_validate({**message, "createdAt": now, "updatedAt": now})
+    inbound = message["direction"] == "inbound"
     ids = {"workspaceId": ws, "conversationId": conv_id, "messageId": message["id"]}
 
     def envelope(name: str, payload) -> dict:
@@ -182,17 +188,13 @@ def _announce(ws: str, conv_id: str, message: dict, opened: ConversationNew | No
     carried = [
         envelope("message:new", MessageNew(conversationId=conv_id, message=shown)),
         envelope("conversation:updated", ConversationUpdated(
-            conversationId=conv_id, reason="message", unreadDelta=1, lastMessage=LastMessage(
-                text=shown.text and shown.text[:PREVIEW], direction="inbound", type=shown.type, at=now))),
+            conversationId=conv_id, reason="message", unreadDelta=1 if inbound else None, lastMessage=LastMessage(
+                text=shown.text and shown.text[:PREVIEW], direction=shown.direction, type=shown.type, at=now))),
     ]
     if opened is not None:  # first, so a screen has the row when its message arrives
         carried.insert(0, envelope("conversation:new", opened))
-    return pubsub.send("message-received", [events.carrying(
-        ids, carried, {**ids, **events.audience(conversation_id=conv_id)})])
-
-
-def _int(value) -> int:
-    try:
-        return max(0, int(value or 0))
-    except ValueError:
-        raise errors.BadRequest("NumMedia must be a number", code="invalid_webhook") from None
+    audience = events.audience(conversation_id=conv_id)
+    if not inbound:
+        return pubsub.send(events.TOPIC, [pubsub.message(e, event=e["event"], workspaceId=ws, **audience)
+                                          for e in carried])
+    return pubsub.send("message-received", [events.carrying(ids, carried, {**ids, **audience})])

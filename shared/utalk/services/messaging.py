@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
 
 from google.cloud import firestore
 
@@ -18,7 +17,7 @@ from utalk import errors, events, logs, pubsub, ratelimit
 from utalk.auth.tokens import Principal
 from utalk.channels import adapter_for, credentials
 from utalk.channels.base import Outbound, PermanentSendError, TransientSendError
-from utalk.config import settings
+from utalk.channels.rules import rules_for
 from utalk.models.common import utcnow
 from utalk.models.conversations import LastMessage
 from utalk.models.events import ConversationUpdated, MessageNew, MessageStatusChanged
@@ -27,11 +26,11 @@ from utalk.repositories.channels import ChannelRepository
 from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.media import MediaRepository
 from utalk.repositories.messages import Duplicate, MessageRepository
+from utalk.repositories.workspaces import workspace_settings
 from utalk.services import outbound_media
 from utalk.services.conversations import ensure_visible, restricted_to
 
 log = logs.get("messaging")
-WINDOW = timedelta(hours=24)
 SENDS_PER_MINUTE = 60
 SEND_ATTEMPTS = 4
 BACKOFF_SECONDS = 0.5                 # 0.5, 1, 2 s between the attempts
@@ -63,19 +62,24 @@ def send_from_agent(principal: Principal, body: SendMessage) -> tuple[Message, b
             records = MediaRepository(ws).get_many(body.mediaIds)
             conversation = ConversationRepository(ws).get(body.conversationId) or {}
             _queue_parts(ws, principal, body, [records[m] for m in body.mediaIds if m in records],
-                         conversation.get("channel"), skip_first=True)
+                         conversation.get("channel"), skip_first=True,
+                         options=(existing.get("metadata") or {}).get("send"))
         return message, False
     conversation = ensure_visible(ConversationRepository(ws).get(body.conversationId), restricted_to(principal))
     if principal.role == "agent" and conversation.get("assignedAgent") not in (None, principal.user_id):
         raise errors.Forbidden("This conversation is assigned to another agent", code="not_assigned")
     media = outbound_media.checked(ws, conversation, body.mediaIds) if body.mediaIds else []
-    check_window(conversation, template=body.template is not None)
+    # The channel's rules (window, length, content) before anything is queued; what they decide
+    # (Messenger's message tag) goes with the message to the sender.
+    options = rules_for(conversation.get("channel")).check(
+        conversation, sender_type="agent", text=body.text, media=bool(media), location=bool(body.location),
+        template=body.template is not None, human_agent_tag=lambda: human_agent_tag(ws))
     ratelimit.take(f"messages:{ws}:{principal.user_id}", SENDS_PER_MINUTE, 60)
-    return _queue_parts(ws, principal, body, media, conversation.get("channel"))
+    return _queue_parts(ws, principal, body, media, conversation.get("channel"), options=options)
 
 
 def _queue_parts(ws: str, principal: Principal, body: SendMessage, media: list[dict], channel: str | None,
-                 skip_first: bool = False) -> tuple[Message, bool]:
+                 skip_first: bool = False, options: dict | None = None) -> tuple[Message, bool]:
     sent = []
     for index, (message_id, attached) in enumerate(outbound_media.parts(body.messageId, media, channel)):
         first = index == 0
@@ -85,8 +89,14 @@ def _queue_parts(ws: str, principal: Principal, body: SendMessage, media: list[d
             ws, body.conversationId, text=body.text if first else None, media=attached,
             location=body.location.model_dump() if body.location and first else None,
             template=body.template.model_dump() if body.template and first else None,
-            sender_type="agent", sender_id=principal.user_id, message_id=message_id))
+            sender_type="agent", sender_id=principal.user_id, message_id=message_id, options=options))
     return sent[0] if sent else (None, False)
+
+
+def human_agent_tag(workspace_id: str) -> bool:
+    """Whether the workspace's Pages may answer with Messenger's HUMAN_AGENT tag (default off: the
+    Page needs that permission from Meta)."""
+    return (workspace_settings(workspace_id).get("messenger") or {}).get("humanAgentTag") is True
 
 
 def _same_send(ws: str, existing: dict, principal: Principal) -> Message:
@@ -97,23 +107,13 @@ def _same_send(ws: str, existing: dict, principal: Principal) -> Message:
     return Message.model_validate(existing)
 
 
-def check_window(conversation: dict, *, template: bool) -> None:
-    """WhatsApp: free-form messages only within 24 h of the customer's last message."""
-    if conversation.get("channel") != "whatsapp" or template:
-        return
-    last = conversation.get("lastInboundAt")
-    if not isinstance(last, datetime) or utcnow() - last > WINDOW:
-        raise errors.Conflict("The WhatsApp 24-hour window is closed; send an approved template",
-                              code="whatsapp_window_closed",
-                              details={"lastInboundAt": last.isoformat() if isinstance(last, datetime) else None})
-
-
 # -- the bot and agents both end here -----------------------------------------------------------
 def queue_outbound(workspace_id: str, conversation_id: str, *, text=None, media: list[dict] = (), location=None,
-                   template=None, sender_type: str, sender_id: str | None, message_id: str
-                   ) -> tuple[Message, bool]:
+                   template=None, sender_type: str, sender_id: str | None, message_id: str,
+                   options: dict | None = None) -> tuple[Message, bool]:
     """Store a message as queued and publish it for the sender; idempotent on `message_id`.
-    `media`: the (checked) media records it carries, in order."""
+    `media`: the (checked) media records it carries, in order; `options`: what the channel's rules
+    decided for it (`channels/rules.py`), for the sender."""
     repo = MessageRepository(workspace_id)
     msg_type = "location" if location else "template" if template else \
         (media[0].get("kind") or "file") if media else "text"
@@ -123,7 +123,7 @@ def queue_outbound(workspace_id: str, conversation_id: str, *, text=None, media:
                "mediaId": media_ids[0] if media_ids else None, "mediaIds": media_ids or None,
                "location": location, "sender": sender_id, "senderType": sender_type, "senderId": sender_id,
                "direction": "outbound", "status": "queued", "errorCode": None, "errorMessage": None,
-               "metadata": {"template": template} if template else {},
+               "metadata": {k: v for k, v in (("template", template), ("send", options)) if v},
                "createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
     preview = (text or "")[:200] or None
     fields = {"messageCount": firestore.Increment(1), "lastMessageAt": firestore.SERVER_TIMESTAMP,
@@ -173,12 +173,14 @@ def deliver(ws: str, conv_id: str, msg_id: str) -> str:
             return None
         status = current.get("status")
         if status == "queued":
-            return {"status": "sending", "claimedAt": claim}
+            # sentAt: our clock just before the provider's own timestamp of the message, so the
+            # watermark that reports it (Messenger: everything sent at or before it) covers it.
+            return {"status": "sending", "claimedAt": claim, "sentAt": claim}
         if status == "sending" and not current.get("providerId"):
             claimed = current.get("claimedAt")
             if isinstance(claimed, datetime) and claim - claimed < CLAIM_LEASE:
                 raise ClaimedElsewhere(msg_id)
-            return {"status": "sending", "claimedAt": claim}   # the earlier claimant died
+            return {"status": "sending", "claimedAt": claim, "sentAt": claim}   # the earlier claimant died
         return None
 
     before, changes = repo.transition(conv_id, msg_id, take)
@@ -201,13 +203,17 @@ def deliver(ws: str, conv_id: str, msg_id: str) -> str:
     except (PermanentSendError, TransientSendError) as exc:
         _fail(ws, conv_id, msg_id, exc.code or "send_failed", exc.message)
         return f"failed: {exc.code}"
-    apply_status(ws, conv_id, msg_id, "sending", provider_id=result.provider_id)
+    # A provider that answers only once it sent the message (Messenger) reports "sent" at once;
+    # others (Twilio) accept it and report back later.
+    apply_status(ws, conv_id, msg_id, "sent" if result.status == "sent" else "sending",
+                 provider_id=result.provider_id)
     return f"sent {result.provider_id}"
 
 
 def _outbound(repo, ws: str, conversation: dict, channel: dict, message: dict) -> Outbound:
-    template = (message.get("metadata") or {}).get("template") or {}
-    media_urls = ()
+    metadata = message.get("metadata") or {}
+    template = metadata.get("template") or {}
+    media_urls, media_kinds = (), ()
     media_ids = message.get("mediaIds") or ([message["mediaId"]] if message.get("mediaId") else [])
     if media_ids:
         from utalk.services import media_urls as urls  # only messages with media pay for signing
@@ -215,12 +221,12 @@ def _outbound(repo, ws: str, conversation: dict, channel: dict, message: dict) -
         if any(m not in records for m in media_ids):
             raise PermanentSendError("The media no longer exists", "media_not_found")
         media_urls = tuple(urls.provider_url(records[m]) for m in media_ids)
-    query = urlencode({"ws": ws, "conv": conversation["id"], "msg": message["id"], "ch": channel["id"]})
+        media_kinds = tuple(records[m].get("kind") or "file" for m in media_ids)
     return Outbound(workspace_id=ws, conversation_id=conversation["id"], message_id=message["id"],
                     to=(conversation.get("customer") or {}).get("address", ""), from_=channel["address"],
-                    text=message.get("text"), media_urls=media_urls, location=message.get("location"),
-                    content_sid=template.get("contentSid"), content_variables=template.get("variables") or {},
-                    status_callback=f"{settings().public_base_url}/webhooks/twilio/status?{query}")
+                    text=message.get("text"), media_urls=media_urls, media_kinds=media_kinds,
+                    location=message.get("location"), content_sid=template.get("contentSid"),
+                    content_variables=template.get("variables") or {}, options=metadata.get("send") or {})
 
 
 def _with_retries(send):
