@@ -65,3 +65,29 @@ def test_two_workspaces_runs_overlap_while_one_workspaces_runs_never_do(api):
         assert sum(agent_doc(ws.id, a)["currentConversations"] for a in agents) == WAITING
     # The lease is given back, and the follow-ups the busy runs left found nothing more to do.
     wait_for(lambda: not lease(first.id).get().exists and not lease(second.id).get().exists)
+
+
+def test_through_the_queue_two_workspaces_are_assigned_side_by_side_each_exactly_once(api):
+    """The same, delivered by the local Cloud Tasks from the `assignments` queue as production
+    would: several runs asked for each workspace at once. Each escalation's `assignedAt` is its
+    assignment transaction's commit time; the two workspaces' assignments interleave in time (a
+    platform-wide queue of concurrency 1 would drain one workspace, then the other), and none is
+    assigned twice nor any agent past its capacity although the runs were asked for at once."""
+    from utalk.models.escalations import AssignmentTask
+    from utalk import tasks
+
+    (first, first_agents), (second, second_agents) = busy_workspace(api), busy_workspace(api)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda ws_id: tasks.enqueue("assignment_run", AssignmentTask(workspaceId=ws_id)),
+                      [first.id, second.id] * 4))
+    spans = {}
+    for ws, agents in ((first, first_agents), (second, second_agents)):
+        escs = wait_for(lambda: [e for e in escalations(ws.id) if e["status"] == "assigned"] == escalations(ws.id)
+                        and escalations(ws.id), timeout=90)
+        assert len(escs) == WAITING
+        assert sum(agent_doc(ws.id, a)["currentConversations"] for a in agents) == WAITING
+        times = sorted(e["assignedAt"] for e in escs)
+        spans[ws.id] = (times[0], times[-1])
+    (a_first, a_last), (b_first, b_last) = spans[first.id], spans[second.id]
+    assert a_first < b_last and b_first < a_last, spans          # side by side, not one after the other
+    wait_for(lambda: not lease(first.id).get().exists and not lease(second.id).get().exists)

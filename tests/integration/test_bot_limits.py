@@ -48,9 +48,9 @@ def test_a_workspace_over_its_rate_is_delayed_and_answered_once_while_another_is
     wait_for(lambda: len(sent_to_provider(noisy.id)) == 6, timeout=30)
 
     # The quiet workspace never waited, and its replies did not queue behind the noisy backlog.
-    assert [r["delays"] for r in bot_runs(quiet.id)] == [0, 0, 0]
+    assert [r.get("delays", 0) for r in bot_runs(quiet.id)] == [0, 0, 0]
     noisy_runs = bot_runs(noisy.id)
-    assert sum(r["delays"] > 0 for r in noisy_runs) >= 6 - 2 * 2    # at most two windows' worth at once
+    assert sum(r.get("delays", 0) > 0 for r in noisy_runs) >= 6 - 2 * 2    # at most two windows' worth at once
     assert any(m["createdAt"] > quiet_done for m in replies(noisy.id, noisy_convs))
     # 2 per window: the six calls reached the provider over at least three windows.
     calls = sorted(t for text in noisy_texts for t in openai_fake.call_times(about=text))
@@ -69,7 +69,7 @@ def test_never_more_than_max_concurrent_calls_and_a_crashed_runs_slot_expires(ap
     wait_for(lambda: len(replies(ws.id, convs)) == 6, timeout=60)
     assert openai_fake.peak("consulta lenta") == 2           # both slots used, never a third
     assert all(openai_fake.calls(about=f"consulta lenta {i}") == 1 for i in range(6))
-    assert any(r["delays"] > 0 for r in bot_runs(ws.id))       # the others waited for a slot
+    assert any(r.get("delays", 0) > 0 for r in bot_runs(ws.id))       # the others waited for a slot
     slots = ws_doc(ws.id).collection("aiLeases")
     wait_for(lambda: not list(slots.stream()))                 # every slot given back
 
@@ -85,7 +85,7 @@ def test_never_more_than_max_concurrent_calls_and_a_crashed_runs_slot_expires(ap
     [reply] = wait_for(lambda: outbound(ws.id, conv), timeout=60)
     assert reply["createdAt"] >= expired_at                    # answered only once the dead lease expired
     [run] = [r for r in bot_runs(ws.id) if r["conversationId"] == conv]
-    assert run["delays"] >= 1 and openai_fake.calls(about="¿siguen ahí?") == 1
+    assert run.get("delays", 0) >= 1 and openai_fake.calls(about="¿siguen ahí?") == 1
     wait_for(lambda: not list(slots.stream()))
 
 
