@@ -18,7 +18,8 @@ p50/p95/max for the workspaces within their limits, and for the noisy workspace 
 (no reply by the deadline) and duplicated replies (more than one outbox entry for one reply) are
 counted (lost: by that run's deadline; then the bench waits up to --drain-seconds more, so the
 next run does not inherit a backlog, and counts what was never answered, or answered twice). The
-floor, measured before each rate at that rate: publish -> push to a no-op app that mints the push token and enqueues one task on a queue like `bot-runs` -> the task reaches a no-op
+floor, measured before each rate at that rate: publish -> push to a no-op app that mints the push
+token and enqueues one task on a queue like `bot-runs` -> the task reaches a no-op
 (bench/chain_floor.py), through the same Pub/Sub emulator and Cloud Tasks emulator. The machine
 is shared: compare the ratio to the floor, not absolute numbers.
 """
