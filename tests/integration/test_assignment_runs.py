@@ -3,20 +3,23 @@
 be, report when they held their workspace's lease; a run finding it held leaves one follow-up."""
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
+
+import pytest
 
 from bot_support import agent_doc, customer_says, escalations, new_agents, quiet_workspace, ws_doc
 from helpers import call_internal
 from messaging_support import wait_for, workspace
 
 WAITING = 12
+pytestmark = pytest.mark.timeout(300)     # each test makes two busy workspaces: dozens of webhooks and calls
 
 
 def busy_workspace(api):
-    """A workspace with WAITING pending escalations and two online agents nothing told the
-    assignment queue about (their presence written without an event)."""
+    """A workspace with WAITING pending escalations and two offline agents (`online()` brings
+    them online without an event, once every workspace is ready: a follow-up run still due
+    would otherwise drain the first workspace while the second is being made)."""
     ws = workspace(api)
     quiet_workspace(ws.id)
     agents = new_agents(api, ws, 2, status="offline", capacity=WAITING)
@@ -26,11 +29,30 @@ def busy_workspace(api):
                               convs))
     assert codes == [201] * WAITING
     wait_for(lambda: len(escalations(ws.id)) == WAITING)
-    time.sleep(2)   # the runs the escalations asked for (and their follow-ups) have found nobody online
-    wait_for(lambda: not lease(ws.id).get().exists)
-    for _, agent_id in agents:
-        ws_doc(ws.id).collection("agents").document(agent_id).update({"status": "online"})
+    # The runs the escalations asked for, and their follow-ups, have found nobody online and are done.
+    wait_for(lambda: not queued_runs(ws.id) and not lease(ws.id).get().exists, timeout=60)
     return ws, [agent_id for _, agent_id in agents]
+
+
+def two_busy_workspaces(api) -> list[tuple]:
+    """Two of them, made side by side (each is a few dozen webhooks and API calls)."""
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(lambda _: busy_workspace(api), range(2)))
+
+
+def online(*workspaces) -> None:
+    """Every agent of these (workspace, agent ids) online, nothing telling the assignment queue."""
+    for ws, agents in workspaces:
+        for agent_id in agents:
+            ws_doc(ws.id).collection("agents").document(agent_id).update({"status": "online"})
+
+
+def queued_runs(ws_id: str) -> list:
+    """This workspace's assignment runs the local Cloud Tasks still holds (due or running)."""
+    from utalk import clients, tasks
+
+    return [t for t in clients.tasks().list_tasks(parent=tasks.queue_path("assignments"))
+            if ws_id.encode() in t.http_request.body]
 
 
 def lease(ws_id: str):
@@ -42,7 +64,8 @@ def overlap(a: dict, b: dict) -> bool:
 
 
 def test_two_workspaces_runs_overlap_while_one_workspaces_runs_never_do(api):
-    (first, first_agents), (second, second_agents) = busy_workspace(api), busy_workspace(api)
+    (first, first_agents), (second, second_agents) = two_busy_workspaces(api)
+    online((first, first_agents), (second, second_agents))
     calls = [first.id, second.id] * 4
     with ThreadPoolExecutor(len(calls)) as pool:
         answers = list(pool.map(lambda ws_id: (ws_id, call_internal(api, "assignment_run", {"workspaceId": ws_id},
@@ -76,7 +99,8 @@ def test_through_the_queue_two_workspaces_are_assigned_side_by_side_each_exactly
     from utalk.models.escalations import AssignmentTask
     from utalk import tasks
 
-    (first, first_agents), (second, second_agents) = busy_workspace(api), busy_workspace(api)
+    (first, first_agents), (second, second_agents) = two_busy_workspaces(api)
+    online((first, first_agents), (second, second_agents))
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda ws_id: tasks.enqueue("assignment_run", AssignmentTask(workspaceId=ws_id)),
                       [first.id, second.id] * 4))
