@@ -183,6 +183,9 @@ FUNCTIONS: tuple[Function, ...] = (
              cpu="1", concurrency=50, secrets=("OPENAI_API_KEY",)),
     Function("escalation_timeout", "task_escalation:timeout", queue="escalation-timeouts", public=False),
     Function("assignment_run", "task_assignment:run", queue="assignments", public=False),
+    # offers lapse and agents leave (issue 13): fire-and-check timers like the escalation timeout
+    Function("offer_timeout", "task_offers:expire", queue="escalation-timeouts", public=False),
+    Function("agent_release", "task_offers:release_agent", queue="escalation-timeouts", public=False),
     Function("conversations_escalate", "api_escalations:escalate", "POST",
              f"{API}/conversations/{{conversationId}}/escalate", secrets=JWT),
     Function("conversations_assign", "api_escalations:assign", "POST",
@@ -201,8 +204,27 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("media_upload_complete", "api_media:complete_upload", "POST", f"{API}/media/{{mediaId}}/complete",
              secrets=JWT),
     Function("media_get", "api_media:get", "GET", f"{API}/media/{{mediaId}}", secrets=JWT),
+    # the agent's inbox and workspace settings (issue 13)
+    Function("escalations_list", "api_inbox:list_escalations", "GET", f"{API}/escalations", secrets=JWT),
+    Function("agents_list", "api_inbox:list_agents", "GET", f"{API}/agents", secrets=JWT),
+    Function("workspace_settings_get", "api_workspace:get_settings", "GET", f"{API}/workspace/settings",
+             secrets=JWT),
+    Function("workspace_settings_update", "api_workspace:update_settings", "PATCH", f"{API}/workspace/settings",
+             secrets=JWT),
+    # analytics (issue 19): reports read counters and aggregation counts, never per-message documents
+    Function("analytics_overview", "api_analytics:overview", "GET", f"{API}/analytics/overview", secrets=JWT),
+    Function("analytics_conversations", "api_analytics:conversations", "GET", f"{API}/analytics/conversations",
+             secrets=JWT),
+    Function("analytics_agents", "api_analytics:agents", "GET", f"{API}/analytics/agents", secrets=JWT),
+    Function("analytics_bot", "api_analytics:bot", "GET", f"{API}/analytics/bot", secrets=JWT),
+    Function("analytics_export", "api_analytics:export_csv", "GET", f"{API}/analytics/export.csv",
+             memory="512Mi", timeout_seconds=300, secrets=JWT),
     # scheduled jobs (issue 13): Cloud Scheduler calls them with the invoker's OIDC token
     Function("assignment_sweep", "job_assignment:sweep", schedule="* * * * *", public=False, timeout_seconds=300),
+    Function("conversations_autoclose", "job_autoclose:sweep", schedule="15 * * * *", public=False,
+             timeout_seconds=540),
+    Function("media_retention", "job_media_retention:sweep", schedule="30 3 * * *", public=False,
+             timeout_seconds=540),
 )
 
 

@@ -6,12 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from utalk.models.common import DocId, Input, MessageTask, Output, Timestamp
-
-Reason = Literal["keyword", "intent", "low_confidence", "timeout", "error", "manual"]
-# pending: waiting for an agent; assigned: offered to an agent (holds one of its slots);
-# accepted: the agent took it; completed: closed or returned to the bot.
-Status = Literal["pending", "assigned", "accepted", "completed"]
-ACTIVE = ("pending", "assigned", "accepted")
+from utalk.models.escalation_summary import ACTIVE, EscalationSummary, Reason, Status  # noqa: F401 (re-exported)
 
 
 class Escalation(Output):
@@ -27,7 +22,10 @@ class Escalation(Output):
     toAgentId: str | None = None
     skills: list[str] = []
     rejectedBy: list[str] = []
-    completion: str | None = None       # returned_to_bot | closed
+    skippedAgents: list[str] = []       # let an offer expire: others first (services/assignment.py)
+    offerExpiresAt: Timestamp | None = None
+    # returned_to_bot | closed | auto_closed | pending (left for pending through the status route)
+    completion: str | None = None
     createdAt: Timestamp | None = None
     assignedAt: Timestamp | None = None
     acceptedAt: Timestamp | None = None
@@ -64,12 +62,32 @@ class TimeoutTask(MessageTask):
     """Body of an `escalation_timeout` task: escalate if this inbound message is still unanswered."""
 
 
+class OfferTask(BaseModel):
+    """Body of an `offer_timeout` task, due when the offer expires: if this very offer still
+    stands unanswered, the escalation goes back to the queue (services/assignment.py)."""
+    model_config = ConfigDict(extra="forbid")
+
+    workspaceId: DocId
+    escalationId: DocId
+    offerId: DocId
+
+
+class AgentReleaseTask(BaseModel):
+    """Body of an `agent_release` task: the agent went offline (the relay's presence grace) or was
+    deactivated; if they still are, their offers (and per settings their conversations) go back."""
+    model_config = ConfigDict(extra="forbid")
+
+    workspaceId: DocId
+    agentId: DocId
+
+
 # -- realtime event payloads ---------------------------------------------------------------------
 class EscalationStartedPayload(Output):
     escalationId: str
     conversationId: str
     reason: Reason
     detail: str | None = None
+    escalation: EscalationSummary | None = None
 
 
 class EscalationAcceptedPayload(Output):
@@ -83,6 +101,7 @@ class ConversationAssignedPayload(Output):
     escalationId: str | None = None
     agentId: str
     previousAgentId: str | None = None
+    escalation: EscalationSummary | None = None   # "assigned": an offer to accept; "accepted": taken
 
 
 def _register_events() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from utalk import logs, tasks
+from utalk import clock, logs, tasks
 from utalk.ai import ProviderError, provider_for
 from utalk.ai import context
 from utalk.ai.limits import AiLimits
@@ -23,7 +23,7 @@ from utalk.repositories.bot_runs import BotRunRepository
 from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.messages import MessageRepository
 from utalk.repositories.workspaces import workspace_settings
-from utalk.services import bot_limits, escalation
+from utalk.services import analytics, bot_limits, business_hours, escalation
 from utalk.text import find_keyword
 
 log = logs.get("bot")
@@ -51,12 +51,24 @@ def bot_may_answer(bot_cfg: dict, conv: dict | None) -> bool:
 
 
 def dispatch(workspace_id: str, conversation_id: str, message_id: str) -> dict:
-    """For each stored inbound message: schedule its unanswered-timeout check and, if the bot is on
-    for this conversation, enqueue its bot run (task names dedupe redeliveries in production)."""
+    """For each stored inbound message: settle the conversation (its initial state if a crash lost
+    it, reopened if it was closed: services/lifecycle.py), schedule the message's unanswered-timeout
+    check and, if the bot is on for this conversation, enqueue its bot run (task names dedupe
+    redeliveries in production)."""
     cfg = workspace_settings(workspace_id)
     conv = ConversationRepository(workspace_id).get(conversation_id)
     if conv is None:
         return {"skipped": "no_conversation"}
+    if "status" not in conv or conv.get("status") == "closed" or conv.get("reopenedBy") == message_id:
+        from utalk.services import lifecycle  # only the rare transitions pay for importing it
+
+        before = conv
+        conv = lifecycle.settle(workspace_id, conv, message_id, cfg)
+        if before.get("status") == "closed" and conv.get("status") != "closed":
+            # Counted once per episode (the event key): a redelivery finds the conversation open.
+            analytics.conversation_reopened(workspace_id, {**before, "id": conversation_id}, clock.now())
+    # Before the bot run is enqueued, so the episode's opening precedes its first answer.
+    analytics.customer_message(workspace_id, conv, message_id, cfg)
     done = {}
     # The bot run first: the customer waits for it, while the timeout check is hours away.
     if bot_may_answer(cfg.get("bot") or {}, conv):
@@ -82,9 +94,10 @@ def _send(workspace_id: str, conversation_id: str, channel: str | None, message_
 
 
 def _handover(workspace_id: str, conv_id: str, channel: str | None, msg_id: str, text: str, *, reason: str,
-              detail: str | None, skills=()) -> dict:
-    """Say so to the customer, then escalate (both keyed by the inbound message: retry-safe)."""
-    _send(workspace_id, conv_id, channel, msg_id, text)
+              detail: str | None, skills=(), cfg: dict) -> dict:
+    """Say so to the customer, then escalate (both keyed by the inbound message: retry-safe).
+    Outside business hours the customer is told so instead: nobody is offered it until opening."""
+    _send(workspace_id, conv_id, channel, msg_id, business_hours.closed_message(cfg, clock.now()) or text)
     esc, _ = escalation.start(workspace_id, conv_id, reason=reason, trigger=msg_id, detail=detail,
                               from_type="bot", from_id=BOT_SENDER, skills=skills)
     return {"escalated": reason, "escalationId": esc["id"]}
@@ -158,17 +171,18 @@ def run(workspace_id: str, conversation_id: str, message_id: str, *, admitted: b
     keyword = find_keyword(message.get("text") or "", esc_cfg.get("keywords") or [])
     if keyword:
         return _handover(workspace_id, conversation_id, channel, message_id, holding, reason="keyword",
-                         detail=keyword)
+                         detail=keyword, cfg=cfg)
 
     try:
         recorded = recorded or _call_llm(workspace_id, conversation_id, message, bot_cfg,
                                          AiLimits.from_settings(cfg), admitted=admitted, delays=delays)
     except bot_limits.Delayed as delay:
         return _again(workspace_id, conversation_id, message_id, delays, delay)
+    analytics.bot_run(workspace_id, channel, recorded)   # also for a run found recorded: counted once
     if recorded.get("decision") is None:
         runs.set_outcome(recorded["id"], "failed")
         return _handover(workspace_id, conversation_id, channel, message_id, holding,
-                         reason=recorded.get("errorKind") or "error", detail=recorded.get("error"))
+                         reason=recorded.get("errorKind") or "error", detail=recorded.get("error"), cfg=cfg)
     decision = BotDecision.model_validate(recorded["decision"])
     threshold = float(esc_cfg.get("confidenceThreshold", DEFAULT_THRESHOLD))
     if decision.escalate or decision.confidence < threshold:
@@ -179,7 +193,7 @@ def run(workspace_id: str, conversation_id: str, message_id: str, *, admitted: b
         skills = (esc_cfg.get("skillsByIntent") or {}).get(decision.intent) or ()
         return _handover(workspace_id, conversation_id, channel, message_id, text,
                          reason="intent" if decision.escalate else "low_confidence",
-                         detail=decision.reason or decision.intent, skills=skills)
+                         detail=decision.reason or decision.intent, skills=skills, cfg=cfg)
     # An agent may have taken over while the model was thinking: check again right before sending.
     if not bot_may_answer(bot_cfg, ConversationRepository(workspace_id).get(conversation_id)):
         return {"skipped": "bot_paused"}

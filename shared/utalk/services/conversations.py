@@ -1,9 +1,13 @@
 """Conversation use cases: the id rule, listing, reading, status changes and marking read."""
 from __future__ import annotations
 
+import re
+
 from utalk import errors, events, pubsub
 from utalk.auth.tokens import Principal
+from utalk.models.common import utcnow
 from utalk.models.conversations import TRANSITIONS, Conversation, ConversationQuery
+from utalk.models.escalation_summary import WAITING
 from utalk.models.events import ConversationUpdated
 from utalk.repositories.base import WorkspaceScope
 from utalk.repositories.conversations import ConversationRepository
@@ -41,45 +45,109 @@ def get(workspace_id: str, conversation_id_: str, viewer: Principal | None = Non
     return to_conversation(ensure_visible(stored, restricted_to(viewer)))
 
 
+_NOBODY = object()
+
+
 def list_conversations(viewer: Principal, q: ConversationQuery):
-    filters = {"status": q.status, "channel": q.channel, "assignedAgent": q.assignedAgent,
-               "botEnabled": q.botEnabled}
+    """The inbox's list: by activity, or a customer lookup; "mine", "unassigned" and "waiting"
+    combine with the other filters."""
+    filters = {k: v for k, v in (("status", q.status), ("channel", q.channel), ("botEnabled", q.botEnabled))
+               if v is not None}
+    holders = {h for h, on in ((q.assignedAgent, q.assignedAgent is not None), (viewer.user_id, q.mine),
+                               (_NOBODY, q.unassigned)) if on}
+    if len(holders) > 1:
+        raise errors.BadRequest("assignedAgent, mine and unassigned name different holders",
+                                code="conflicting_filters")
     only = restricted_to(viewer)
     if only:
-        if q.assignedAgent not in (None, only):
-            return [], None
-        filters["assignedAgent"] = only
-    stored, cursor = ConversationRepository(viewer.workspace_id).list(filters, q.limit, q.cursor)
+        if holders - {only}:
+            return [], None   # not theirs to see: as empty as a filter that matches nothing
+        holders = {only}
+    if holders:
+        [holder] = holders
+        filters["assignedAgent"] = None if holder is _NOBODY else holder
+    if q.waiting:
+        filters["escalation.status"] = list(WAITING)
+    repo = ConversationRepository(viewer.workspace_id)
+    if q.customer:
+        field, prefixes = customer_prefixes(q.customer)
+        stored, cursor = repo.lookup(field, prefixes, filters, q.limit, q.cursor)
+    else:
+        stored, cursor = repo.list(filters, q.limit, q.cursor)
     return [to_conversation(c) for c in stored], cursor
 
 
-def set_status(principal: Principal, conversation_id_: str, status: str) -> Conversation:
-    repo = ConversationRepository(principal.workspace_id)
-    only = restricted_to(principal)
+_PHONE = re.compile(r"^\+?[\d\s().-]*\d[\d\s().-]*$")
+_ADDRESS_SCHEMES = ("fb:", "web:")
 
-    def decide(current: dict) -> dict:
-        ensure_visible(current, only)
-        if status == "closed":  # closing ends the holder's work: theirs or an admin's to do
-            ensure_may_act(principal.role, principal.user_id, current.get("assignedAgent"))
+
+def customer_prefixes(text: str) -> tuple[str, list[str]]:
+    """What a lookup box holds -> (field, prefixes to range over). A phone number (any spacing)
+    is an E.164 address prefix; `fb:`/`web:` ids are address prefixes as typed; anything else a
+    name prefix, in the case variants a stored name is likely to have (the stored name is not
+    normalised yet: docs/bot-and-escalation.md)."""
+    text = text.strip()
+    if _PHONE.match(text):
+        return "customer.address", ["+" + re.sub(r"\D", "", text)]
+    scheme = next((s for s in _ADDRESS_SCHEMES if text.lower().startswith(s)), None)
+    if scheme:
+        return "customer.address", [scheme + text[len(scheme):]]
+    return "customer.name", list(dict.fromkeys([text, text.lower(), text.capitalize(), text.title(), text.upper()]))
+
+
+# What becomes of an active escalation when the status route moves its conversation on.
+COMPLETION = {"open": "returned_to_bot", "pending": "pending", "closed": "closed"}
+
+
+def set_status(principal: Principal, conversation_id_: str, status: str) -> Conversation:
+    """open, pending or closed; never escalated (that is the escalation flow's: a record, an
+    agent offered). Leaving `escalated`, and closing, end the escalation in the same transaction:
+    completed, the holder's slot freed, nobody assigned; moving to open turns the bot back on."""
+    ws = principal.workspace_id
+    if status == "escalated":
+        endpoint = f"/api/v1/conversations/{conversation_id_}/escalate"
+        raise errors.Conflict(f"Escalate through POST {endpoint}: it records the escalation and offers the "
+                              "conversation to an agent", code="use_escalate", details={"endpoint": endpoint})
+    from utalk.repositories.escalations import EscalationRepository  # only status changes pay for these
+    from utalk.services import escalation
+
+    def check(current: dict) -> bool:
         now = current.get("status") or "open"
-        if now == status:
-            return {}
-        if status not in TRANSITIONS[now]:
+        if now != status and status not in TRANSITIONS[now]:
             raise errors.Conflict(f"Cannot move a conversation from {now} to {status}",
                                   code="invalid_transition", details={"from": now, "to": status})
-        return {"status": status}
+        if status == "closed" or now == "escalated":  # ends the holder's work: theirs or an admin's to do
+            ensure_may_act(principal.role, principal.user_id, current.get("assignedAgent"))
+        return True
 
-    before, changes = repo.set_status(conversation_id_, decide)
-    if changes:
-        _announce(principal.workspace_id, conversation_id_, before.get("assignedAgent"),
-                  ConversationUpdated(conversationId=conversation_id_, reason="status", status=status))
-    if status == "closed":
-        # Closing ends the escalation and frees the agent's slot. Also on a repeated close (no
-        # change): the first attempt may have died between the two steps; the release is idempotent.
-        from utalk.services import escalation  # only the close path pays for importing it
+    outcome = EscalationRepository(ws).release(conversation_id_, COMPLETION[status], status=status,
+                                               resume_bot=status == "open", visible_to=restricted_to(principal),
+                                               check=check)
+    if outcome.changed:
+        changes, before = outcome.extra["changes"], outcome.extra["before"]
+        if "status" in changes or "botEnabled" in changes:
+            _announce(ws, conversation_id_, before.get("assignedAgent"),
+                      ConversationUpdated(conversationId=conversation_id_, reason="status", status=status,
+                                          botEnabled=changes.get("botEnabled")))
+        if outcome.escalation or outcome.previous_agent_id:
+            escalation.after_release(ws, conversation_id_, outcome, principal.user_id, with_status=False)
+    after = ConversationRepository(ws).get(conversation_id_)
+    changes = outcome.extra.get("changes", {}) if outcome.changed else {}
+    _account(ws, {**(outcome.extra.get("before") or outcome.conversation or {}), "id": conversation_id_},
+             changes, status, after.get("closedAt"))
+    return to_conversation(after)
 
-        escalation.complete_on_close(principal.workspace_id, conversation_id_)
-    return get(principal.workspace_id, conversation_id_)
+
+def _account(workspace_id: str, before: dict, changes: dict, status: str, closed_at) -> None:
+    """Analytics of a status change, with `closedAt` as stored (the transaction's server time). A
+    repeated close (no change) is still offered: the first attempt may have died before counting;
+    the event key counts it once."""
+    from utalk.services import analytics
+
+    if status == "closed" and closed_at:
+        analytics.conversation_closed(workspace_id, before, closed_at)
+    elif "status" in changes and before.get("status") == "closed":
+        analytics.conversation_reopened(workspace_id, before, utcnow())
 
 
 def mark_read(principal: Principal, conversation_id_: str) -> Conversation:
