@@ -125,7 +125,7 @@ def _contended(exc: BaseException) -> bool:
 
 def _backend_unavailable(exc: BaseException) -> bool:
     """Firestore, Pub/Sub or another Google backend unreachable or too slow: a retry can succeed
-    (providers and Cloud Tasks retry a 503; a 500 reads as our bug and Twilio does not retry it)."""
+    (Meta, Pub/Sub and Cloud Tasks retry a 503), and it is not a bug of ours (a 500 is)."""
     from google.api_core.exceptions import DeadlineExceeded, RetryError, ServiceUnavailable
 
     return isinstance(exc, (ServiceUnavailable, DeadlineExceeded, RetryError, TimeoutError))
