@@ -113,6 +113,15 @@ def app(name: str):
     return create_app(name, str(ROOT / "functions" / "main.py"), manifest.get(name).signature_type).test_client()
 
 
+def invoker(name: str, **headers) -> dict:
+    """The headers Pub/Sub push or Cloud Tasks would send internal function `name` (its OIDC token)."""
+    from devstack import oidc
+    from utalk.config import settings
+    from utalk.internal_auth import audience
+
+    return {"Authorization": f"Bearer {oidc.mint(audience(name), settings().invoker_service_account)}", **headers}
+
+
 def push(topic_messages: list[tuple[str, dict, bytes]], topic: str) -> list[dict]:
     return [{"message": {"data": base64.b64encode(data).decode(), "attributes": attrs, "messageId": str(uuid.uuid4())},
              "subscription": f"projects/utalk-test/subscriptions/{topic}--x"}
@@ -167,19 +176,20 @@ def main() -> int:
             received = push(PUBLISHED, "message-received")
             PUBLISHED.clear()
             step(f"2 bot_dispatch push ({label})", table, len(received),
-                 lambda: [dispatch.post("/", json=b) for b in received])
+                 lambda: [dispatch.post("/", json=b, headers=invoker("bot_dispatch")) for b in received])
             queued = list(TASKS)
             runs = [b for u, b in queued if u.endswith("/bot_run")]
             checks = [b for u, b in queued if u.endswith("/escalation_timeout")]
             json_body = {"Content-Type": "application/json"}
+            as_task = lambda name: invoker(name, **json_body)  # noqa: E731
             step(f"3 bot_run task ({label})", table, len(runs),
-                 lambda: [bot_run.post("/", data=b, headers=json_body) for b in runs])
+                 lambda: [bot_run.post("/", data=b, headers=as_task("bot_run")) for b in runs])
             step(f"5 escalation_timeout task, fired later ({label})", table, len(checks),
-                 lambda: [timeout.post("/", data=b, headers=json_body) for b in checks])
+                 lambda: [timeout.post("/", data=b, headers=as_task("escalation_timeout")) for b in checks])
             outbound = push(PUBLISHED, "message-outbound")
             CALLBACKS.clear()
             step(f"4 message_sender push ({label})", table, len(outbound),
-                 lambda: [sender.post("/", json=b) for b in outbound])
+                 lambda: [sender.post("/", json=b, headers=invoker("message_sender")) for b in outbound])
             callbacks = list(CALLBACKS)
             step(f"6 twilio_status callbacks: sent, delivered, read ({label})", table, 3 * len(callbacks),
                  lambda: [target(*a) for target, a in callbacks])

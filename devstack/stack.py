@@ -41,6 +41,7 @@ class Ports:
 
 DEV_PORTS = Ports(firestore=8090, pubsub=8681, storage=9023, tasks=9090, redis=6390, gateway=3001, relay=3002,
                   scheduler=9095)
+TEST_AI_WINDOW_SECONDS = 5       # the test stack's AI request window (60 s elsewhere)
 TEST_PORTS = Ports(firestore=18090, pubsub=18681, storage=19023, tasks=19090, redis=16390, gateway=13001,
                    relay=13002, scheduler=19095, twilio_api=13005, openai_api=13006, graph_api=13007)
 
@@ -80,8 +81,10 @@ class Stack:
     """One local stack (dev or test): its processes, ports, project and environment."""
 
     def __init__(self, ports: Ports = DEV_PORTS, project: str = "utalk-local", env_name: str = "local",
-                 state_dir: Path | None = None, rules: bool = True):
+                 state_dir: Path | None = None, rules: bool = True, ai_window_seconds: int | None = None):
         self.ports = ports
+        # A shorter AI request window (ai/limits.py), so tests see one end without waiting a minute.
+        self.ai_window_seconds = ai_window_seconds
         self.project = project
         self.env_name = env_name
         self.state_dir = state_dir or ROOT / ".devstack" / env_name
@@ -131,6 +134,7 @@ class Stack:
             **({"OPENAI_BASE_URL": f"http://127.0.0.1:{p.openai_api}/v1", "OPENAI_API_KEY": "sk-test-local-fake-openai",
                 "UTALK_AI_PROVIDER": "offline", "UTALK_AI_TIMEOUT_SECONDS": "2", "UTALK_AI_MAX_RETRIES": "1"}
                if p.openai_api else {}),
+            **({"UTALK_AI_WINDOW_SECONDS": str(self.ai_window_seconds)} if self.ai_window_seconds else {}),
         }
 
     def apply_env(self) -> None:
@@ -311,7 +315,7 @@ def test_stack() -> Stack:
         offset += 10 * int(worker[2:])
     ports = Ports(**{k: v + offset for k, v in vars(TEST_PORTS).items()})
     return Stack(ports, project="utalk-test", env_name="test",
-                 state_dir=ROOT / ".devstack" / f"test-{offset}")
+                 state_dir=ROOT / ".devstack" / f"test-{offset}", ai_window_seconds=TEST_AI_WINDOW_SECONDS)
 
 
 if __name__ == "__main__":

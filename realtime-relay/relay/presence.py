@@ -190,7 +190,7 @@ async def _enqueue(function: str, body: dict, ws: str) -> None:
     freed slot) would find this agent anyway, as the assignment sweep finds a lapsed offer (its own
     timer returns it too); a failure here only delays that.
     """
-    from utalk import tasks  # the same enqueue the functions use
+    from utalk import tasks  # the same enqueue the functions use (queue `assignments`; one run per workspace at a time)
 
     try:
         await asyncio.to_thread(tasks.enqueue, function, body)

@@ -152,6 +152,14 @@ def _contended(exc: BaseException) -> bool:
     return isinstance(exc, Aborted) or isinstance(exc.__cause__, Aborted)
 
 
+def _backend_unavailable(exc: BaseException) -> bool:
+    """Firestore, Pub/Sub or another Google backend unreachable or too slow: a retry can succeed
+    (Meta, Pub/Sub and Cloud Tasks retry a 503), and it is not a bug of ours (a 500 is)."""
+    from google.api_core.exceptions import DeadlineExceeded, RetryError, ServiceUnavailable
+
+    return isinstance(exc, (ServiceUnavailable, DeadlineExceeded, RetryError, TimeoutError))
+
+
 def request_id(request: flask.Request) -> str:
     incoming = request.headers.get("X-Request-Id", "")
     return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
@@ -374,6 +382,10 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                     log.warning("transaction contended in %s", name, extra={"function": name})
                     return error_response(errors.Conflict("Another request changed this at the same time; retry",
                                                           code="concurrent_update", headers={"Retry-After": "1"}))
+                if _backend_unavailable(exc):
+                    log.error("backend unavailable in %s: %s", name, exc, extra={"function": name})
+                    return error_response(errors.Unavailable("A backend is unavailable; retry", code="retry_later",
+                                                             headers={"Retry-After": "1"}))
                 # A bug, not bad input: log it whole, tell the client only the id.
                 log.exception("unhandled error in %s", name, extra={"function": name})
                 return error_response(errors.ApiError(

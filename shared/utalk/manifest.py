@@ -98,10 +98,14 @@ MAX_DELIVERY_ATTEMPTS = 10           # Pub/Sub allows 5-100
 PUSH_MIN_BACKOFF_SECONDS = 1.0
 PUSH_MAX_BACKOFF_SECONDS = 60.0
 
+# Queues are sized for the whole platform (docs/bot-and-escalation.md has the arithmetic), never
+# for one tenant: a workspace's own budgets are enforced per workspace by the functions they feed.
 QUEUES = (
-    Queue("bot-runs", max_dispatches_per_second=1.0, max_concurrent_dispatches=10),  # AI: 60/min, 10 at once
-    Queue("escalation-timeouts", max_dispatches_per_second=50, max_concurrent_dispatches=20),
-    Queue("assignments", max_dispatches_per_second=50, max_concurrent_dispatches=1),  # no contention
+    # Cloud Tasks' per-queue maxima; each workspace's AI limits hold in bot_run (services/bot_limits.py).
+    Queue("bot-runs", max_dispatches_per_second=500, max_concurrent_dispatches=5000),
+    Queue("escalation-timeouts", max_dispatches_per_second=200, max_concurrent_dispatches=100),
+    # One run per workspace at a time is a lease (services/assignment_runs.py), not this queue.
+    Queue("assignments", max_dispatches_per_second=100, max_concurrent_dispatches=100),
     # A scheduled job continues a long sweep here (utalk.jobs), before its own timeout.
     Queue("jobs", max_dispatches_per_second=10, max_concurrent_dispatches=10, max_attempts=5,
           min_backoff_seconds=10),
@@ -180,8 +184,9 @@ FUNCTIONS: tuple[Function, ...] = (
              secrets=SEALED),
     # bot, escalation, assignment (issue 4)
     Function("bot_dispatch", "sub_bot:dispatch", topic="message-received", public=False),
-    Function("bot_run", "task_bot:run", queue="bot-runs", public=False, timeout_seconds=120,
-             secrets=("OPENAI_API_KEY",)),
+    # A bot run mostly waits on the LLM: 50 at once per instance, 100 instances = the queue's 5,000.
+    Function("bot_run", "task_bot:run", queue="bot-runs", public=False, timeout_seconds=120, memory="512Mi",
+             cpu="1", concurrency=50, secrets=("OPENAI_API_KEY",)),
     Function("escalation_timeout", "task_escalation:timeout", queue="escalation-timeouts", public=False),
     Function("assignment_run", "task_assignment:run", queue="assignments", public=False),
     # offers lapse and agents leave (issue 13): fire-and-check timers like the escalation timeout

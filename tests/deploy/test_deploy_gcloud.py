@@ -200,7 +200,8 @@ def test_plan_reports_trigger_changes_without_making_them(trigger_plan):
     assert trigger_plan.returncode == 0, trigger_plan.output
     assert trigger_plan.mutations() == []
     out = trigger_plan.output
-    assert re.search(r"update\s+queue bot-runs\s+rateLimits.maxDispatchesPerSecond 1.0 -> 2.0", out), out
+    rate = f"{manifest.queue('bot-runs').max_dispatches_per_second:g}"
+    assert re.search(rf"update\s+queue bot-runs\s+rateLimits.maxDispatchesPerSecond {rate}(\.0)? -> 2.0", out), out
     assert re.search(r"update\s+subscription message-outbound--message_sender\s+ackDeadlineSeconds 120 -> 300", out)
     assert re.search(r"deploy\s+function message_sender\s+hash", out)   # its timeout is a setting too
     assert re.search(r"deploy\s+function agents_set_status", out)      # tuned.py's change, not applied yet

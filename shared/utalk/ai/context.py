@@ -1,9 +1,10 @@
 """Builds the chat context for a bot run: system prompt plus recent messages within a token budget."""
 from __future__ import annotations
 
+from utalk.ai.limits import AiLimits
 from utalk.models.bot import ChatMessage
 
-TOKEN_BUDGET = 4000          # spec: tokens per request (prompt side)
+TOKEN_BUDGET = AiLimits().context_tokens   # the default limits' share of a request for the context
 _PER_MESSAGE_OVERHEAD = 4    # role and separators, as the chat format counts them
 
 OUTPUT_CONTRACT = (

@@ -35,7 +35,8 @@ class OfflineProvider:
         return BotDecision(reply=self.settings.get("fallback") or DEFAULT_FALLBACK, intent="unknown",
                            confidence=0.2)
 
-    def complete(self, messages: list[ChatMessage]) -> Completion:
+    def complete(self, messages: list[ChatMessage], *, max_tokens: int = 0, timeout: float = 0) -> Completion:
+        """Instant and short: the limits a real provider is given have nothing to bound here."""
         last = next((m.content for m in reversed(messages) if m.role == "user"), "")
         decision = self.decide(last)
         raw = json.dumps(decision.model_dump(), ensure_ascii=False)

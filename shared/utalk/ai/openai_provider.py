@@ -1,9 +1,10 @@
 """OpenAI through the official client (Chat Completions with a JSON-schema response format).
 
 OPENAI_BASE_URL is honoured (the client reads it; we pass it explicitly too) so any
-OpenAI-compatible server works. Timeout 30 s and retries on transient errors (connection errors,
-timeouts, 408/409/429/5xx: the client's own retry policy) are configurable for tests through
-UTALK_AI_TIMEOUT_SECONDS and UTALK_AI_MAX_RETRIES.
+OpenAI-compatible server works. Each call gets the workspace's completion-token cap and timeout
+(ai/limits.py: `settings.ai`, under the instance ceiling UTALK_AI_TIMEOUT_SECONDS); retries on
+transient errors (connection errors, timeouts, 408/409/429/5xx: the client's own retry policy),
+each with that timeout, are UTALK_AI_MAX_RETRIES (2).
 """
 from __future__ import annotations
 
@@ -59,11 +60,12 @@ class OpenAIProvider:
     def __init__(self, model: str | None = None):
         self.model = model or os.environ.get("UTALK_OPENAI_MODEL") or DEFAULT_MODEL
 
-    def complete(self, messages: list[ChatMessage]) -> Completion:
+    def complete(self, messages: list[ChatMessage], *, max_tokens: int, timeout: float) -> Completion:
         try:
             resp = _client().chat.completions.create(
                 model=self.model, messages=[m.model_dump() for m in messages], temperature=0.2,
-                response_format={"type": "json_schema", "json_schema": _SCHEMA})
+                response_format={"type": "json_schema", "json_schema": _SCHEMA},
+                max_completion_tokens=max_tokens, timeout=timeout)
         except openai.APITimeoutError as exc:
             raise ProviderError("timeout", f"LLM timed out: {exc}", model=self.model) from None
         except openai.OpenAIError as exc:  # status errors after retries, connection errors, auth

@@ -20,6 +20,7 @@ class Provider(Protocol):
     name: str
     model: str
 
-    def complete(self, messages: list[ChatMessage]) -> Completion:
-        """Answer the conversation in `messages` (system prompt first) with a validated decision."""
+    def complete(self, messages: list[ChatMessage], *, max_tokens: int, timeout: float) -> Completion:
+        """Answer the conversation in `messages` (system prompt first) with a validated decision,
+        in at most `max_tokens` completion tokens, each attempt within `timeout` seconds."""
         ...

@@ -35,7 +35,11 @@ class Completion(BaseModel):
 
 
 class BotRunTask(MessageTask):
-    """Body of a `bot_run` Cloud Task: one inbound message to answer."""
+    """Body of a `bot_run` Cloud Task: one inbound message to answer. A run its workspace's AI
+    limits delayed is enqueued again with `delays` + 1, and `admitted` once it has counted in a
+    request window (it then waits only for a concurrency slot)."""
+    admitted: bool = False
+    delays: int = Field(default=0, ge=0, le=100_000)
 
 
 class BotRun(Output):
@@ -54,6 +58,7 @@ class BotRun(Output):
     tokensIn: int = 0
     tokensOut: int = 0
     durationMs: int = 0
+    delays: int = 0                     # times the workspace's AI limits delayed it first
     costUsd: float = 0.0
     createdAt: Timestamp | None = None
 

@@ -81,6 +81,7 @@ class AssignmentTask(BaseModel):
 
     workspaceId: DocId
     escalationId: DocId | None = None   # the one that asked, for logs
+    followUp: int = Field(default=0, ge=0, le=100_000)   # runs before it found the workspace busy
 
 
 class TimeoutTask(MessageTask):

@@ -29,6 +29,12 @@ def read(ref, transaction=None) -> dict | None:
     return snap.to_dict() if snap.exists else None
 
 
+def read_all(refs: list) -> list[dict | None]:
+    """Several documents in one round trip, in the order of `refs` (None for a missing one)."""
+    snaps = {snap.reference.path: snap for snap in clients.firestore().get_all(refs)}
+    return [snaps[ref.path].to_dict() if snaps[ref.path].exists else None for ref in refs]
+
+
 def valid_id(value) -> bool:
     """Whether `value` can be a Firestore document id: text, no path separator, not reserved.
 

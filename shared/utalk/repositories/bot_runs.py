@@ -12,15 +12,18 @@ class BotRunRepository:
         self.scope = WorkspaceScope(workspace_id)
         self.runs = self.scope.collection("botRuns")
 
+    def ref(self, run_id: str):
+        return self.runs.document(run_id)
+
     def get(self, run_id: str) -> dict | None:
-        return read(self.runs.document(run_id))
+        return read(self.ref(run_id))
 
     def save(self, run: dict) -> None:
         """Keyed by the inbound message, so a retried run overwrites instead of adding a second."""
-        self.runs.document(run["id"]).set({**run, "createdAt": firestore.SERVER_TIMESTAMP})
+        self.ref(run["id"]).set({**run, "createdAt": firestore.SERVER_TIMESTAMP})
 
     def set_outcome(self, run_id: str, outcome: str) -> None:
         try:
-            self.runs.document(run_id).update({"outcome": outcome})
+            self.ref(run_id).update({"outcome": outcome})
         except NotFound:   # the workspace's data is gone (deleted meanwhile): nothing to annotate
             pass

@@ -118,7 +118,7 @@ class EscalationRepository:
 
         return self._run(run)
 
-    # -- assignment (run from the `assignments` queue, concurrency 1) ----------------------------
+    # -- assignment (runs of one workspace never overlap: services/assignment_runs.py) --------
     def assign_next_agent(self, escalation_id: str, route_by_skill: bool,
                           offer_expires_at: datetime | None = None) -> Outcome:
         """Offer a waiting escalation to the best available agent; note says why not if it cannot.

@@ -2,8 +2,8 @@
 offers it makes, and the workspace's business hours.
 
 Every request for assignment (a new escalation, a freed slot, an agent coming online, an offer
-back in the queue) enqueues an `assignment_run` task; that queue runs one task at a time, so the
-read-decide-write on the agent documents never contends (DESIGN.md, hot documents). Each
+back in the queue) enqueues an `assignment_run` task; a workspace's runs never overlap (a lease,
+services/assignment_runs.py), so the read-decide-write on the agent documents never contends (DESIGN.md, hot documents). Each
 assignment is still its own transaction that re-checks everything, so even two runs at once could
 not exceed a capacity.
 
@@ -99,7 +99,7 @@ def drain(workspace_id: str) -> dict:
             break
         progress = False
         for esc in waiting:
-            # Contended (only when runs overlap, never through the concurrency-1 queue) propagates:
+            # Contended (only when runs overlap, never under the workspace's lease) propagates:
             # nothing was written and the task handler answers 503, so Cloud Tasks tries again.
             expires = clock.now() + timedelta(seconds=lapse) if lapse > 0 else None
             outcome = repo.assign_next_agent(esc["id"], route_by_skill, expires)

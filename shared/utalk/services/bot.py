@@ -2,7 +2,9 @@
 
 Idempotent per inbound message: the BotRun id and the reply's message id are derived from the
 inbound message id, so a redelivered run reuses the recorded decision (no second LLM call, no
-second cost) and `queue_outbound` sends nothing twice.
+second cost) and `queue_outbound` sends nothing twice. A run over its workspace's AI limits
+(services/bot_limits.py) calls nothing and schedules itself again: a new task named after the
+message and how often it was delayed, so a retried delay schedules nothing twice.
 """
 from __future__ import annotations
 
@@ -12,14 +14,16 @@ import uuid
 from utalk import clock, logs, tasks
 from utalk.ai import ProviderError, provider_for
 from utalk.ai import context
+from utalk.ai.limits import AiLimits
 from utalk.ai.pricing import cost_usd
 from utalk.models.bot import BotDecision, BotRunTask, Completion
 from utalk.models.escalations import TimeoutTask
+from utalk.repositories.base import read_all
 from utalk.repositories.bot_runs import BotRunRepository
 from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.messages import MessageRepository
 from utalk.repositories.workspaces import workspace_settings
-from utalk.services import analytics, business_hours, escalation
+from utalk.services import analytics, bot_limits, business_hours, escalation
 from utalk.text import find_keyword
 
 log = logs.get("bot")
@@ -66,16 +70,17 @@ def dispatch(workspace_id: str, conversation_id: str, message_id: str) -> dict:
     # Before the bot run is enqueued, so the episode's opening precedes its first answer.
     analytics.customer_message(workspace_id, conv, message_id, cfg)
     done = {}
+    # The bot run first: the customer waits for it, while the timeout check is hours away.
+    if bot_may_answer(cfg.get("bot") or {}, conv):
+        tasks.enqueue("bot_run", BotRunTask(workspaceId=workspace_id, conversationId=conversation_id,
+                                            messageId=message_id), dedup_key=message_id)
+        done["botRun"] = True
     hours = float((cfg.get("escalation") or {}).get("timeoutHours", DEFAULT_TIMEOUT_HOURS) or 0)
     if hours > 0 and conv.get("status") not in ("escalated", "closed"):
         tasks.enqueue("escalation_timeout", TimeoutTask(workspaceId=workspace_id, conversationId=conversation_id,
                                                         messageId=message_id),
                       delay_seconds=hours * 3600, dedup_key=message_id)
         done["timeoutInSeconds"] = hours * 3600
-    if bot_may_answer(cfg.get("bot") or {}, conv):
-        tasks.enqueue("bot_run", BotRunTask(workspaceId=workspace_id, conversationId=conversation_id,
-                                            messageId=message_id), dedup_key=message_id)
-        done["botRun"] = True
     return done
 
 
@@ -98,26 +103,28 @@ def _handover(workspace_id: str, conv_id: str, channel: str | None, msg_id: str,
     return {"escalated": reason, "escalationId": esc["id"]}
 
 
-def _call_llm(workspace_id: str, conv_id: str, message: dict, bot_cfg: dict) -> dict:
-    """Call the provider once per inbound message and record the BotRun; a retry reads it back."""
+def _call_llm(workspace_id: str, conv_id: str, message: dict, bot_cfg: dict, limits: AiLimits, *,
+              admitted: bool, delays: int) -> dict:
+    """Call the provider once for this inbound message and record the BotRun (a retry finds it
+    and never comes here). Raises bot_limits.Delayed, before calling anything, while the
+    workspace is at a limit."""
     runs = BotRunRepository(workspace_id)
     rid = run_id(message["id"])
-    recorded = runs.get(rid)
-    if recorded is not None:
-        return recorded
     history, _ = MessageRepository(workspace_id).list(conv_id, HISTORY_LIMIT, None)
     at = message.get("createdAt")
     history = [m for m in reversed(history) if at is None or m.get("createdAt") is None or m["createdAt"] <= at]
-    prompt = context.build(bot_cfg.get("systemPrompt"), history)
+    prompt = context.build(bot_cfg.get("systemPrompt"), history, budget=limits.context_tokens)
     provider = provider_for(bot_cfg)
-    started = time.perf_counter()
     completion: Completion | None = None
     error: ProviderError | None = None
-    try:
-        completion = provider.complete(prompt)
-    except ProviderError as exc:
-        error = exc
-    duration_ms = int((time.perf_counter() - started) * 1000)
+    with bot_limits.provider_call(workspace_id, limits, message["id"], admitted=admitted, delays=delays):
+        started = time.perf_counter()
+        try:
+            completion = provider.complete(prompt, max_tokens=limits.completion_tokens,
+                                           timeout=limits.provider_timeout())
+        except ProviderError as exc:
+            error = exc
+        duration_ms = int((time.perf_counter() - started) * 1000)
     model = completion.model if completion else (error.model or provider.model)
     tokens_in, tokens_out = (completion.tokens_in, completion.tokens_out) if completion else (0, 0)
     run = {"id": rid, "workspaceId": workspace_id, "conversationId": conv_id, "messageId": message["id"],
@@ -125,7 +132,7 @@ def _call_llm(workspace_id: str, conv_id: str, message: dict, bot_cfg: dict) -> 
            "response": completion.raw if completion else (error.raw or None),
            "decision": completion.decision.model_dump() if completion else None,
            "error": f"{error.kind}: {error}" if error else None, "errorKind": error.kind if error else None,
-           "tokensIn": tokens_in, "tokensOut": tokens_out, "durationMs": duration_ms,
+           "tokensIn": tokens_in, "tokensOut": tokens_out, "durationMs": duration_ms, "delays": delays,
            "costUsd": cost_usd(model, tokens_in, tokens_out), "outcome": None}
     runs.save(run)
     log.info("bot run %s: %s %s in %d ms, %d/%d tokens, $%.6f", rid, provider.name, model, duration_ms,
@@ -133,12 +140,25 @@ def _call_llm(workspace_id: str, conv_id: str, message: dict, bot_cfg: dict) -> 
     return run
 
 
-def run(workspace_id: str, conversation_id: str, message_id: str) -> dict:
-    """Answer one inbound customer message, or hand the conversation over to an agent."""
+def _again(workspace_id: str, conversation_id: str, message_id: str, delays: int, delay: bot_limits.Delayed) -> dict:
+    """Schedule this message's run again after `delay` (named, so a retried delay adds nothing)."""
+    tasks.enqueue("bot_run", BotRunTask(workspaceId=workspace_id, conversationId=conversation_id, messageId=message_id,
+                                        admitted=delay.admitted, delays=delays + 1),
+                  delay_seconds=delay.seconds, dedup_key=f"{message_id}:delay:{delays + 1}")
+    log.info("bot run of %s delayed %.1f s (%s)", message_id, delay.seconds, delay.reason,
+             extra={"workspaceId": workspace_id, "delayed": delay.reason, "delays": delays + 1})
+    return {"delayed": delay.reason, "inSeconds": round(delay.seconds, 1)}
+
+
+def run(workspace_id: str, conversation_id: str, message_id: str, *, admitted: bool = False, delays: int = 0) -> dict:
+    """Answer one inbound customer message, or hand the conversation over to an agent.
+    `admitted`/`delays`: this run was delayed before (bot_limits), and whether it already counted."""
     cfg = workspace_settings(workspace_id)
     bot_cfg, esc_cfg = cfg.get("bot") or {}, cfg.get("escalation") or {}
-    conv = ConversationRepository(workspace_id).get(conversation_id)
-    message = MessageRepository(workspace_id).get(conversation_id, message_id)
+    runs = BotRunRepository(workspace_id)
+    conv, message, recorded = read_all([ConversationRepository(workspace_id).ref(conversation_id),
+                                        MessageRepository(workspace_id).ref(conversation_id, message_id),
+                                        runs.ref(run_id(message_id))])
     if conv is None or message is None:
         return {"skipped": "gone"}
     if message.get("direction") != "inbound" or message.get("senderType", "customer") != "customer":
@@ -153,9 +173,12 @@ def run(workspace_id: str, conversation_id: str, message_id: str) -> dict:
         return _handover(workspace_id, conversation_id, channel, message_id, holding, reason="keyword",
                          detail=keyword, cfg=cfg)
 
-    recorded = _call_llm(workspace_id, conversation_id, message, bot_cfg)
+    try:
+        recorded = recorded or _call_llm(workspace_id, conversation_id, message, bot_cfg,
+                                         AiLimits.from_settings(cfg), admitted=admitted, delays=delays)
+    except bot_limits.Delayed as delay:
+        return _again(workspace_id, conversation_id, message_id, delays, delay)
     analytics.bot_run(workspace_id, channel, recorded)   # also for a run found recorded: counted once
-    runs = BotRunRepository(workspace_id)
     if recorded.get("decision") is None:
         runs.set_outcome(recorded["id"], "failed")
         return _handover(workspace_id, conversation_id, channel, message_id, holding,
