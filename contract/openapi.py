@@ -200,6 +200,9 @@ def _error_responses() -> dict:
             "example": {"error": {"code": code, "message": description, "details": None}}}}}
         if status == 429:
             resp["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}}
+        if status == 503:  # a Google backend unavailable (retry_later) says when; a misconfigured instance does not
+            resp["headers"] = {"Retry-After": {"schema": {"type": "integer"},
+                                               "description": "Seconds to wait (absent: misconfigured)"}}
         out[name] = resp
     return out
 
