@@ -196,6 +196,17 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("media_upload_complete", "api_media:complete_upload", "POST", f"{API}/media/{{mediaId}}/complete",
              secrets=JWT),
     Function("media_get", "api_media:get", "GET", f"{API}/media/{{mediaId}}", secrets=JWT),
+    # web chat visitors (issue 18): public, authenticated by the visitor's own token, CORS per channel
+    Function("webchat_session", "api_webchat:open_session", "POST", f"{API}/webchat/{{channelKey}}/sessions",
+             secrets=JWT + SEALED),
+    Function("webchat_send", "api_webchat:send", "POST", f"{API}/webchat/{{channelKey}}/messages",
+             secrets=JWT + SEALED),
+    Function("webchat_history", "api_webchat:history", "GET", f"{API}/webchat/{{channelKey}}/messages",
+             secrets=JWT + SEALED),
+    Function("webchat_typing", "api_webchat:typing", "POST", f"{API}/webchat/{{channelKey}}/typing",
+             secrets=JWT + SEALED),
+    Function("webchat_read", "api_webchat:mark_read", "POST", f"{API}/webchat/{{channelKey}}/read",
+             secrets=JWT + SEALED),
     # scheduled jobs (issue 13): Cloud Scheduler calls them with the invoker's OIDC token
     Function("assignment_sweep", "job_assignment:sweep", schedule="* * * * *", public=False, timeout_seconds=300),
 )

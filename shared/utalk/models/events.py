@@ -45,6 +45,12 @@ class ConversationUpdated(Output):
     lastMessage: LastMessage | None = None
 
 
+class Typing(Output):
+    """`typing:start|stop` published for a web visitor (agents' own typing goes socket to socket)."""
+    conversationId: str
+    userId: str                               # the visitor's address, `web:<visitorId>`
+
+
 class ConversationNew(Output):
     """`conversation:new`: a customer opened a conversation."""
     conversationId: str
@@ -57,7 +63,8 @@ class ConversationNew(Output):
 EVENT_PAYLOADS = {"message:new": MessageNew, "message:sent": MessageStatusChanged,
                   "message:delivered": MessageStatusChanged, "message:read": MessageStatusChanged,
                   "message:failed": MessageStatusChanged, "conversation:updated": ConversationUpdated,
-                  "conversation:new": ConversationNew, "media:uploaded": MediaUploaded}
+                  "conversation:new": ConversationNew, "media:uploaded": MediaUploaded,
+                  "typing:start": Typing, "typing:stop": Typing}
 
 __all__ = ["Conversation", "ConversationNew", "ConversationUpdated", "EVENT_PAYLOADS", "EventName",
-           "MediaUploaded", "MessageNew", "MessageStatusChanged"]
+           "MediaUploaded", "MessageNew", "MessageStatusChanged", "Typing"]
