@@ -28,7 +28,8 @@ class WebChat:
         return f"/api/v1/webchat/{self.key}/{route}"
 
 
-def web_channel(api, bot: bool = False, identity: bool = False, **settings) -> WebChat:
+def web_channel(api, bot: bool = False, identity: bool = False, origins: tuple[str, ...] = (),
+                **settings) -> WebChat:
     admin = helpers.new_admin()
     changes = {f"settings.{k}": v for k, v in settings.items()}
     if not bot:
@@ -36,7 +37,7 @@ def web_channel(api, bot: bool = False, identity: bool = False, **settings) -> W
     if changes:
         db().collection("workspaces").document(admin["workspaceId"]).update(changes)
     authed = api.with_token(helpers.login(api, admin["email"])["token"])
-    body = {"type": "web", "name": "Tienda web", "allowedOrigins": [SHOP, "http://localhost:8000"],
+    body = {"type": "web", "name": "Tienda web", "allowedOrigins": list(origins) or [SHOP, "http://localhost:8000"],
             "widget": {"title": "Tienda Luna", "greeting": "¡Hola! ¿En qué te ayudamos?"}}
     if identity:
         body["credentials"] = {"identitySecret": IDENTITY_SECRET}
