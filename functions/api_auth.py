@@ -6,7 +6,7 @@ from utalk.services import auth
 
 @http.endpoint("auth_login", auth=False, body=LoginIn)
 def login(call: http.Call):
-    return auth.login(call.body.email, call.body.password)
+    return auth.login(call.body.email, call.body.password, call.client_ip)
 
 
 @http.endpoint("auth_refresh", auth=False, body=RefreshIn)

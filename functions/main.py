@@ -31,11 +31,15 @@ def __getattr__(name: str):
     from utalk.config import ConfigError
 
     try:
-        return getattr(importlib.import_module(module), attr)
+        target = getattr(importlib.import_module(module), attr)
     except ConfigError as exc:
         # A module that checks its configuration as it loads: functions-framework imports it before
         # any request, so refuse every request instead (503, logged loudly at each one).
         return _refusing(name, exc)
+    if fn.path:  # functions-framework is building this function's app: its own errors in our envelope
+        from utalk import http
+        http.install_error_handlers()
+    return target
 
 
 def _refusing(name: str, error: Exception):

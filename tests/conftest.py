@@ -6,6 +6,7 @@ and the gateway subprocess talk to the same emulators.
 from __future__ import annotations
 
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -43,19 +44,28 @@ def clean(stack):
 
 
 class Api:
-    """requests against the gateway, with an optional bearer token."""
+    """requests against the gateway, with an optional bearer token, from one client address.
 
-    def __init__(self, base: str, token: str | None = None):
+    Each client has its own address in X-Forwarded-For, the entry Google's front end appends in
+    production (utalk.http.client_ip), so per-IP limits count each test's clients on their own.
+    """
+
+    def __init__(self, base: str, token: str | None = None, ip: str | None = None):
         self.base, self.token = base, token
+        self.ip = ip or f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
         self.session = requests.Session()
 
     def with_token(self, token: str | None) -> "Api":
-        return Api(self.base, token)
+        return Api(self.base, token, self.ip)
+
+    def from_ip(self, ip: str) -> "Api":
+        return Api(self.base, self.token, ip)
 
     def request(self, method: str, path: str, **kw) -> requests.Response:
         headers = kw.pop("headers", {}) or {}
         if self.token and "Authorization" not in headers:
             headers["Authorization"] = f"Bearer {self.token}"
+        headers.setdefault("X-Forwarded-For", self.ip)
         return self.session.request(method, self.base + path, headers=headers, timeout=30, **kw)
 
     def get(self, path, **kw):
@@ -77,6 +87,13 @@ class Api:
 @pytest.fixture
 def api(clean) -> Api:
     return Api(f"http://127.0.0.1:{clean.ports.gateway}")
+
+
+@pytest.fixture(scope="module")
+def module_api(stack) -> Api:
+    """A fresh Firestore once per module, for tests that share what a module fixture builds."""
+    stack.reset_firestore()
+    return Api(f"http://127.0.0.1:{stack.ports.gateway}")
 
 
 def _running(fake):

@@ -60,11 +60,16 @@ class UnsupportedMediaType(ApiError):
 
 
 class RateLimited(ApiError):
+    """429 with `Retry-After`; details say which limit (its name, allowance and window) was hit."""
     status, code = 429, "rate_limited"
 
-    def __init__(self, message: str = "Too many requests", *, retry_after: int = 60, **kw):
-        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))}, **kw)
-        self.details = self.details or {"retryAfterSeconds": max(1, int(retry_after))}
+    def __init__(self, message: str = "Too many requests", *, retry_after: int = 60, limit: str | None = None,
+                 allowed: int | None = None, window_seconds: int | None = None):
+        seconds = max(1, int(retry_after))
+        details = {"retryAfterSeconds": seconds}
+        if limit:
+            details.update(limit=limit, allowed=allowed, windowSeconds=window_seconds)
+        super().__init__(message, details=details, headers={"Retry-After": str(seconds)})
 
 
 class Unavailable(ApiError):

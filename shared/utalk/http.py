@@ -2,13 +2,16 @@
 
 `endpoint(name, ...)` wraps a handler with: request id and trace on every log line, CORS for the
 configured origins, the spec's security headers, method check, body size limit (413), bearer-token
-authentication and role check, JSON and query-string validation through pydantic models, and the
-error envelope `{"error": {"code", "message", "details"}}`. A handler receives a `Call` and returns
-data (dict, list or pydantic model), `(data, status)`, or a ready `flask.Response`.
+authentication, the route's rate limits (utalk/limits.py: per user, per client IP, per endpoint; 429),
+role check, JSON and query-string validation through pydantic models, and the error envelope
+`{"error": {"code", "message", "details"}}`. A handler receives a `Call` and returns data (dict, list
+or pydantic model), `(data, status)`, or a ready `flask.Response`.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
 import re
 import time
 import uuid
@@ -17,11 +20,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import flask
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
 
 if TYPE_CHECKING:
     from utalk.auth.tokens import Principal
 
-from utalk import errors, logs, manifest
+from utalk import errors, limits, logs, manifest
 from utalk.config import ConfigError, settings, startup_error
 
 log = logs.get("http")
@@ -38,6 +42,12 @@ SECURITY_HEADERS = {
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, X-Requested-With, X-Request-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Firestore's own limit on nested maps and arrays: anything deeper could never be stored, and
+# deeper still would exhaust the parser's recursion (a 500) long before the 10 MB body limit.
+MAX_JSON_DEPTH = 20
+# How many X-Forwarded-For entries, counted from the right, Google's infrastructure appended
+# (see client_ip): 1 when a function is called at its own URL, 2 behind a load balancer.
+FORWARDED_HOPS = max(1, int(os.environ.get("UTALK_FORWARDED_HOPS", "1")))
 
 
 @dataclass
@@ -54,6 +64,10 @@ class Call:
     def workspace_id(self) -> str:
         assert self.principal is not None
         return self.principal.workspace_id
+
+    @property
+    def client_ip(self) -> str:
+        return client_ip(self.request)
 
 
 def _field_errors(exc: ValidationError) -> list[dict]:
@@ -75,6 +89,20 @@ def error_response(err: errors.ApiError) -> flask.Response:
     return resp
 
 
+def _http_error(exc: HTTPException) -> errors.ApiError:
+    """An error werkzeug or Flask raised (unroutable path, unreadable form) as one of ours."""
+    codes = {404: "route_not_found", 405: "method_not_allowed", 413: "payload_too_large",
+             415: "unsupported_media_type"}
+    return errors.ApiError(exc.description or exc.name, code=codes.get(exc.code, "bad_request"),
+                           status=exc.code or 400)
+
+
+def _flask_error(exc: HTTPException) -> flask.Response:
+    resp = error_response(_http_error(exc))
+    resp.headers.update(SECURITY_HEADERS)
+    return resp
+
+
 def refuse_misconfigured() -> flask.Response:
     """Fail closed: what every route of an instance with a bad configuration answers (the reason
     is in this instance's CRITICAL log line, never told to the caller)."""
@@ -82,6 +110,22 @@ def refuse_misconfigured() -> flask.Response:
                                              code="misconfigured"))
     resp.headers.update(SECURITY_HEADERS)
     return resp
+
+
+def install_error_handlers() -> None:
+    """Answer the errors Flask raises before any function runs (a path its router refuses, such as
+    one with a newline; functions-framework's /favicon.ico) with the envelope too, on the
+    functions-framework app being built (functions/main.py calls this while it loads a target)."""
+    if flask.has_app_context():
+        flask.current_app.register_error_handler(HTTPException, _flask_error)
+
+
+def _contended(exc: BaseException) -> bool:
+    """A Firestore transaction that kept aborting on a document other requests were changing
+    (the client library gives up with a ValueError caused by the last Aborted)."""
+    from google.api_core.exceptions import Aborted  # loaded with the Firestore client already
+
+    return isinstance(exc, Aborted) or isinstance(exc.__cause__, Aborted)
 
 
 def request_id(request: flask.Request) -> str:
@@ -118,14 +162,64 @@ def authenticate(request: flask.Request) -> "Principal":
         raise errors.Unauthorized("Invalid or expired token", code="invalid_token") from None
 
 
+def client_ip(request: flask.Request) -> str:
+    """The caller's address, as the per-IP limits key it.
+
+    Google's front end appends the address it accepted the connection from to X-Forwarded-For
+    (and a load balancer or API Gateway its own after it); whatever stands to the left of Google's
+    entries came from the client and can say anything. So the one entry trusted is the
+    FORWARDED_HOPS-th from the right. Without the header (the local gateway called directly) it is
+    the socket's peer. An IPv6 client is keyed by its /64, the block one subscriber gets.
+    """
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")
+    value = forwarded[-FORWARDED_HOPS].strip() if len(forwarded) >= FORWARDED_HOPS and forwarded[-1] else ""
+    try:
+        address = ipaddress.ip_address(value or request.remote_addr or "")
+    except ValueError:
+        return "unknown"
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: UTF-8 only, no NaN/Infinity, no lone surrogates, at most MAX_JSON_DEPTH deep."""
+    try:
+        data = json.loads(raw.decode("utf-8") if raw else "null", parse_constant=_not_json)
+    except RecursionError:
+        raise errors.BadRequest(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", code="invalid_json") from None
+    except (ValueError, UnicodeDecodeError):
+        raise errors.BadRequest("Malformed JSON body", code="invalid_json") from None
+    stack = [(data, 0)]  # iterative: the check itself must not recurse as deep as the input
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                raise errors.BadRequest(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", code="invalid_json")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    stack.append((key, depth))
+                stack.append((item, depth + 1))
+        elif isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # "\ud800": valid JSON, but no Unicode text (nor storable)
+                raise errors.BadRequest("JSON strings must be Unicode text (lone surrogate escape)",
+                                        code="invalid_json") from None
+    return data
+
+
 def _read_json(request: flask.Request, model: type[BaseModel]):
     if not (request.mimetype or "").endswith("json"):
         raise errors.UnsupportedMediaType("Body must be application/json")
-    raw = request.get_data(cache=True)
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise errors.BadRequest("Malformed JSON body", code="invalid_json") from None
+    data = parse_json(request.get_data(cache=True))
     if not isinstance(data, dict):
         raise errors.BadRequest("JSON body must be an object", code="invalid_json")
     try:
@@ -163,6 +257,16 @@ def check_size(request: flask.Request, streamed_limit: int | None = None) -> Non
         request._cached_data = data  # what get_data() returns from now on
 
 
+def _count(call: Call, plan) -> None:
+    """Count the request against each limit of the route's plan, keyed by user or client IP."""
+    from utalk import ratelimit  # on the first limited request: health.py's liveness never loads it
+
+    def key(scope: str) -> str:
+        return f"{call.principal.workspace_id}/{call.principal.user_id}" if scope == "user" else call.client_ip
+
+    ratelimit.take(*[(limit, key(scope)) for limit, scope in plan])
+
+
 def endpoint(name: str, *, role: str | None = None, auth: bool = True,
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
              cors: Callable[[dict[str, str]], tuple[str, ...]] | None = None,
@@ -171,6 +275,9 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
     the origins this route answers to instead of UTALK_CORS_ORIGINS (a web chat's own sites)."""
     fn = manifest.get(name)
     route = manifest.route_regex(fn.path)
+    plan = limits.plan(name, fn.path, auth)
+    if not auth and any(scope == "user" for _, scope in plan):
+        raise ValueError(f"{name}: a per-user limit needs an authenticated route")
 
     def origins(request: flask.Request) -> tuple[str, ...]:
         if cors is None:
@@ -219,8 +326,10 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                 call = Call(request=request, request_id=rid, params=match.groupdict())
                 if auth:
                     call.principal = authenticate(request)
-                    if role and not call.principal.at_least(role):
-                        raise errors.Forbidden(f"Requires role {role}", code="insufficient_role")
+                if plan:  # counted before anything else is done for the caller
+                    _count(call, plan)
+                if auth and role and not call.principal.at_least(role):
+                    raise errors.Forbidden(f"Requires role {role}", code="insufficient_role")
                 if query is not None:
                     call.query = _read_query(request, query)
                 if body is not None:
@@ -228,10 +337,17 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                 result = handler(call)
             except errors.ApiError as err:
                 return error_response(err)
+            except HTTPException as exc:  # werkzeug refusing what it parses for us (a form, say)
+                return error_response(_http_error(exc))
             except ConfigError:  # a secret this call needs is missing: logged, 503 until it is mounted
                 log.exception("configuration error in %s", name, extra={"function": name})
                 return refuse_misconfigured()
-            except Exception:  # a bug, not bad input: log it whole, tell the client only the id
+            except Exception as exc:
+                if _contended(exc):  # load, not a bug: the caller may simply try again
+                    log.warning("transaction contended in %s", name, extra={"function": name})
+                    return error_response(errors.Conflict("Another request changed this at the same time; retry",
+                                                          code="concurrent_update", headers={"Retry-After": "1"}))
+                # A bug, not bad input: log it whole, tell the client only the id.
                 log.exception("unhandled error in %s", name, extra={"function": name})
                 return error_response(errors.ApiError(
                     "Internal error", code="internal", status=500, details={"requestId": rid}))
@@ -244,6 +360,8 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
         entry.__name__ = name
         entry.__doc__ = handler.__doc__
         entry.handler = handler  # for unit tests of the pure logic
+        entry.body_model, entry.query_model = body, query  # what it validates (the garbage test reads them)
+        entry.authenticated, entry.limits = auth, plan  # who may call, what each call is counted against
         return entry
 
     return wrap

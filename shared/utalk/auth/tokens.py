@@ -2,9 +2,14 @@
 
 Only HS256 is accepted: `alg: none`, other algorithms, a bad signature, a wrong audience or
 issuer, a missing claim or an expired token are all rejected the same way.
+
+Rotation (docs/security.md): tokens are signed with UTALK_JWT_SECRET only; while a rotation is under
+way UTALK_JWT_SECRET_PREVIOUS (comma-separated) still verifies the tokens signed before it, so
+nobody is logged out. Drop it once the access TTL has passed.
 """
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -47,12 +52,24 @@ def issue_access_token(user_id: str, role: str, workspace_id: str, tenant_id: st
     return jwt.encode(claims, settings().jwt_secret, algorithm=ALGORITHM), exp
 
 
+def _verifying_secrets() -> list[str]:
+    previous = [s.strip() for s in os.environ.get("UTALK_JWT_SECRET_PREVIOUS", "").split(",")]
+    return [settings().jwt_secret] + [s for s in previous if len(s) >= 32]
+
+
 def verify_access_token(token: str) -> Principal:
-    try:
-        claims = jwt.decode(token, settings().jwt_secret, algorithms=[ALGORITHM], audience=AUDIENCE,
-                            issuer=ISSUER, options={"require": _REQUIRED})
-    except jwt.PyJWTError as exc:
-        raise InvalidToken(type(exc).__name__) from None
+    claims = None
+    for secret in _verifying_secrets():
+        try:
+            claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=AUDIENCE,
+                                issuer=ISSUER, options={"require": _REQUIRED})
+            break
+        except jwt.InvalidSignatureError:
+            continue    # signed before a rotation, perhaps: the next secret may verify it
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(type(exc).__name__) from None
+    if claims is None:
+        raise InvalidToken("InvalidSignatureError")
     role, ws, tenant = claims.get("role"), claims.get("workspaceId"), claims.get("tenantId")
     if claims.get("type") != "access" or role not in ROLES or not isinstance(ws, str) or not ws \
             or not isinstance(tenant, str) or not tenant:

@@ -24,6 +24,7 @@ from utalk.channels import credentials, fetch, routes
 from utalk.channels.base import (Attachment, InboundItem, Outbound, PermanentSendError, SendResult, StatusUpdate,
                                  TransientSendError)
 from utalk.config import settings
+from utalk.models.channels import E164
 from utalk.models.messages import MAX_TEXT
 from utalk.services.conversations import conversation_id
 
@@ -89,8 +90,9 @@ def inbound(form, url: str, signature: str | None) -> tuple[routes.Entry, Inboun
     `X-Twilio-Signature` checked with the auth token of that number's channel (the one its
     workspace submitted, opened from the route cache)."""
     to = address(form.get("To"))
-    if not to or not form.get("MessageSid") or not form.get("From"):
-        raise errors.BadRequest("MessageSid, From and To are required", code="invalid_webhook")
+    # Both ends must be WhatsApp numbers before either names a document (a route, a conversation).
+    if not E164.match(to) or not E164.match(address(form.get("From"))) or not form.get("MessageSid"):
+        raise errors.BadRequest("MessageSid, From and To (whatsapp:+E.164) are required", code="invalid_webhook")
     entry = routes.by_address("whatsapp", to)
     if entry is None:
         raise errors.NotFound("No channel for this number", code="unknown_channel")

@@ -15,7 +15,6 @@ MAX_FILES_PER_UPLOAD = 10               # spec: maxFilesPerUpload
 MAX_FILES_PER_CONVERSATION = 1000       # spec: media.maxFilesPerConversation
 MAX_MEDIA_PER_MESSAGE = 10              # spec: messages.maxMediaPerMessage
 WORKSPACE_QUOTA_BYTES = 10 * 1024 * MB  # spec: maxStoragePerWorkspace
-UPLOADS_PER_MINUTE = 10                 # spec: media upload, files per minute per user
 RETENTION_DAYS = 730                    # spec: retentionPeriod 2 years (workspace `settings.mediaRetentionDays`)
 UPLOAD_URL_SECONDS = 15 * 60            # a signed PUT URL's validity
 DOWNLOAD_URL_SECONDS = 10 * 60          # a signed GET URL's validity (API readers and providers)

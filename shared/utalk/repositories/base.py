@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timezone
+from typing import Any, Callable
 
 from utalk import clients, errors
 
@@ -27,9 +29,19 @@ def read(ref, transaction=None) -> dict | None:
     return snap.to_dict() if snap.exists else None
 
 
+def valid_id(value) -> bool:
+    """Whether `value` can be a Firestore document id: text, no path separator, not reserved.
+
+    Stricter than Firestore (printable, at most 200 characters): ids we mint are short and plain,
+    so anything else in a URL or a cursor is someone's garbage, not a document of ours.
+    """
+    return (isinstance(value, str) and 0 < len(value) <= 200 and value.isprintable() and "/" not in value
+            and value not in (".", "..") and not value.startswith("__"))
+
+
 def safe_id(value: str, what: str = "id") -> str:
     """Ids from URLs become document ids: reject what Firestore would read as a path."""
-    if not value or len(value) > 200 or "/" in value or value in (".", "..") or value.startswith("__"):
+    if not valid_id(value):
         raise errors.NotFound(f"No such {what}")
     return value
 
@@ -39,12 +51,36 @@ def encode_cursor(values: list) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> list:
+def decode_cursor(cursor: str, *fields: Callable[[Any], Any]) -> list:
+    """A cursor's values, each passed through its field's converter (which raises ValueError or
+    TypeError on a wrong value); anything not of that shape is 400 invalid_cursor."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(values, list):
+        if not isinstance(values, list) or len(values) != len(fields):
             raise ValueError
-        return values
-    except (ValueError, TypeError):
+        return [convert(value) for convert, value in zip(fields, values)]
+    except (ValueError, TypeError, RecursionError):
         raise errors.BadRequest("Invalid cursor", code="invalid_cursor") from None
+
+
+def cursor_text(value) -> str:
+    """A cursor field holding a string (an email, say)."""
+    if not isinstance(value, str) or not value.isprintable() or len(value) > 300:
+        raise ValueError("not a cursor string")
+    return value
+
+
+def cursor_id(value) -> str:
+    """A cursor field holding a document id."""
+    if not valid_id(value):
+        raise ValueError("not a document id")
+    return value
+
+
+def cursor_time(value) -> datetime:
+    """A cursor field holding an ISO 8601 timestamp (naive means UTC, as Firestore reads it)."""
+    if not isinstance(value, str):
+        raise TypeError("not a timestamp")
+    at = datetime.fromisoformat(value)
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)

@@ -5,7 +5,8 @@ from google.cloud import firestore
 
 from utalk import errors
 from utalk.repositories import queries
-from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, read, safe_id
+from utalk.repositories.base import (WorkspaceScope, cursor_id, cursor_time, decode_cursor, encode_cursor,
+                                     read, safe_id)
 
 
 class ConversationRepository:
@@ -29,15 +30,8 @@ class ConversationRepository:
             query = query.order_by(name, direction=direction)
         query = query.order_by("__name__", direction="DESCENDING")
         if cursor:
-            values = decode_cursor(cursor)
-            if len(values) != 2 or not isinstance(values[1], str):
-                raise errors.BadRequest("Invalid cursor", code="invalid_cursor")
-            from datetime import datetime
-            try:
-                at = datetime.fromisoformat(values[0])
-            except (TypeError, ValueError):
-                raise errors.BadRequest("Invalid cursor", code="invalid_cursor") from None
-            query = query.start_after([at, self.ref(values[1])])
+            at, last_id = decode_cursor(cursor, cursor_time, cursor_id)
+            query = query.start_after([at, self.ref(last_id)])
         docs = [d.to_dict() for d in query.limit(limit + 1).stream()]
         next_cursor = None
         if len(docs) > limit:

@@ -11,7 +11,7 @@ from google.cloud import firestore
 
 from utalk import errors
 from utalk.repositories import queries
-from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, read, safe_id
+from utalk.repositories.base import WorkspaceScope, cursor_id, decode_cursor, encode_cursor, read, safe_id
 from utalk.repositories.raw_writes import Batch
 
 
@@ -61,10 +61,8 @@ class MessageRepository:
         col = self.conversations.document(safe_id(conversation_id, "conversation")).collection("messages")
         query = col.order_by("createdAt", direction="DESCENDING").order_by("__name__", direction="DESCENDING")
         if cursor:
-            values = decode_cursor(cursor)
-            if len(values) != 1 or not isinstance(values[0], str):
-                raise errors.BadRequest("Invalid cursor", code="invalid_cursor")
-            snap = col.document(safe_id(values[0], "cursor")).get()
+            [last_id] = decode_cursor(cursor, cursor_id)
+            snap = col.document(last_id).get()
             if not snap.exists:
                 raise errors.BadRequest("Invalid cursor", code="invalid_cursor")
             query = query.start_after(snap)

@@ -6,7 +6,7 @@ from google.cloud import firestore
 
 from utalk import clients, errors
 from utalk.repositories import access
-from utalk.repositories.base import WorkspaceScope, decode_cursor, encode_cursor, read, safe_id
+from utalk.repositories.base import WorkspaceScope, cursor_text, decode_cursor, encode_cursor, read, safe_id
 
 EMAILS = "userEmails"
 
@@ -79,7 +79,8 @@ class UserRepository:
             query = query.where(filter=firestore.FieldFilter("status", "==", status))
         query = query.order_by("email")
         if cursor:
-            query = query.start_after({"email": decode_cursor(cursor)[0]})
+            [email] = decode_cursor(cursor, cursor_text)
+            query = query.start_after({"email": email})
         docs = [d.to_dict() for d in query.limit(limit + 1).stream()]
         next_cursor = encode_cursor([docs[limit - 1]["email"]]) if len(docs) > limit else None
         return docs[:limit], next_cursor

@@ -1,7 +1,7 @@
 """Login, refresh-token rotation, logout and "who am I"."""
 from __future__ import annotations
 
-from utalk import errors, logs, ratelimit
+from utalk import errors, limits, logs, ratelimit
 from utalk.auth import passwords, tokens
 from utalk.config import settings
 from utalk.models.users import Tokens
@@ -13,22 +13,35 @@ log = logs.get("auth")
 _BAD_CREDENTIALS = "Invalid email or password"
 
 
-def _throttle_key(email: str) -> str:
-    return f"login-failures:{email}"
+def _reserve(email: str, client_ip: str) -> ratelimit.Taken:
+    """Count a login attempt before its password is verified (utalk/limits.py, "login throttle").
+
+    The address's count on this account goes first, alone: once one address is cut off, its further
+    attempts never reach the account's count, so no single address can lock the owner out. Counting
+    is atomic (blind increments read back from the commit), so concurrent guesses cannot slip past.
+    Fails closed: without the counters no password is verified.
+    """
+    first = ratelimit.take((limits.LOGIN_IP_ACCOUNT, f"{client_ip}|{email}"), fail_open=False)
+    try:
+        return first + ratelimit.take((limits.LOGIN_ACCOUNT, email), (limits.LOGIN_IP, client_ip),
+                                      fail_open=False)
+    except errors.RateLimited:
+        ratelimit.release(first)  # not verified: the address's attempt on this account is not spent
+        raise
 
 
-def login(email: str, password: str) -> Tokens:
+def login(email: str, password: str, client_ip: str) -> Tokens:
     cfg = settings()
-    key = _throttle_key(email)
-    if ratelimit.count(key, cfg.login_window_seconds) >= cfg.login_max_failures:
-        log.warning("login throttled", extra={"reason": "too_many_failures"})
-        raise errors.RateLimited("Too many failed logins; try again later",
-                                 retry_after=ratelimit.retry_after(cfg.login_window_seconds))
+    try:
+        attempt = _reserve(email, client_ip)
+    except errors.RateLimited:
+        log.warning("login throttled", extra={"reason": "too_many_attempts"})
+        raise
     stored = find_login(email)
     ok = passwords.verify_password(stored["passwordHash"] if stored else passwords.dummy_hash(), password)
     if not stored or not ok:
-        ratelimit.add(key, cfg.login_window_seconds)
         raise errors.Unauthorized(_BAD_CREDENTIALS, code="invalid_credentials")
+    ratelimit.release(attempt)  # the right password: only failures count against anyone
     if stored.get("status") != "active":
         raise errors.Forbidden("This account is not active", code="account_inactive")
     owner = {"userId": stored["id"], "workspaceId": stored["workspaceId"], "tenantId": stored["tenantId"]}

@@ -19,7 +19,7 @@ from google.api_core.exceptions import NotFound as GcsNotFound
 from utalk import clients, logs
 from utalk.media import limits
 from utalk.models.common import utcnow
-from utalk.repositories.base import decode_cursor, encode_cursor
+from utalk.repositories.base import cursor_id, decode_cursor, encode_cursor
 from utalk.repositories.media import MediaRepository, Stale
 from utalk.repositories.workspaces import workspace_ids, workspace_settings
 
@@ -32,7 +32,7 @@ def sweep(cursor: str | None = None, limit: int = PAGE, now: datetime | None = N
     """Delete up to `limit` records, resuming at the cursor's workspace."""
     now = now or utcnow()
     counts = {"expired": 0, "abandoned": 0}
-    start, inclusive = (decode_cursor(cursor)[0] if cursor else None), True
+    start, inclusive = (decode_cursor(cursor, cursor_id)[0] if cursor else None), True  # a workspace id
     budget = limit
     while True:
         batch = workspace_ids(start, WORKSPACES_PER_READ, inclusive=inclusive)

@@ -11,7 +11,7 @@
   landed (size, magic bytes) before the record becomes `ready` and is counted. Unfinished uploads
   are swept by `media_retention`.
 Both check the conversation is visible to the caller, its 1,000 files, the uploader's 10 files per
-minute and the workspace's 10 GB (before and, exactly, after counting), and announce
+minute (`utalk/limits.py` MEDIA_UPLOADS) and the workspace's 10 GB (before and, exactly, after counting), and announce
 `media:uploaded` to the conversation's room.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 from utalk import clients, errors, events, logs, pubsub, ratelimit
 from utalk.auth.tokens import Principal
 from utalk.config import settings
+from utalk.limits import MEDIA_UPLOADS
 from utalk.media import limits, multipart, signing, types
 from utalk.models.common import utcnow
 from utalk.models.media import Media, MediaUploaded, StartUpload, UploadTicket
@@ -38,11 +39,12 @@ log = logs.get("media.upload")
 CHUNK_BYTES = 4 * 1024 * 1024           # resumable upload chunk (a multiple of 256 KiB): the memory per file
 
 
-def _charge_upload_rate(principal: Principal, files: int = 1) -> None:
-    """RATE LIMIT: 10 files per minute per user (spec). One place, so it can move to the
-    declarative per-route limits of `http.py` at merge. A blind Increment per file (`take`)."""
-    for _ in range(files):
-        ratelimit.take(f"media-upload:{principal.workspace_id}:{principal.user_id}", limits.UPLOADS_PER_MINUTE, 60)
+def _charge_upload_rate(principal: Principal) -> None:
+    """One file against the uploader's MEDIA_UPLOADS (utalk/limits.py: 10 files a minute, spec).
+
+    Counted here, per file as each arrives, not per request by http.endpoint: one multipart request
+    carries up to 10 files, and a refused file must stop the upload before its bytes are stored."""
+    ratelimit.take((MEDIA_UPLOADS, f"{principal.workspace_id}/{principal.user_id}"))
 
 
 def new_media_id() -> str:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from google.cloud import firestore
 
-from utalk import errors, events, logs, pubsub, ratelimit
+from utalk import errors, events, logs, pubsub
 from utalk.auth.tokens import Principal
 from utalk.channels import adapter_for, credentials
 from utalk.channels.base import Outbound, PermanentSendError, TransientSendError
@@ -31,7 +31,6 @@ from utalk.services import outbound_media
 from utalk.services.conversations import ensure_visible, restricted_to
 
 log = logs.get("messaging")
-SENDS_PER_MINUTE = 60
 SEND_ATTEMPTS = 4
 BACKOFF_SECONDS = 0.5                 # 0.5, 1, 2 s between the attempts
 CLAIM_LEASE = timedelta(seconds=150)  # longer than the sender's timeout: a live claim is never stolen
@@ -74,7 +73,6 @@ def send_from_agent(principal: Principal, body: SendMessage) -> tuple[Message, b
     options = rules_for(conversation.get("channel")).check(
         conversation, sender_type="agent", text=body.text, media=bool(media), location=bool(body.location),
         template=body.template is not None, human_agent_tag=lambda: human_agent_tag(ws))
-    ratelimit.take(f"messages:{ws}:{principal.user_id}", SENDS_PER_MINUTE, 60)
     return _queue_parts(ws, principal, body, media, conversation.get("channel"), options=options)
 
 

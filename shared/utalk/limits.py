@@ -1,0 +1,66 @@
+"""Every rate limit, as data: what `http.endpoint` applies to each route, and the login throttle's.
+
+Each HTTP function gets a plan from `plan()`: the per-user limit on every authenticated route, the
+per-IP limit on every unauthenticated one, plus the rows of `BY_FUNCTION` keyed by manifest name.
+A new route is limited without a line here; a new per-endpoint limit is one row. docs/security.md
+("Limits") lists them with their keys and where their counters live.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+MAX_WRITES_PER_DOCUMENT = 1.0   # per second, sustained: what production Firestore allows one document
+
+
+@dataclass(frozen=True)
+class Limit:
+    """`limit` events per `window_seconds` per key; `name` scopes the keys and names it in 429s.
+
+    Counted by utalk/ratelimit.py in `shards` documents, so that none takes more than
+    MAX_WRITES_PER_DOCUMENT at the limit's full rate.
+    """
+    name: str
+    limit: int
+    window_seconds: int
+
+    @property
+    def shards(self) -> int:
+        return max(1, math.ceil(self.limit / self.window_seconds / MAX_WRITES_PER_DOCUMENT))
+
+    def share(self, shard: int) -> int:
+        """What one shard admits per window (the shares add up to `limit`)."""
+        return self.limit // self.shards + (1 if shard < self.limit % self.shards else 0)
+
+
+USER = Limit("user", 100, 60)                  # spec: 100 requests/minute per user, every authenticated route
+IP = Limit("ip", 60, 60)                       # every unauthenticated route, per client IP (http.client_ip)
+MESSAGES = Limit("messages", 60, 60)           # spec: 60 messages/minute per user
+MEDIA_UPLOADS = Limit("media-uploads", 10, 60)  # spec: 10 files/minute per user, counted per file by media_upload.py
+
+# Per-endpoint limits on top of USER / IP: manifest function name -> ((limit, scope), ...), where the
+# scope "user" keys the count by workspace and user, "ip" by client IP.
+BY_FUNCTION: dict[str, tuple[tuple[Limit, str], ...]] = {
+    "messages_send": ((MESSAGES, "user"),),
+}
+
+# No limiter work at all: provider webhooks are authenticated by their signature and arrive from the
+# providers' own addresses at high rates (an IP limit would drop a busy tenant's customers), and
+# the liveness probe does no I/O that a limit would protect.
+UNLIMITED_PATHS = ("/webhooks/",)
+UNLIMITED = frozenset({"health"})
+
+# The login throttle (services/auth.py), counted before the password is verified, 15-minute windows:
+# one address guessing one account stops after LOGIN_IP_ACCOUNT, so it adds at most that to the
+# account's count and cannot lock the owner out from elsewhere; guesses at one account from many
+# addresses stop at LOGIN_ACCOUNT; one address spraying many accounts stops at LOGIN_IP.
+LOGIN_IP_ACCOUNT = Limit("login-ip-account", 5, 15 * 60)
+LOGIN_ACCOUNT = Limit("login-account", 20, 15 * 60)
+LOGIN_IP = Limit("login-ip", 30, 15 * 60)
+
+
+def plan(name: str, path: str, authenticated: bool) -> tuple[tuple[Limit, str], ...]:
+    """The (limit, scope) pairs every request to function `name` is counted against."""
+    if name in UNLIMITED or path.startswith(UNLIMITED_PATHS):
+        return ()
+    return ((USER, "user") if authenticated else (IP, "ip"),) + BY_FUNCTION.get(name, ())
