@@ -19,16 +19,9 @@ def _visitor(call: http.Call):
                                 call.request.headers.get("Origin"))
 
 
-def _client_ip(request: flask.Request) -> str:
-    """The address Google's front end appended to X-Forwarded-For (the last entry: what stands
-    left of it the client wrote), else the socket's peer (the local gateway called directly)."""
-    forwarded = [p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",") if p.strip()]
-    return forwarded[-1] if forwarded else request.remote_addr or "unknown"
-
-
 @http.endpoint("webchat_session", auth=False, body=OpenSession, cors=_origins)
 def open_session(call: http.Call):
-    return webchat.open_session(call.params["channelKey"], call.body, _client_ip(call.request),
+    return webchat.open_session(call.params["channelKey"], call.body, http.client_ip(call.request),
                                 call.request.headers.get("Origin")), 201
 
 

@@ -38,6 +38,14 @@ IP = Limit("ip", 60, 60)                       # every unauthenticated route, pe
 MESSAGES = Limit("messages", 60, 60)           # spec: 60 messages/minute per user
 MEDIA_UPLOADS = Limit("media-uploads", 10, 60)  # spec: 10 files/minute per user, counted per file by media_upload.py
 
+# Web chat visitors (services/webchat.py counts these itself: a new visitor is known only there, and a
+# visitor is no user), on top of IP on every visitor route. Each new visitor opens a conversation;
+# Chatwoot allows 5 new widget sessions per IP per hour. The widget signals typing at most every 3 s.
+WEBCHAT_NEW_VISITORS = Limit("webchat-new-visitors", 10, 3600)          # per client IP
+WEBCHAT_CONVERSATIONS = Limit("webchat-conversations", 30, 24 * 3600)   # per client IP
+WEBCHAT_MESSAGES = Limit("webchat-messages", 20, 60)                    # per visitor
+WEBCHAT_TYPING = Limit("webchat-typing", 30, 60)                        # per visitor
+
 # Per-endpoint limits on top of USER / IP: manifest function name -> ((limit, scope), ...), where the
 # scope "user" keys the count by workspace and user, "ip" by client IP.
 BY_FUNCTION: dict[str, tuple[tuple[Limit, str], ...]] = {

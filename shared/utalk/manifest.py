@@ -199,8 +199,9 @@ FUNCTIONS: tuple[Function, ...] = (
     # web chat visitors (issue 18): public, authenticated by the visitor's own token, CORS per channel
     Function("webchat_session", "api_webchat:open_session", "POST", f"{API}/webchat/{{channelKey}}/sessions",
              secrets=JWT + SEALED),
-    Function("webchat_send", "api_webchat:send", "POST", f"{API}/webchat/{{channelKey}}/messages",
-             secrets=JWT + SEALED),
+    # A visitor's message is stored as a webhook's is (grouped Commit and Publish): one instance serves many.
+    Function("webchat_send", "api_webchat:send", "POST", f"{API}/webchat/{{channelKey}}/messages", memory="512Mi",
+             cpu="1", concurrency=8, secrets=JWT + SEALED),
     Function("webchat_history", "api_webchat:history", "GET", f"{API}/webchat/{{channelKey}}/messages",
              secrets=JWT + SEALED),
     Function("webchat_typing", "api_webchat:typing", "POST", f"{API}/webchat/{{channelKey}}/typing",

@@ -13,7 +13,7 @@ from messaging_support import messages, wait_for
 from realtime_support import RealtimeReader
 from webchat_support import SHOP, Visitor, identifier_hash, open_session, web_channel
 
-from utalk.services import webchat
+from utalk import limits
 
 
 def test_an_admin_creates_a_web_channel_with_a_public_key_and_write_only_identity_secret(api):
@@ -157,7 +157,7 @@ def test_cors_answers_only_the_channel_s_own_sites(api):
 def test_new_visitors_per_ip_and_messages_per_visitor_are_limited_with_retry_after(api):
     chat = web_channel(api)
     ip = {"X-Forwarded-For": "203.0.113.7"}
-    for _ in range(webchat.NEW_VISITORS_PER_IP_HOUR):
+    for _ in range(limits.WEBCHAT_NEW_VISITORS.limit):
         assert open_session(api, chat, **ip).status_code == 201
     r = open_session(api, chat, **ip)
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
@@ -165,8 +165,8 @@ def test_new_visitors_per_ip_and_messages_per_visitor_are_limited_with_retry_aft
     assert open_session(api, chat, **{"X-Forwarded-For": "203.0.113.8"}).status_code == 201   # another address
 
     visitor = Visitor.open(api, chat)
-    codes = [visitor.say(f"m{i}").status_code for i in range(webchat.MESSAGES_PER_VISITOR_MINUTE + 1)]
-    assert codes[:-1] == [201] * webchat.MESSAGES_PER_VISITOR_MINUTE and codes[-1] == 429
+    codes = [visitor.say(f"m{i}").status_code for i in range(limits.WEBCHAT_MESSAGES.limit + 1)]
+    assert codes[:-1] == [201] * limits.WEBCHAT_MESSAGES.limit and codes[-1] == 429
     assert Visitor.open(api, chat).say("otro visitante").status_code == 201
 
 

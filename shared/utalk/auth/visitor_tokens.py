@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from utalk.auth.tokens import ALGORITHM, ISSUER, InvalidToken
+from utalk.auth.tokens import ALGORITHM, ISSUER, InvalidToken, verifying_secrets
 from utalk.config import settings
 
 AUDIENCE = "utalk-visitor"
@@ -54,11 +54,19 @@ def issue(visitor: Visitor, kind: str = ACCESS, now: float | None = None) -> tup
 
 
 def verify(token: str, kind: str = ACCESS) -> Visitor:
-    try:
-        claims = jwt.decode(token, settings().jwt_secret, algorithms=[ALGORITHM], audience=AUDIENCE,
-                            issuer=ISSUER, options={"require": _REQUIRED})
-    except jwt.PyJWTError as exc:
-        raise InvalidToken(type(exc).__name__) from None
+    """Verified with the current secret or, after a rotation, a previous one (as agents' tokens)."""
+    claims = None
+    for secret in verifying_secrets():
+        try:
+            claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+                                options={"require": _REQUIRED})
+            break
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(type(exc).__name__) from None
+    if claims is None:
+        raise InvalidToken("InvalidSignatureError")
     fields = [claims.get(k) for k in ("sub", "workspaceId", "channelId", "channelKey")]
     if claims.get("type") != kind or not all(isinstance(v, str) and v for v in fields):
         raise InvalidToken("claims")

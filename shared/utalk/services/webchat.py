@@ -7,9 +7,9 @@ inbound item (`channels/web.item`) stored by `services/inbound.store`, so the bo
 assignment and agents' replies work as on every channel; what reaches the visitor live goes
 through the relay's visitor room (relay/visitors.py).
 
-Limits (429 with Retry-After; counters in `rateLimits`, utalk/ratelimit.py): new visitors per IP
-per hour and per day (each new visitor is a new conversation), messages and typing signals per
-visitor per minute.
+Limits (429 with Retry-After; rows WEBCHAT_* of utalk/limits.py, counted by utalk/ratelimit.py):
+new visitors per IP per hour and per day (each new visitor is a new conversation), messages and
+typing signals per visitor per minute; http.endpoint adds the per-IP limit of every public route.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import secrets
 
-from utalk import errors, events, pubsub, ratelimit
+from utalk import errors, events, limits, pubsub, ratelimit
 from utalk.auth import visitor_tokens
 from utalk.auth.tokens import InvalidToken
 from utalk.auth.visitor_tokens import Visitor
@@ -26,10 +26,6 @@ from utalk.models.common import utcnow
 from utalk.models.events import Typing as TypingEvent
 from utalk.models.webchat import HistoryQuery, OpenSession, Shown, VisitorMessage
 
-NEW_VISITORS_PER_IP_HOUR = 10     # Chatwoot allows 5 new widget sessions per IP per hour
-CONVERSATIONS_PER_IP_DAY = 30     # each new visitor opens a conversation
-MESSAGES_PER_VISITOR_MINUTE = 20
-TYPING_PER_VISITOR_MINUTE = 30    # the widget signals at most one start per 3 s of typing
 SHOWN_SENDERS = ("customer", "bot", "agent")
 
 
@@ -55,10 +51,6 @@ def check_origin(entry: routes.Entry, origin: str | None) -> None:
         raise errors.Forbidden("This site may not embed this chat", code="origin_not_allowed")
 
 
-def _limited(key: str, limit: int, window: int) -> None:
-    ratelimit.take(f"webchat:{key}", limit, window)
-
-
 def open_session(key: str, body: OpenSession, client_ip: str, origin: str | None) -> dict:
     entry = channel(key)
     check_origin(entry, origin)
@@ -77,8 +69,7 @@ def open_session(key: str, body: OpenSession, client_ip: str, origin: str | None
         visitor_id = _identified(entry, body)
     else:
         visitor_id = "v" + secrets.token_hex(16)    # 128 random bits: the conversation is the visitor's alone
-    _limited(f"new-ip:{client_ip}", NEW_VISITORS_PER_IP_HOUR, 3600)
-    _limited(f"conversations-ip:{client_ip}", CONVERSATIONS_PER_IP_DAY, 86400)
+    ratelimit.take((limits.WEBCHAT_NEW_VISITORS, client_ip), (limits.WEBCHAT_CONVERSATIONS, client_ip))
     visitor = Visitor(visitor_id, ws, channel_id, key, identified=visitor_id.startswith("u"), expires_at=0)
     return _session(visitor, entry, resumed=False)
 
@@ -128,7 +119,7 @@ def send(visitor: Visitor, entry: routes.Entry, body: VisitorMessage) -> tuple[d
     """Store the visitor's message (once per client messageId); (its view, created)."""
     from utalk.services import inbound   # the Firestore and Pub/Sub clients: only the routes that store load them
 
-    _limited(f"messages:{visitor.workspace_id}:{visitor.visitor_id}", MESSAGES_PER_VISITOR_MINUTE, 60)
+    ratelimit.take((limits.WEBCHAT_MESSAGES, f"{visitor.workspace_id}/{visitor.visitor_id}"))
     item = web.item(visitor.visitor_id, visitor.channel_key, body.messageId, body.text, {})
     stored = inbound.store(entry, item)
     return {"id": stored.message_id, "messageId": body.messageId, "conversationId": stored.conversation_id,
@@ -160,7 +151,7 @@ def history(visitor: Visitor, q: HistoryQuery) -> dict:
 
 def typing(visitor: Visitor, on: bool) -> None:
     """The visitor's typing signal, for the agents in the conversation's room."""
-    _limited(f"typing:{visitor.workspace_id}:{visitor.visitor_id}", TYPING_PER_VISITOR_MINUTE, 60)
+    ratelimit.take((limits.WEBCHAT_TYPING, f"{visitor.workspace_id}/{visitor.visitor_id}"))
     name = "typing:start" if on else "typing:stop"
     pubsub.wait([events.publish(name, visitor.workspace_id, TypingEvent(
         conversationId=visitor.conversation_id, userId=visitor.address), conversation_id=visitor.conversation_id,
