@@ -28,7 +28,7 @@ def open_session(call: http.Call):
 @http.endpoint("webchat_send", auth=False, body=VisitorMessage, cors=_origins)
 def send(call: http.Call):
     visitor, entry = _visitor(call)
-    shown, created = webchat.send(visitor, entry, call.body)
+    shown, created = webchat.send(visitor, entry, call.body, http.client_ip(call.request))
     return shown, 201 if created else 200
 
 

@@ -169,6 +169,17 @@ def test_new_visitors_per_ip_and_messages_per_visitor_are_limited_with_retry_aft
     assert codes[:-1] == [201] * limits.WEBCHAT_MESSAGES.limit and codes[-1] == 429
     assert Visitor.open(api, chat).say("otro visitante").status_code == 201
 
+    # The route's per-IP limit holds too (webchat_send counts it with the visitor's, in one Commit).
+    office = {"X-Forwarded-For": "198.51.100.9"}
+    colleagues = [Visitor.open(api, chat) for _ in range(4)]
+    sent = [api.post(chat.path("messages"), headers={**v.headers(), **office},
+                     json={"messageId": str(uuid.uuid4()), "text": "hola"}).status_code
+            for v in colleagues for _ in range(limits.IP.limit // 4)]
+    assert sent == [201] * limits.IP.limit
+    r = api.post(chat.path("messages"), headers={**Visitor.open(api, chat).headers(), **office},
+                 json={"messageId": str(uuid.uuid4()), "text": "hola"})
+    assert r.status_code == 429 and r.json()["error"]["details"]["limit"] == "ip"
+
 
 def test_typing_reaches_the_agents_room_and_read_marks_replies_read(api):
     chat = web_channel(api)

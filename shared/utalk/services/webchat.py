@@ -115,11 +115,12 @@ def authenticate(key: str, header: str, origin: str | None) -> tuple[Visitor, ro
     return visitor, entry
 
 
-def send(visitor: Visitor, entry: routes.Entry, body: VisitorMessage) -> tuple[dict, bool]:
-    """Store the visitor's message (once per client messageId); (its view, created)."""
+def send(visitor: Visitor, entry: routes.Entry, body: VisitorMessage, client_ip: str) -> tuple[dict, bool]:
+    """Store the visitor's message (once per client messageId); (its view, created). The route's
+    IP limit is counted here, with the visitor's, in one Commit (limits.COUNTED_BY_HANDLER)."""
     from utalk.services import inbound   # the Firestore and Pub/Sub clients: only the routes that store load them
 
-    ratelimit.take((limits.WEBCHAT_MESSAGES, f"{visitor.workspace_id}/{visitor.visitor_id}"))
+    ratelimit.take((limits.IP, client_ip), (limits.WEBCHAT_MESSAGES, f"{visitor.workspace_id}/{visitor.visitor_id}"))
     item = web.item(visitor.visitor_id, visitor.channel_key, body.messageId, body.text, {})
     stored = inbound.store(entry, item)
     return {"id": stored.message_id, "messageId": body.messageId, "conversationId": stored.conversation_id,
