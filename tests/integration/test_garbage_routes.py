@@ -154,9 +154,13 @@ def world(module_api):
     escalation = r.json()["escalation"]["id"]
     r = upload(ws.api, conversation, ("walk.png", PNG, "image/png"))
     assert r.status_code == 201, r.text
+    media = r.json()["items"][0]["id"]
+    r = ws.api.post("/api/v1/channels", json={"type": "web", "name": "walk", "allowedOrigins": ["https://a.example"]})
+    assert r.status_code == 201, r.text
     return {"api": api, "ws": ws, "params": {"conversationId": conversation, "userId": ws.admin["id"],
                                             "escalationId": escalation, "messageId": message,
-                                            "channelId": ws.channel["id"], "mediaId": r.json()["items"][0]["id"]}}
+                                            "channelId": ws.channel["id"], "mediaId": media,
+                                            "channelKey": r.json()["channelKey"]}}
 
 
 def _identities(world) -> dict[str, str | None]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from utalk import errors, events, limits, pubsub, ratelimit
@@ -27,11 +28,12 @@ from utalk.models.events import Typing as TypingEvent
 from utalk.models.webchat import HistoryQuery, OpenSession, Shown, VisitorMessage
 
 SHOWN_SENDERS = ("customer", "bot", "agent")
+KEY = re.compile(r"^wk_[0-9a-f]{32}$")   # services/channels.web_key: anything else is no key, without a read
 
 
 def channel(key: str) -> routes.Entry:
     """The active web channel of a public key (404 for any other key)."""
-    entry = routes.by_address("web", key) if key.startswith("wk_") and len(key) <= 64 else None
+    entry = routes.by_address("web", key) if KEY.match(key) else None
     if entry is None or entry.doc.get("type") != "web":
         raise errors.NotFound("No such web chat", code="unknown_channel")
     return entry
