@@ -119,6 +119,8 @@ class Stack:
             "UTALK_OIDC_CERTS_URL": f"http://127.0.0.1:{p.scheduler}/oauth2/v1/certs",
             oidc.ENV_VAR: str(oidc.ensure(self.state_dir)),
             "UTALK_LOCAL_PUSH_BASE_URL": f"{gateway}/_push",
+            # The offset every process of the stack adds to "now" (utalk/clock.py; tests move it).
+            "UTALK_CLOCK_FILE": str(self.state_dir / "clock-offset"),
             # The official twilio client is pointed here when set (tests run a fake Twilio on it).
             **({"TWILIO_API_BASE_URL": f"http://127.0.0.1:{p.twilio_api}"} if p.twilio_api else {}),
             # Messenger's Graph API calls go here when set (tests run a fake Graph API on it).

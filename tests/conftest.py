@@ -38,9 +38,13 @@ def stack():
 
 @pytest.fixture
 def clean(stack):
-    """A fresh Firestore for each test."""
+    """A fresh Firestore for each test, on real time (a test may move the clock: utalk/clock.py)."""
+    from utalk import clock
+
     stack.reset_firestore()
+    clock.set(None)
     yield stack
+    clock.set(None)
 
 
 class Api:

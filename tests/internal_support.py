@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import helpers
@@ -117,9 +117,57 @@ def _message_sender(api) -> Target:
                   lambda: next(m for m in messages(ws.id, conv) if m["id"] == msg_id)["status"] != "queued")
 
 
+def _offer_timeout(api) -> Target:
+    ws = waiting_escalation(api)
+    esc = _offer_waiting(api, ws.id)
+    # Lapsed, and its own task (due in 120 s) has not fired: only a call of offer_timeout returns it.
+    _esc_doc(ws.id, esc["id"]).update({"offerExpiresAt": datetime.now(timezone.utc) - timedelta(minutes=1)})
+    return Target("offer_timeout", ws.id, {"workspaceId": ws.id, "escalationId": esc["id"], "offerId": esc["offerId"]},
+                  lambda: bool((_esc_doc(ws.id, esc["id"]).get().to_dict() or {}).get("skippedAgents")))
+
+
+def _agent_release(api) -> Target:
+    ws = waiting_escalation(api)
+    esc = _offer_waiting(api, ws.id)
+    # Offline with the offer in hand, written without an event: only agent_release gives it back.
+    db().collection("workspaces").document(ws.id).collection("agents").document(esc["toAgentId"]).update(
+        {"status": "offline"})
+    return Target("agent_release", ws.id, {"workspaceId": ws.id, "agentId": esc["toAgentId"]},
+                  lambda: _esc_doc(ws.id, esc["id"]).get().get("status") == "pending")
+
+
+def _conversations_autoclose(api) -> Target:
+    ws, conv, _ = _quiet_message(api, "hola")
+    conversation_doc(ws.id, conv).update({"lastMessageAt": datetime.now(timezone.utc) - timedelta(days=31)})
+    return Target("conversations_autoclose", ws.id, {},
+                  lambda: conversation_doc(ws.id, conv).get().get("status") == "closed")
+
+
+def _media_retention(api) -> Target:
+    from media_support import PNG, setup, upload
+
+    ws, cid = setup(api)
+    [item] = upload(ws.api, cid, ("old.png", PNG, "image/png")).json()["items"]
+    media = db().collection("workspaces").document(ws.id).collection("media").document(item["id"])
+    media.update({"createdAt": datetime.now(timezone.utc) - timedelta(days=800)})
+    return Target("media_retention", ws.id, {}, lambda: not media.get().exists)
+
+
+def _esc_doc(ws_id: str, esc_id: str):
+    return db().collection("workspaces").document(ws_id).collection("escalations").document(esc_id)
+
+
+def _offer_waiting(api, ws_id: str) -> dict:
+    """Offer the waiting escalation now (the assignment run nothing asked for), and return it."""
+    assert helpers.call_internal(api, "assignment_run", {"workspaceId": ws_id}).status_code == 200
+    return wait_for(lambda: next((e for e in escalations(ws_id) if e["status"] == "assigned"), None))
+
+
 PREPARE: dict[str, Callable] = {
     "bot_run": _bot_run, "bot_dispatch": _bot_dispatch, "escalation_timeout": _escalation_timeout,
     "assignment_run": _assignment_run, "message_sender": _message_sender, "assignment_sweep": _assignment_sweep,
+    "offer_timeout": _offer_timeout, "agent_release": _agent_release,
+    "conversations_autoclose": _conversations_autoclose, "media_retention": _media_retention,
 }
 
 

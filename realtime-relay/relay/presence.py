@@ -124,7 +124,11 @@ class Presence:
         await self.sio.emit("presence:update", {"userId": user, "status": status}, room=rooms.members(ws))
         log.info("presence", extra={"workspaceId": ws, "userId": user, "status": status})
         if status == "online":
-            await _request_assignment(ws)
+            await _enqueue("assignment_run", {"workspaceId": ws, "escalationId": None}, ws)
+        elif status == "offline":
+            # Their offers (and per the workspace's settings their conversations) go back to the
+            # queue; the task checks they are still offline when it runs.
+            await _enqueue("agent_release", {"workspaceId": ws, "agentId": user}, ws)
 
     async def connected(self, ws: str, user: str, sid: str) -> None:
         await self.registry.add(ws, user, sid)
@@ -178,15 +182,17 @@ class Presence:
         self._pending.clear()
 
 
-async def _request_assignment(ws: str) -> None:
-    """An agent came online: ask the assignments queue to offer them waiting escalations.
+async def _enqueue(function: str, body: dict, ws: str) -> None:
+    """Hand a presence change to the functions: coming online asks the assignments queue to offer
+    waiting escalations; going offline asks for the agent's offers to be released.
 
     Best effort: presence is already stored, and the next assignment run (any escalation, any
-    freed slot) would find this agent anyway; a failure here only delays that.
+    freed slot) would find this agent anyway, as the assignment sweep finds a lapsed offer (its own
+    timer returns it too); a failure here only delays that.
     """
-    from utalk import tasks  # the same enqueue the functions use (queue `assignments`, concurrency 1)
+    from utalk import tasks  # the same enqueue the functions use
 
     try:
-        await asyncio.to_thread(tasks.enqueue, "assignment_run", {"workspaceId": ws, "escalationId": None})
+        await asyncio.to_thread(tasks.enqueue, function, body)
     except Exception:
-        log.exception("could not request assignment", extra={"workspaceId": ws})
+        log.exception("could not enqueue %s", function, extra={"workspaceId": ws})

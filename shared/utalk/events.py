@@ -33,9 +33,10 @@ def audience(*, conversation_id: str | None = None, agent_id: str | None = None,
 
 
 def message(event: str, workspace_id: str, payload: Output, *, conversation_id: str | None = None,
-            agent_id: str | None = None, workspace: bool = True):
-    """One event as a Pub/Sub message; the audience (who may see it) goes in the attributes."""
-    return pubsub.message(envelope(event, workspace_id, payload), event=event, workspaceId=workspace_id,
+            agent_id: str | None = None, workspace: bool = True, event_id: str | None = None):
+    """One event as a Pub/Sub message; the audience (who may see it) goes in the attributes.
+    A derived `event_id` lets a retried handler publish it again without it being shown twice."""
+    return pubsub.message(envelope(event, workspace_id, payload, event_id), event=event, workspaceId=workspace_id,
                           **audience(conversation_id=conversation_id, agent_id=agent_id, workspace=workspace))
 
 

@@ -11,10 +11,12 @@ Idempotent by construction: Cloud Scheduler may deliver a time slot twice, and a
 task may be delivered twice. A run is named by its slot (`X-CloudScheduler-ScheduleTime`, carried
 on by its continuations as `runId`); the continuation's task name and whatever `each` enqueues are
 keyed by it, so a repeated run enqueues nothing new, and `each` must be safe to repeat anyway.
+A job with several kinds of work sweeps them in turn (`phases`).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -91,6 +93,36 @@ def advance(run: JobRun, pages, each, size: int, deadline: float, clock=time.mon
             return result, None
         if clock() >= deadline:
             return {**result, "cursor": cursor}, run.model_copy(update={"cursor": cursor})
+
+
+def phases(*steps: tuple[Callable[[str | None, int], Page], Callable[[Any, str], Any]]
+           ) -> tuple[Callable[[str | None, int], Page], Callable[[Any, str], Any]]:
+    """One sweep over several kinds of work in turn, from `(pages, each)` steps: the (pages, each)
+    of a job whose cursor says which step and where in it. A page that finishes a step goes on
+    with the next one, so a page is as full as a single step's would be."""
+    def pages(cursor: str | None, size: int) -> Page:
+        try:
+            index, inner = json.loads(cursor) if cursor else (0, None)
+            steps[index]
+        except (ValueError, TypeError, IndexError):
+            raise internal.Drop("invalid_job", "cursor") from None
+        items: list = []
+        while True:
+            page = steps[index][0](inner, size - len(items))
+            items += [(index, item) for item in page.items]
+            if page.cursor is not None:
+                return Page(items, json.dumps([index, page.cursor]))
+            index, inner = index + 1, None
+            if index == len(steps):
+                return Page(items, None)
+            if len(items) >= size:
+                return Page(items, json.dumps([index, None]))
+
+    def each(tagged, run_id: str):
+        index, item = tagged
+        return steps[index][1](item, run_id)
+
+    return pages, each
 
 
 def _continue(name: str, run: JobRun) -> None:

@@ -178,6 +178,9 @@ FUNCTIONS: tuple[Function, ...] = (
              secrets=("OPENAI_API_KEY",)),
     Function("escalation_timeout", "task_escalation:timeout", queue="escalation-timeouts", public=False),
     Function("assignment_run", "task_assignment:run", queue="assignments", public=False),
+    # offers lapse and agents leave (issue 13): fire-and-check timers like the escalation timeout
+    Function("offer_timeout", "task_offers:expire", queue="escalation-timeouts", public=False),
+    Function("agent_release", "task_offers:release_agent", queue="escalation-timeouts", public=False),
     Function("conversations_escalate", "api_escalations:escalate", "POST",
              f"{API}/conversations/{{conversationId}}/escalate", secrets=JWT),
     Function("conversations_assign", "api_escalations:assign", "POST",
@@ -210,6 +213,10 @@ FUNCTIONS: tuple[Function, ...] = (
              secrets=JWT + SEALED),
     # scheduled jobs (issue 13): Cloud Scheduler calls them with the invoker's OIDC token
     Function("assignment_sweep", "job_assignment:sweep", schedule="* * * * *", public=False, timeout_seconds=300),
+    Function("conversations_autoclose", "job_autoclose:sweep", schedule="15 * * * *", public=False,
+             timeout_seconds=540),
+    Function("media_retention", "job_media_retention:sweep", schedule="30 3 * * *", public=False,
+             timeout_seconds=540),
 )
 
 

@@ -1,4 +1,4 @@
-"""Text matching for keywords: case- and accent-insensitive, on whole words."""
+"""Text matching for keywords (case- and accent-insensitive, on whole words) and the one skill normalisation."""
 from __future__ import annotations
 
 import re
@@ -24,3 +24,9 @@ def find_keyword(text: str, keywords) -> str | None:
 
 def contains_any(text: str, keywords) -> bool:
     return find_keyword(text, keywords) is not None
+
+
+def normalise_skills(skills) -> list[str]:
+    """Skills as stored and compared everywhere (agent profiles, escalations, skills by intent):
+    trimmed, lower-case, unique, sorted; so "Billing " asked for matches the skill "billing"."""
+    return sorted({str(s).strip().lower() for s in skills or () if str(s).strip()})

@@ -59,7 +59,8 @@ def test_intent_and_low_confidence_escalate(api, openai_fake):
 
 def test_timeout_escalates_only_unanswered_messages(api):
     ws = workspace(api)
-    set_settings(ws.id, **{"bot.enabled": False, "escalation.timeoutHours": 2 / 3600})   # 2 seconds
+    # 10 seconds: the agent's reply below must land before it, even on a loaded machine
+    set_settings(ws.id, **{"bot.enabled": False, "escalation.timeoutHours": 10 / 3600})
     unanswered, _ = customer_says(api, ws, "¿alguien?")
     answered, _ = customer_says(api, ws, "hola")
     (agent_api, _), = new_agents(api, ws, 1, status="offline")
@@ -67,7 +68,7 @@ def test_timeout_escalates_only_unanswered_messages(api):
     r = admin.post("/api/v1/messages", json={"conversationId": answered,
                                              "messageId": "6f9a7c1e-2b3d-4e5f-8a9b-0c1d2e3f4a5b", "text": "¡Hola!"})
     assert r.status_code in (200, 201), r.text
-    [esc] = wait_for(lambda: escalations(ws.id), timeout=30)
+    [esc] = wait_for(lambda: escalations(ws.id), timeout=60)
     assert esc["conversationId"] == unanswered and esc["reason"] == "timeout" and esc["fromType"] == "system"
     time.sleep(2)
     assert len(escalations(ws.id)) == 1 and conversation(ws.id, answered)["status"] == "open"

@@ -1,4 +1,4 @@
-"""Retention, called directly (the schedule arrives with the Cloud Scheduler mechanism): media older
+"""Retention, called directly and as its daily scheduled job (`media_retention`): media older
 than the workspace's retention and abandoned signed uploads go, object, record and quota, in
 pages that resume from a cursor, and a repeated run changes nothing."""
 from __future__ import annotations
@@ -69,3 +69,22 @@ def test_deleting_twice_subtracts_once(api):
     media_retention.delete(repo, record)
     media_retention.delete(repo, record)
     assert usage_bytes(ws.id) == 0 and media_docs(ws.id) == [] and blobs_under(f"workspaces/{ws.id}/") == []
+
+
+def test_the_daily_job_runs_the_sweep_in_pages_through_cloud_tasks(api, stack):
+    """The `media_retention` row: Cloud Scheduler's call, continued on the jobs queue page by page."""
+    from helpers import call_internal
+    from messaging_support import wait_for
+
+    ws, cid = setup(api)
+    ids = [m["id"] for m in upload(ws.api, cid, ("a.png", PNG, "image/png"), ("b.png", PNG, "image/png"),
+                                   ("c.pdf", PDF, "application/pdf")).json()["items"]]
+    for media_id in ids[:2]:
+        _backdate(ws.id, media_id, 731)
+    r = call_internal(api, "media_retention", {"pageSize": 1, "budgetSeconds": 0},
+                      headers={"X-CloudScheduler-ScheduleTime": "2026-05-01T03:30:00Z"})
+    assert r.status_code == 200 and r.json()["done"] is False, r.text
+    wait_for(lambda: [d["id"] for d in media_docs(ws.id)] == [ids[2]])
+    assert usage_bytes(ws.id) == len(PDF)
+    again = call_internal(api, "media_retention", {}, headers={"X-CloudScheduler-ScheduleTime": "next"}).json()
+    assert (again["processed"], again["done"]) == (0, True)

@@ -9,11 +9,14 @@ from utalk.models.common import Input, Output, Timestamp
 
 ConversationStatus = Literal["open", "pending", "closed", "escalated"]
 ChannelKind = Literal["whatsapp", "facebook", "web"]
+NOT_CLOSED = ("open", "pending", "escalated")      # what the auto-close job looks at
 
-# Allowed status changes; anything else is 409 invalid_transition.
+# Status changes the status route allows; anything else is 409 invalid_transition. A conversation
+# becomes `escalated` only through the escalation flow (POST .../escalate, the bot, the timeout):
+# the route answers 409 use_escalate.
 TRANSITIONS: dict[str, set[str]] = {
-    "open": {"pending", "closed", "escalated"},
-    "pending": {"open", "closed", "escalated"},
+    "open": {"pending", "closed"},
+    "pending": {"open", "closed"},
     "escalated": {"open", "pending", "closed"},
     "closed": {"open"},
 }
@@ -47,6 +50,7 @@ class Conversation(Output):
     lastMessage: LastMessage | None = None
     lastMessageAt: Timestamp | None = None
     lastInboundAt: Timestamp | None = None
+    closedAt: Timestamp | None = None       # the last close (a later customer message reopens it)
     createdAt: Timestamp | None = None
     updatedAt: Timestamp | None = None
 

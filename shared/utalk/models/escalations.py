@@ -27,7 +27,10 @@ class Escalation(Output):
     toAgentId: str | None = None
     skills: list[str] = []
     rejectedBy: list[str] = []
-    completion: str | None = None       # returned_to_bot | closed
+    skippedAgents: list[str] = []       # let an offer expire: others first (services/assignment.py)
+    offerExpiresAt: Timestamp | None = None
+    # returned_to_bot | closed | auto_closed | pending (left for pending through the status route)
+    completion: str | None = None
     createdAt: Timestamp | None = None
     assignedAt: Timestamp | None = None
     acceptedAt: Timestamp | None = None
@@ -61,6 +64,25 @@ class AssignmentTask(BaseModel):
 
 class TimeoutTask(MessageTask):
     """Body of an `escalation_timeout` task: escalate if this inbound message is still unanswered."""
+
+
+class OfferTask(BaseModel):
+    """Body of an `offer_timeout` task, due when the offer expires: if this very offer still
+    stands unanswered, the escalation goes back to the queue (services/assignment.py)."""
+    model_config = ConfigDict(extra="forbid")
+
+    workspaceId: DocId
+    escalationId: DocId
+    offerId: DocId
+
+
+class AgentReleaseTask(BaseModel):
+    """Body of an `agent_release` task: the agent went offline (the relay's presence grace) or was
+    deactivated; if they still are, their offers (and per settings their conversations) go back."""
+    model_config = ConfigDict(extra="forbid")
+
+    workspaceId: DocId
+    agentId: DocId
 
 
 # -- realtime event payloads ---------------------------------------------------------------------

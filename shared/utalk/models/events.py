@@ -36,7 +36,8 @@ class MessageStatusChanged(Output):
 class ConversationUpdated(Output):
     """`conversation:updated`: what changed and why; absent fields did not change."""
     conversationId: str
-    reason: Literal["message", "status", "read", "assignment", "bot"]
+    # reopened: a customer wrote to a closed conversation; auto_closed: idle past autoCloseDays.
+    reason: Literal["message", "status", "read", "assignment", "bot", "reopened", "auto_closed"]
     status: str | None = None
     assignedAgent: str | None = None
     botEnabled: bool | None = None

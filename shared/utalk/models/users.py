@@ -36,7 +36,11 @@ class AgentProfileIn(Input):
     def _skills(cls, v):
         if v is None:
             return v
-        cleaned = sorted({s.strip().lower() for s in v})
+        from utalk.text import normalise_skills
+
+        if any(not s.strip() for s in v):
+            raise ValueError("invalid skill ''")
+        cleaned = normalise_skills(v)
         for s in cleaned:
             if not s or len(s) > 40 or not all(c.isalnum() or c in "-_" for c in s):
                 raise ValueError(f"invalid skill {s!r}")

@@ -1,9 +1,13 @@
-"""Agent profiles (`workspaces/{ws}/agents/{userId}`) as assignment sees them, and the choice rule."""
+"""Agent profiles (`workspaces/{ws}/agents/{userId}`) as assignment sees them, and the choice rule.
+
+`active: false` (written when the user is deactivated) keeps an agent out of every choice even if a
+socket still reports them online."""
 from __future__ import annotations
 
 from google.cloud import firestore
 
 from utalk.repositories.base import WorkspaceScope, read, safe_id
+from utalk.text import normalise_skills
 
 DEFAULT_MAX_CONVERSATIONS = 10
 
@@ -13,13 +17,18 @@ def has_capacity(agent: dict) -> bool:
                                                              or DEFAULT_MAX_CONVERSATIONS)
 
 
-def pick_agent(agents: list[dict], *, skills=(), rejected=(), route_by_skill: bool = False) -> dict | None:
-    """Online, under capacity, not among those who rejected, with the skills if routing by skill;
-    fewest current conversations first, then the one assigned longest ago, then by id (stable)."""
-    needed = set(skills or ())
+def pick_agent(agents: list[dict], *, skills=(), rejected=(), skipped=(), route_by_skill: bool = False
+               ) -> dict | None:
+    """Online, active, under capacity, not among those who rejected, with the skills if routing by
+    skill (normalised on both sides); those who let an offer of it expire (`skipped`) only when
+    nobody else fits; fewest current conversations first, then the one assigned longest ago, then by
+    id (stable)."""
+    needed = set(normalise_skills(skills))
     candidates = [a for a in agents
-                  if a.get("status") == "online" and has_capacity(a) and a.get("userId") not in rejected
-                  and (not route_by_skill or needed <= set(a.get("skills") or ()))]
+                  if a.get("status") == "online" and a.get("active", True) and has_capacity(a)
+                  and a.get("userId") not in rejected
+                  and (not route_by_skill or needed <= set(normalise_skills(a.get("skills"))))]
+    candidates = [a for a in candidates if a["userId"] not in skipped] or candidates
     if not candidates:
         return None
     return min(candidates, key=lambda a: (int(a.get("currentConversations") or 0),

@@ -1,9 +1,10 @@
-"""Conversations of one workspace: the no-read inbound upsert, reads, lists and status changes."""
+"""Conversations of one workspace: reads, lists, the idle ones (auto-close) and status changes."""
 from __future__ import annotations
 
 from google.cloud import firestore
 
 from utalk import errors
+from utalk.models.conversations import NOT_CLOSED
 from utalk.repositories import queries
 from utalk.repositories.base import (WorkspaceScope, cursor_id, cursor_time, decode_cursor, encode_cursor,
                                      read, safe_id)
@@ -38,6 +39,22 @@ class ConversationRepository:
             last = docs[limit - 1]
             next_cursor = encode_cursor([last["lastMessageAt"].isoformat(), last["id"]])
         return docs[:limit], next_cursor
+
+    def idle(self, before, since, cursor: list | None, limit: int) -> tuple[list[tuple[str, object]], list | None]:
+        """(id, lastMessageAt) of conversations not closed whose last message is in [since, before),
+        oldest first, after `cursor` ([lastMessageAt iso, id]); the cursor after the page, or None."""
+        spec = queries.CONVERSATIONS_IDLE_IN_WORKSPACE
+        query = self.conversations.where(filter=firestore.FieldFilter("status", "in", list(NOT_CLOSED))) \
+            .where(filter=firestore.FieldFilter("lastMessageAt", "<", before)) \
+            .where(filter=firestore.FieldFilter("lastMessageAt", ">=", since))
+        for name, direction in spec.order:
+            query = query.order_by(name, direction=direction)
+        query = query.order_by("__name__").select(["lastMessageAt"]).limit(limit)
+        if cursor:
+            from datetime import datetime
+            query = query.start_after({"lastMessageAt": datetime.fromisoformat(cursor[0]), "__name__": self.ref(cursor[1])})
+        rows = [(d.id, d.get("lastMessageAt")) for d in query.stream()]
+        return rows, ([rows[-1][1].isoformat(), rows[-1][0]] if len(rows) == limit else None)
 
     def update(self, conversation_id: str, fields: dict) -> None:
         self.ref(conversation_id).update({**fields, "updatedAt": firestore.SERVER_TIMESTAMP})

@@ -7,7 +7,10 @@ Functions return what happened so the service can publish events after the commi
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
 
 from google.api_core.exceptions import Aborted
 from google.cloud import firestore
@@ -107,8 +110,10 @@ class EscalationRepository:
         return self._run(run)
 
     # -- assignment (run from the `assignments` queue, concurrency 1) ----------------------------
-    def assign_next_agent(self, escalation_id: str, route_by_skill: bool) -> Outcome:
-        """Offer a waiting escalation to the best available agent; note says why not if it cannot."""
+    def assign_next_agent(self, escalation_id: str, route_by_skill: bool,
+                          offer_expires_at: datetime | None = None) -> Outcome:
+        """Offer a waiting escalation to the best available agent; note says why not if it cannot.
+        The offer is named (`offerId`) and, with `offer_expires_at`, lapses then (services/assignment.py)."""
         esc_ref = self.ref(escalation_id)
         online = self.agents.where(filter=firestore.FieldFilter("status", "==", "online"))
 
@@ -125,7 +130,7 @@ class EscalationRepository:
                 return Outcome(True, esc, conv, note="completed")
             agents = [{**s.to_dict(), "userId": s.id} for s in online.stream(transaction=txn)]
             agent = pick_agent(agents, skills=esc.get("skills") or (), rejected=esc.get("rejectedBy") or (),
-                               route_by_skill=route_by_skill)
+                               skipped=esc.get("skippedAgents") or (), route_by_skill=route_by_skill)
             if agent is None:
                 return Outcome(False, esc, conv, note="no_agent",
                                extra={"anyCapacity": any(has_capacity(a) for a in agents)})
@@ -133,11 +138,11 @@ class EscalationRepository:
                 "currentConversations": int(agent.get("currentConversations") or 0) + 1,
                 "maxConversations": int(agent.get("maxConversations") or DEFAULT_MAX_CONVERSATIONS),
                 "lastAssignedAt": TS})
-            txn.update(esc_ref, {"status": "assigned", "toAgentId": agent["userId"], "assignedAt": TS,
-                                 "updatedAt": TS})
+            offer = {"status": "assigned", "toAgentId": agent["userId"], "offerId": uuid.uuid4().hex,
+                     "offerExpiresAt": offer_expires_at}
+            txn.update(esc_ref, {**offer, "assignedAt": TS, "updatedAt": TS})
             txn.update(conv_ref, {"assignedAgent": agent["userId"], "updatedAt": TS})
-            return Outcome(True, {**esc, "status": "assigned", "toAgentId": agent["userId"]}, conv,
-                           agent_id=agent["userId"], note="assigned")
+            return Outcome(True, {**esc, **offer}, conv, agent_id=agent["userId"], note="assigned")
 
         return self._run(run)
 
@@ -162,7 +167,7 @@ class EscalationRepository:
     def reject(self, escalation_id: str, agent_id: str, reason: str | None) -> Outcome:
         """Back to the waiting queue (keeping its age), never to this agent again; frees the slot."""
         esc_ref = self.ref(escalation_id)
-        agent_ref = self.agents.document(safe_id(agent_id, "agent"))
+        safe_id(agent_id, "agent")
 
         def run(txn):
             esc = read(esc_ref, txn)
@@ -173,15 +178,56 @@ class EscalationRepository:
             if esc.get("toAgentId") != agent_id or esc.get("status") != "assigned":
                 raise errors.Conflict("Only an offered, not yet accepted escalation can be rejected",
                                       code="not_assigned_to_you", details={"status": esc.get("status")})
-            agent = read(agent_ref, txn)
-            conv_ref = self.conv_ref(esc["conversationId"])
-            _free_slot(txn, agent_ref, agent)
-            txn.update(esc_ref, {"status": "pending", "toAgentId": None, "assignedAt": None,
-                                 "rejectedBy": firestore.ArrayUnion([agent_id]), "lastRejectReason": reason,
-                                 "updatedAt": TS})
-            txn.update(conv_ref, {"assignedAgent": None, "updatedAt": TS})
-            return Outcome(True, {**esc, "status": "pending", "toAgentId": None}, agent_id=agent_id,
-                           previous_agent_id=agent_id, freed_slot=True)
+            return self._to_queue(txn, esc_ref, esc, agent_id, {"rejectedBy": firestore.ArrayUnion([agent_id]),
+                                                               "lastRejectReason": reason})
+
+        return self._run(run)
+
+    def _to_queue(self, txn, esc_ref, esc: dict, agent_id: str, fields: dict) -> Outcome:
+        """Back to the waiting queue (keeping its age): the agent's slot freed, nobody holding the
+        conversation. Every read of the transaction must be done before (this reads the agent)."""
+        agent_ref = self.agents.document(agent_id)
+        _free_slot(txn, agent_ref, read(agent_ref, txn))
+        txn.update(esc_ref, {"status": "pending", "toAgentId": None, "assignedAt": None, "offerId": None,
+                             "offerExpiresAt": None, "updatedAt": TS, **fields})
+        txn.update(self.conv_ref(esc["conversationId"]), {"assignedAgent": None, "updatedAt": TS})
+        return Outcome(True, {**esc, "status": "pending", "toAgentId": None}, agent_id=agent_id,
+                       previous_agent_id=agent_id, freed_slot=True)
+
+    # -- offers that lapse, agents who leave --------------------------------------------------------
+    def expire_offer(self, escalation_id: str, offer_id: str, now: datetime) -> Outcome:
+        """If offer `offer_id` still stands unanswered past its expiry, back to the queue with that
+        agent skipped; anything else (accepted, rejected, re-offered, not due) changes nothing."""
+        esc_ref = self.ref(escalation_id)
+
+        def run(txn):
+            esc = read(esc_ref, txn)
+            if esc is None or esc.get("status") != "assigned" or esc.get("offerId") != offer_id:
+                return Outcome(False, esc, note="offer_gone")
+            expires = esc.get("offerExpiresAt")
+            if expires is None or expires > now:
+                return Outcome(False, esc, note="not_due")
+            agent_id = esc["toAgentId"]
+            return self._to_queue(txn, esc_ref, esc, agent_id, {"skippedAgents": firestore.ArrayUnion([agent_id])})
+
+        return self._run(run)
+
+    def held_by(self, agent_id: str, status: str) -> list[str]:
+        """Ids of the escalations in `status` (assigned: offered; accepted: taken) the agent holds
+        (two equality filters: single-field indexes suffice)."""
+        query = self.escalations.where(filter=firestore.FieldFilter("toAgentId", "==", agent_id)) \
+            .where(filter=firestore.FieldFilter("status", "==", status)).select([])
+        return [d.id for d in query.stream()]
+
+    def withdraw(self, escalation_id: str, agent_id: str) -> Outcome:
+        """Take an escalation away from an agent who left (offered or accepted) and queue it again."""
+        esc_ref = self.ref(escalation_id)
+
+        def run(txn):
+            esc = read(esc_ref, txn)
+            if esc is None or esc.get("toAgentId") != agent_id or esc.get("status") not in ("assigned", "accepted"):
+                return Outcome(False, esc, note="not_held")
+            return self._to_queue(txn, esc_ref, esc, agent_id, {"acceptedAt": None, "withdrawnFrom": agent_id})
 
         return self._run(run)
 
@@ -210,6 +256,9 @@ class EscalationRepository:
             target = read(target_ref, txn)
             if target is None:
                 raise errors.NotFound("No such agent", code="agent_not_found")
+            user = read(self.scope.collection("users").document(target_id), txn)
+            if target.get("active") is False or (user or {}).get("status", "active") != "active":
+                raise errors.Conflict("The agent is deactivated", code="agent_inactive")
             if not has_capacity(target):
                 raise errors.Conflict("The agent has no free slot", code="agent_at_capacity",
                                       details={"maxConversations": target.get("maxConversations")})
@@ -218,15 +267,15 @@ class EscalationRepository:
             prev = read(prev_ref, txn) if prev_ref is not None else None
             status = "accepted" if target_id == by.user_id else "assigned"
             created = esc is None
+            # A person chose this agent: the offer does not lapse, and an earlier offer's expiry
+            # task finds its offer gone (offerId None).
+            given = {"status": status, "toAgentId": target_id, "assignedAt": TS, "updatedAt": TS,
+                     "offerId": None, "offerExpiresAt": None, **({"acceptedAt": TS} if status == "accepted" else {})}
             if created:
                 esc = {**new_record, "rejectedBy": [], "createdAt": TS}
-                txn.create(self.ref(esc["id"]), {**esc, "status": status, "toAgentId": target_id,
-                                                 "assignedAt": TS, "updatedAt": TS,
-                                                 **({"acceptedAt": TS} if status == "accepted" else {})})
+                txn.create(self.ref(esc["id"]), {**esc, **given})
             else:
-                txn.update(self.ref(esc["id"]), {"status": status, "toAgentId": target_id, "assignedAt": TS,
-                                                 "updatedAt": TS,
-                                                 **({"acceptedAt": TS} if status == "accepted" else {})})
+                txn.update(self.ref(esc["id"]), given)
             if prev is not None:
                 _free_slot(txn, prev_ref, prev)
             txn.update(target_ref, {"currentConversations": int(target.get("currentConversations") or 0) + 1,
@@ -240,38 +289,46 @@ class EscalationRepository:
 
         return self._run(run)
 
-    def release(self, conversation_id: str, completion: str, by=None, resume_bot: bool = True,
-                visible_to: str | None = None) -> Outcome:
-        """Complete the active escalation, unassign and free the agent's slot; with `resume_bot` the
-        conversation goes back to the bot (return-to-bot), otherwise only the escalation ends (closed).
+    def release(self, conversation_id: str, completion: str, by=None, *, status: str | None = None,
+                resume_bot: bool = False, visible_to: str | None = None,
+                check: Callable[[dict], bool] | None = None) -> Outcome:
+        """Complete the active escalation (`completion`), unassign and free the holder's slot, and
+        with it, in the same transaction, move the conversation to `status` (closing stamps
+        `closedAt`) and with `resume_bot` turn the bot back on. `check(conversation)` sees the
+        fresh document first: it may raise to refuse, or return False to leave everything as is.
         `by` (the Principal asking, None for the system) must hold the conversation or be an admin."""
         conv_ref = self.conv_ref(conversation_id)
 
         def run(txn):
             conv = ensure_visible(read(conv_ref, txn), visible_to)
+            if check is not None and check(conv) is False:
+                return Outcome(False, None, conv, note="skipped")
             current = conv.get("assignedAgent")
             if by is not None:
                 ensure_may_act(by.role, by.user_id, current)
             esc_id = conv.get("escalationId")
             esc = read(self.ref(esc_id), txn) if esc_id else None
-            holder = esc.get("toAgentId") if esc and esc.get("status") in ("assigned", "accepted") else None
+            active = esc is not None and esc.get("status") in ACTIVE
+            holder = esc.get("toAgentId") if active and esc.get("status") in ("assigned", "accepted") else None
             holder = holder or current
             agent_ref = self.agents.document(holder) if holder else None
             agent = read(agent_ref, txn) if agent_ref is not None else None
-            nothing_to_do = esc is None or esc.get("status") not in ACTIVE
-            if nothing_to_do and not current and (not resume_bot or (conv.get("botEnabled")
-                                                                     and conv.get("status") != "escalated")):
+            changes = {"assignedAgent": None, "escalationId": None} if active or current or esc_id else {}
+            if status and conv.get("status") != status:
+                changes["status"] = status
+                if status == "closed":
+                    changes["closedAt"] = TS
+            if resume_bot and conv.get("botEnabled") is not True:
+                changes["botEnabled"] = True
+            if not changes:
                 return Outcome(False, esc, conv)
-            if esc is not None and esc.get("status") in ACTIVE:
+            if active:
                 txn.update(self.ref(esc_id), {"status": "completed", "completion": completion,
                                               "completedAt": TS, "updatedAt": TS})
             if agent is not None:
                 _free_slot(txn, agent_ref, agent)
-            changes = {"assignedAgent": None, "escalationId": None, "updatedAt": TS}
-            if resume_bot:
-                changes.update({"status": "open", "botEnabled": True})
-            txn.update(conv_ref, changes)
-            return Outcome(True, esc, {**conv, **changes}, previous_agent_id=holder,
-                           freed_slot=agent is not None)
+            txn.update(conv_ref, {**changes, "updatedAt": TS})
+            return Outcome(True, esc if active else None, {**conv, **changes}, previous_agent_id=holder,
+                           freed_slot=agent is not None, extra={"changes": changes, "before": conv})
 
         return self._run(run)

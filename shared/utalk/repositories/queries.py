@@ -13,6 +13,7 @@ class QuerySpec:
     collection: str                           # collection id (collection group in the index file)
     filters: tuple[str, ...]                  # equality filters the query may combine
     order: tuple[tuple[str, str], ...]        # (field, ASCENDING|DESCENDING), then __name__
+    scope: str = "COLLECTION"                 # COLLECTION_GROUP: a platform job's query over every workspace
 
     def index_fields(self, field: str) -> list[tuple[str, str]]:
         """The composite index one equality filter needs (Firestore merges them for combinations)."""
@@ -39,6 +40,28 @@ USERS_BY_EMAIL = QuerySpec(
     order=(("email", "ASCENDING"),),
 )
 
+# Offers still standing past their expiry, over every workspace (repositories/sweeps.py).
+ESCALATIONS_LAPSED = QuerySpec(
+    collection="escalations",
+    filters=("status",),
+    order=(("offerExpiresAt", "ASCENDING"),),
+    scope="COLLECTION_GROUP",
+)
+
+# Conversations not closed, idle the longest first: the auto-close job over every workspace
+# (repositories/sweeps.py) and within one workspace that closes sooner (repositories/conversations.py).
+CONVERSATIONS_IDLE = QuerySpec(
+    collection="conversations",
+    filters=("status",),
+    order=(("lastMessageAt", "ASCENDING"),),
+    scope="COLLECTION_GROUP",
+)
+CONVERSATIONS_IDLE_IN_WORKSPACE = QuerySpec(
+    collection="conversations",
+    filters=("status",),
+    order=(("lastMessageAt", "ASCENDING"),),
+)
+
 # A conversation's outbound messages still below a status, sent at or before a watermark, oldest
 # first (repositories/messages.py `awaiting`: Messenger's delivery and read watermarks). `status`
 # is an `in` filter, `sentAt` a range on the order field: one composite index serves both.
@@ -50,4 +73,5 @@ MESSAGES_AWAITING = QuerySpec(
 
 # Messages are listed by createdAt alone (single-field index, automatic), so no composite spec.
 # Equality-only queries (refresh-token families, online agents) merge single-field indexes.
-ALL = (CONVERSATIONS_BY_ACTIVITY, ESCALATIONS_WAITING, USERS_BY_EMAIL, MESSAGES_AWAITING)
+ALL = (CONVERSATIONS_BY_ACTIVITY, ESCALATIONS_WAITING, USERS_BY_EMAIL, ESCALATIONS_LAPSED, CONVERSATIONS_IDLE,
+       CONVERSATIONS_IDLE_IN_WORKSPACE, MESSAGES_AWAITING)

@@ -1,15 +1,21 @@
-"""The cross-workspace reads of platform jobs: which workspaces have work for a scheduled sweep.
+"""The cross-workspace reads of platform jobs: where a scheduled sweep has work.
 
 Everything else in the data layer is scoped to one workspace. A scheduled job (utalk.jobs) has
-to find the workspaces first; these queries return workspace ids only, never a workspace's
-data, and each page costs at most `limit` reads however many workspaces there are.
+to find its work across workspaces first; these queries return ids (and the one field their
+order needs), never a workspace's data, and each page costs at most `limit` reads however many
+workspaces and documents there are: they find the due work, they do not scan for it.
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from google.cloud import firestore
 
-from utalk import clients
+from utalk import clients, errors
 from utalk.jobs import Page
+from utalk.models.conversations import NOT_CLOSED
+from utalk.repositories import queries
+from utalk.repositories.base import decode_cursor, encode_cursor
 
 # A document id after every real one (ids here are ASCII): "after all of workspace W".
 _PAST_LAST_ID = "\uf8ff"
@@ -29,3 +35,77 @@ def workspaces_with_waiting_escalations(cursor: str | None, limit: int) -> Page:
     docs = list(query.stream())
     found = list(dict.fromkeys(d.reference.parent.parent.id for d in docs))
     return Page(found, found[-1] if len(docs) == limit else None)
+
+
+def _after(query, cursor: str | None, field: str):
+    """Resume a query ordered by (`field`, __name__) after the row the cursor names."""
+    if not cursor:
+        return query
+    values = decode_cursor(cursor)
+    try:
+        at, path = datetime.fromisoformat(values[0]), clients.firestore().document(values[1])
+    except (IndexError, TypeError, ValueError):
+        raise errors.BadRequest("Invalid cursor", code="invalid_cursor") from None
+    return query.start_after({field: at, "__name__": path})
+
+
+def _page(docs: list, limit: int, field: str) -> str | None:
+    return encode_cursor([docs[-1].get(field).isoformat(), docs[-1].reference.path]) if len(docs) == limit else None
+
+
+def lapsed_offers(now: datetime, cursor: str | None, limit: int) -> tuple[list[tuple[str, str, str]], str | None]:
+    """(workspace, escalation, offer) of offers still standing past their expiry, oldest lapse
+    first (index: escalations status ASC, offerExpiresAt ASC, collection-group scope)."""
+    spec = queries.ESCALATIONS_LAPSED
+    query = clients.firestore().collection_group(spec.collection) \
+        .where(filter=firestore.FieldFilter("status", "==", "assigned")) \
+        .where(filter=firestore.FieldFilter("offerExpiresAt", "<=", now)) \
+        .order_by("offerExpiresAt").order_by("__name__").select(["offerId", "offerExpiresAt"]).limit(limit)
+    docs = list(_after(query, cursor, "offerExpiresAt").stream())
+    rows = [(d.reference.parent.parent.id, d.id, d.get("offerId")) for d in docs]
+    return rows, _page(docs, limit, "offerExpiresAt")
+
+
+def idle_conversations(before: datetime, cursor: str | None, limit: int
+                       ) -> tuple[list[tuple[str, str, datetime]], str | None]:
+    """(workspace, conversation, lastMessageAt) of conversations not closed whose last message is
+    older than `before`, oldest first: only those, however many conversations there are (index:
+    conversations status ASC, lastMessageAt ASC, collection-group scope)."""
+    spec = queries.CONVERSATIONS_IDLE
+    query = clients.firestore().collection_group(spec.collection) \
+        .where(filter=firestore.FieldFilter("status", "in", list(NOT_CLOSED))) \
+        .where(filter=firestore.FieldFilter("lastMessageAt", "<", before)) \
+        .order_by("lastMessageAt").order_by("__name__").select(["lastMessageAt"]).limit(limit)
+    docs = list(_after(query, cursor, "lastMessageAt").stream())
+    rows = [(d.reference.parent.parent.id, d.id, d.get("lastMessageAt")) for d in docs]
+    return rows, _page(docs, limit, "lastMessageAt")
+
+
+def workspace_settings_of(workspace_ids: list[str], field: str) -> dict[str, object]:
+    """One setting of several workspaces in one read (field mask): `settings.<field>` by id."""
+    db = clients.firestore()
+    refs = [db.collection("workspaces").document(ws) for ws in dict.fromkeys(workspace_ids)]
+    found: dict[str, object] = {}
+    if not refs:
+        return found
+    for snap in db.get_all(refs, field_paths=[f"settings.{field}"]):
+        if snap.exists:
+            found[snap.id] = ((snap.to_dict() or {}).get("settings") or {}).get(field)
+    return found
+
+
+def workspaces_with_setting_below(field: str, bound: float, cursor: str | None, limit: int
+                                  ) -> tuple[list[tuple[str, float]], str | None]:
+    """(workspace, value) of workspaces whose `settings.<field>` is positive and below `bound`,
+    by value then id (the automatic single-field index): the few that differ from a default."""
+    db = clients.firestore()
+    path = f"settings.{field}"
+    query = db.collection("workspaces").where(filter=firestore.FieldFilter(path, "<", bound)) \
+        .where(filter=firestore.FieldFilter(path, ">", 0)).order_by(path).order_by("__name__") \
+        .select([path]).limit(limit)
+    if cursor:
+        value, ws = decode_cursor(cursor)
+        query = query.start_after({path: value, "__name__": db.collection("workspaces").document(ws)})
+    docs = list(query.stream())
+    rows = [(d.id, d.get(path)) for d in docs]
+    return rows, encode_cursor([rows[-1][1], rows[-1][0]]) if len(docs) == limit else None

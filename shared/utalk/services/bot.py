@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from utalk import logs, tasks
+from utalk import clock, logs, tasks
 from utalk.ai import ProviderError, provider_for
 from utalk.ai import context
 from utalk.ai.pricing import cost_usd
@@ -19,7 +19,7 @@ from utalk.repositories.bot_runs import BotRunRepository
 from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.messages import MessageRepository
 from utalk.repositories.workspaces import workspace_settings
-from utalk.services import escalation
+from utalk.services import business_hours, escalation
 from utalk.text import find_keyword
 
 log = logs.get("bot")
@@ -47,12 +47,18 @@ def bot_may_answer(bot_cfg: dict, conv: dict | None) -> bool:
 
 
 def dispatch(workspace_id: str, conversation_id: str, message_id: str) -> dict:
-    """For each stored inbound message: schedule its unanswered-timeout check and, if the bot is on
-    for this conversation, enqueue its bot run (task names dedupe redeliveries in production)."""
+    """For each stored inbound message: settle the conversation (its initial state if a crash lost
+    it, reopened if it was closed: services/lifecycle.py), schedule the message's unanswered-timeout
+    check and, if the bot is on for this conversation, enqueue its bot run (task names dedupe
+    redeliveries in production)."""
     cfg = workspace_settings(workspace_id)
     conv = ConversationRepository(workspace_id).get(conversation_id)
     if conv is None:
         return {"skipped": "no_conversation"}
+    if "status" not in conv or conv.get("status") == "closed" or conv.get("reopenedBy") == message_id:
+        from utalk.services import lifecycle  # only the rare transitions pay for importing it
+
+        conv = lifecycle.settle(workspace_id, conv, message_id, cfg)
     done = {}
     hours = float((cfg.get("escalation") or {}).get("timeoutHours", DEFAULT_TIMEOUT_HOURS) or 0)
     if hours > 0 and conv.get("status") not in ("escalated", "closed"):
@@ -77,9 +83,10 @@ def _send(workspace_id: str, conversation_id: str, channel: str | None, message_
 
 
 def _handover(workspace_id: str, conv_id: str, channel: str | None, msg_id: str, text: str, *, reason: str,
-              detail: str | None, skills=()) -> dict:
-    """Say so to the customer, then escalate (both keyed by the inbound message: retry-safe)."""
-    _send(workspace_id, conv_id, channel, msg_id, text)
+              detail: str | None, skills=(), cfg: dict) -> dict:
+    """Say so to the customer, then escalate (both keyed by the inbound message: retry-safe).
+    Outside business hours the customer is told so instead: nobody is offered it until opening."""
+    _send(workspace_id, conv_id, channel, msg_id, business_hours.closed_message(cfg, clock.now()) or text)
     esc, _ = escalation.start(workspace_id, conv_id, reason=reason, trigger=msg_id, detail=detail,
                               from_type="bot", from_id=BOT_SENDER, skills=skills)
     return {"escalated": reason, "escalationId": esc["id"]}
@@ -138,14 +145,14 @@ def run(workspace_id: str, conversation_id: str, message_id: str) -> dict:
     keyword = find_keyword(message.get("text") or "", esc_cfg.get("keywords") or [])
     if keyword:
         return _handover(workspace_id, conversation_id, channel, message_id, holding, reason="keyword",
-                         detail=keyword)
+                         detail=keyword, cfg=cfg)
 
     recorded = _call_llm(workspace_id, conversation_id, message, bot_cfg)
     runs = BotRunRepository(workspace_id)
     if recorded.get("decision") is None:
         runs.set_outcome(recorded["id"], "failed")
         return _handover(workspace_id, conversation_id, channel, message_id, holding,
-                         reason=recorded.get("errorKind") or "error", detail=recorded.get("error"))
+                         reason=recorded.get("errorKind") or "error", detail=recorded.get("error"), cfg=cfg)
     decision = BotDecision.model_validate(recorded["decision"])
     threshold = float(esc_cfg.get("confidenceThreshold", DEFAULT_THRESHOLD))
     if decision.escalate or decision.confidence < threshold:
@@ -156,7 +163,7 @@ def run(workspace_id: str, conversation_id: str, message_id: str) -> dict:
         skills = (esc_cfg.get("skillsByIntent") or {}).get(decision.intent) or ()
         return _handover(workspace_id, conversation_id, channel, message_id, text,
                          reason="intent" if decision.escalate else "low_confidence",
-                         detail=decision.reason or decision.intent, skills=skills)
+                         detail=decision.reason or decision.intent, skills=skills, cfg=cfg)
     # An agent may have taken over while the model was thinking: check again right before sending.
     if not bot_may_answer(bot_cfg, ConversationRepository(workspace_id).get(conversation_id)):
         return {"skipped": "bot_paused"}

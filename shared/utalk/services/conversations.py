@@ -53,33 +53,43 @@ def list_conversations(viewer: Principal, q: ConversationQuery):
     return [to_conversation(c) for c in stored], cursor
 
 
-def set_status(principal: Principal, conversation_id_: str, status: str) -> Conversation:
-    repo = ConversationRepository(principal.workspace_id)
-    only = restricted_to(principal)
+# What becomes of an active escalation when the status route moves its conversation on.
+COMPLETION = {"open": "returned_to_bot", "pending": "pending", "closed": "closed"}
 
-    def decide(current: dict) -> dict:
-        ensure_visible(current, only)
-        if status == "closed":  # closing ends the holder's work: theirs or an admin's to do
-            ensure_may_act(principal.role, principal.user_id, current.get("assignedAgent"))
+
+def set_status(principal: Principal, conversation_id_: str, status: str) -> Conversation:
+    """open, pending or closed; never escalated (that is the escalation flow's: a record, an
+    agent offered). Leaving `escalated`, and closing, end the escalation in the same transaction:
+    completed, the holder's slot freed, nobody assigned; moving to open turns the bot back on."""
+    ws = principal.workspace_id
+    if status == "escalated":
+        endpoint = f"/api/v1/conversations/{conversation_id_}/escalate"
+        raise errors.Conflict(f"Escalate through POST {endpoint}: it records the escalation and offers the "
+                              "conversation to an agent", code="use_escalate", details={"endpoint": endpoint})
+    from utalk.repositories.escalations import EscalationRepository  # only status changes pay for these
+    from utalk.services import escalation
+
+    def check(current: dict) -> bool:
         now = current.get("status") or "open"
-        if now == status:
-            return {}
-        if status not in TRANSITIONS[now]:
+        if now != status and status not in TRANSITIONS[now]:
             raise errors.Conflict(f"Cannot move a conversation from {now} to {status}",
                                   code="invalid_transition", details={"from": now, "to": status})
-        return {"status": status}
+        if status == "closed" or now == "escalated":  # ends the holder's work: theirs or an admin's to do
+            ensure_may_act(principal.role, principal.user_id, current.get("assignedAgent"))
+        return True
 
-    before, changes = repo.set_status(conversation_id_, decide)
-    if changes:
-        _announce(principal.workspace_id, conversation_id_, before.get("assignedAgent"),
-                  ConversationUpdated(conversationId=conversation_id_, reason="status", status=status))
-    if status == "closed":
-        # Closing ends the escalation and frees the agent's slot. Also on a repeated close (no
-        # change): the first attempt may have died between the two steps; the release is idempotent.
-        from utalk.services import escalation  # only the close path pays for importing it
-
-        escalation.complete_on_close(principal.workspace_id, conversation_id_)
-    return get(principal.workspace_id, conversation_id_)
+    outcome = EscalationRepository(ws).release(conversation_id_, COMPLETION[status], status=status,
+                                               resume_bot=status == "open", visible_to=restricted_to(principal),
+                                               check=check)
+    if outcome.changed:
+        changes, before = outcome.extra["changes"], outcome.extra["before"]
+        if "status" in changes or "botEnabled" in changes:
+            _announce(ws, conversation_id_, before.get("assignedAgent"),
+                      ConversationUpdated(conversationId=conversation_id_, reason="status", status=status,
+                                          botEnabled=changes.get("botEnabled")))
+        if outcome.escalation or outcome.previous_agent_id:
+            escalation.after_release(ws, conversation_id_, outcome, principal.user_id, with_status=False)
+    return get(ws, conversation_id_)
 
 
 def mark_read(principal: Principal, conversation_id_: str) -> Conversation:

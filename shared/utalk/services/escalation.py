@@ -19,6 +19,7 @@ from utalk.repositories.messages import MessageRepository
 from utalk.repositories.base import safe_id
 from utalk.services import assignment
 from utalk.services.conversations import restricted_to
+from utalk.text import normalise_skills
 
 log = logs.get("escalation")
 _NS = uuid.UUID("6f1c1c52-4d7e-4a55-9a8e-6b2f0e0f4b11")
@@ -40,7 +41,7 @@ def start(workspace_id: str, conversation_id: str, *, reason: str, trigger: str,
     repo = EscalationRepository(workspace_id)
     record = {"id": escalation_id(conversation_id, trigger), "workspaceId": workspace_id,
               "conversationId": conversation_id, "reason": reason, "detail": detail, "trigger": trigger,
-              "fromType": from_type, "fromId": from_id, "skills": sorted(set(skills or ()))}
+              "fromType": from_type, "fromId": from_id, "skills": normalise_skills(skills)}
     outcome = repo.start(record, visible_to)
     esc = outcome.escalation
     if outcome.created:
@@ -89,11 +90,7 @@ def reject(principal: Principal, escalation_id_: str, reason: str | None) -> Esc
     outcome = repo.reject(safe_id(escalation_id_, "escalation"), principal.user_id, reason)
     esc = outcome.escalation
     if outcome.changed:
-        pubsub.wait([events.publish(
-            "conversation:updated", principal.workspace_id,
-            ConversationUpdated(conversationId=esc["conversationId"], reason="assignment", assignedAgent=None),
-            conversation_id=esc["conversationId"], agent_id=principal.user_id)])
-        assignment.request(principal.workspace_id, esc["id"])   # next agent (and the freed slot)
+        assignment.back_to_queue(principal.workspace_id, esc, principal.user_id)   # next agent, freed slot
     return to_escalation(repo.get(esc["id"]) or esc)
 
 
@@ -118,15 +115,20 @@ def assign(principal: Principal, conversation_id: str, agent_id: str) -> Escalat
     return to_escalation(repo.get(esc["id"]) or esc)
 
 
-def _after_release(workspace_id: str, conversation_id: str, outcome: Outcome, by: str | None,
-                   resumed: bool) -> None:
+def after_release(workspace_id: str, conversation_id: str, outcome: Outcome, by: str | None,
+                  with_status: bool = True) -> None:
+    """The events of a release that changed something (`EscalationRepository.release`): nobody
+    holds the conversation now (reason `bot` when the bot resumed, else `assignment`: the relay
+    moves rooms on both), `bot:resumed`, and an assignment run for the freed slot."""
     if not outcome.changed:
         return
+    changes = outcome.extra.get("changes", {})
+    resumed = changes.get("botEnabled") is True
     esc_id = (outcome.escalation or {}).get("id")
     futures = [events.publish("conversation:updated", workspace_id,
                               ConversationUpdated(conversationId=conversation_id,
                                                   reason="bot" if resumed else "assignment",
-                                                  status="open" if resumed else None,
+                                                  status=changes.get("status") if with_status else None,
                                                   assignedAgent=None, botEnabled=True if resumed else None),
                               conversation_id=conversation_id, agent_id=outcome.previous_agent_id)]
     if resumed:
@@ -142,17 +144,10 @@ def _after_release(workspace_id: str, conversation_id: str, outcome: Outcome, by
 def return_to_bot(principal: Principal, conversation_id: str) -> dict:
     conversation_id = safe_id(conversation_id, "conversation")
     outcome = EscalationRepository(principal.workspace_id).release(
-        conversation_id, "returned_to_bot", by=principal, resume_bot=True, visible_to=restricted_to(principal))
-    _after_release(principal.workspace_id, conversation_id, outcome, principal.user_id, resumed=True)
+        conversation_id, "returned_to_bot", by=principal, status="open", resume_bot=True,
+        visible_to=restricted_to(principal))
+    after_release(principal.workspace_id, conversation_id, outcome, principal.user_id)
     return {"conversationId": conversation_id, "botEnabled": True, "status": "open", "changed": outcome.changed}
-
-
-def complete_on_close(workspace_id: str, conversation_id: str) -> bool:
-    """For the conversation-close path: end the active escalation and free the agent's slot.
-    The conversation's own status is the caller's; returns whether anything changed."""
-    outcome = EscalationRepository(workspace_id).release(conversation_id, "closed", resume_bot=False)
-    _after_release(workspace_id, conversation_id, outcome, None, resumed=False)
-    return outcome.changed
 
 
 def check_timeout(workspace_id: str, conversation_id: str, message_id: str) -> dict:

@@ -7,8 +7,8 @@ delete requires it to exist, so a repeated run subtracts nothing twice; a missin
 already gone). A run stopped anywhere leaves nothing half-deleted that the next run cannot finish.
 
 `sweep()` is one page of the scheduled job over every workspace: it returns the counts and a
-cursor to continue from (None when done), for the job helper to pass to a follow-up task.
-TODO(lead): the manifest schedule row (daily) arrives with the Cloud Scheduler mechanism.
+cursor to continue from (None when done), for the job helper to pass to a follow-up task
+(the `media_retention` job, daily: functions/job_media_retention.py).
 """
 from __future__ import annotations
 

@@ -65,18 +65,37 @@ def update_user(admin: Principal, user_id: str, body: UpdateUser) -> User:
     if body.password:
         fields["passwordHash"] = hash_password(body.password)
     agent_fields = None
+    has_agent = repo.agent(user_id) is not None
     if body.agent is not None:
         agent_fields = {"userId": user_id, **body.agent.model_dump(exclude_none=True)}
-        if repo.agent(user_id) is None:
+        if not has_agent:
             agent_fields = {"status": "offline", "maxConversations": DEFAULT_MAX_CONVERSATIONS,
                             "currentConversations": 0, "skills": [], **agent_fields}
+    leaving = body.status in ("inactive", "banned")
+    if body.status is not None and (has_agent or agent_fields):
+        agent_fields = {**(agent_fields or {}), **_agent_activity(leaving)}
     if fields or agent_fields:
         if fields:
             fields["updatedAt"] = firestore.SERVER_TIMESTAMP
         repo.update(user_id, fields, agent_fields)
-    if body.status in ("inactive", "banned") or body.password:
+    if leaving or body.password:
         refresh_tokens.revoke_user(admin.workspace_id, user_id, reason="account_changed")
+    if leaving and has_agent:
+        _release(admin.workspace_id, user_id)
     return get_user(admin.workspace_id, user_id)
+
+
+def _agent_activity(leaving: bool) -> dict:
+    """What a user's status does to their agent profile: an inactive agent is offline and out of
+    every assignment (`active: false`, even if a socket still says online)."""
+    return {"active": False, "status": "offline"} if leaving else {"active": True}
+
+
+def _release(workspace_id: str, user_id: str) -> None:
+    """A deactivated agent's offers and conversations go back to the queue (services/assignment.py)."""
+    from utalk.services import assignment
+
+    assignment.release_agent(workspace_id, user_id)
 
 
 def deactivate_user(admin: Principal, user_id: str) -> User:
@@ -85,7 +104,10 @@ def deactivate_user(admin: Principal, user_id: str) -> User:
     repo = UserRepository(admin.workspace_id)
     if repo.get(user_id) is None:
         raise errors.NotFound("No such user", code="user_not_found")
-    agent_fields = {"status": "offline"} if repo.agent(user_id) else None
-    repo.update(user_id, {"status": "inactive", "updatedAt": firestore.SERVER_TIMESTAMP}, agent_fields)
+    has_agent = repo.agent(user_id) is not None
+    repo.update(user_id, {"status": "inactive", "updatedAt": firestore.SERVER_TIMESTAMP},
+                _agent_activity(True) if has_agent else None)
     refresh_tokens.revoke_user(admin.workspace_id, user_id, reason="deactivated")
+    if has_agent:
+        _release(admin.workspace_id, user_id)
     return get_user(admin.workspace_id, user_id)
