@@ -7,7 +7,8 @@ a valid OIDC token is refused there as in production. `/_push/<name>` plays Goog
 service: the emulator's push subscriptions deliver there, and it forwards to `/_fn/<name>` with
 the ID token Google would attach for the subscription's `push_config.oidc_token` (read from the
 emulator; none configured, none attached). Each function is a separate functions-framework app
-built from `functions/main.py`.
+built from `functions/main.py`. `/report/` serves the static analytics report page (`web/report/`,
+with Chart.js from `web/node_modules`).
 """
 from __future__ import annotations
 
@@ -22,7 +23,14 @@ from functions_framework import create_app
 from devstack import oidc
 from utalk import manifest
 
-SOURCE = str(Path(__file__).resolve().parent.parent / "functions" / "main.py")
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = str(ROOT / "functions" / "main.py")
+# The static pages: URL -> file (nothing else under their prefix is served).
+STATIC = {"/report/": ROOT / "web" / "report" / "index.html",
+          "/report/report.js": ROOT / "web" / "report" / "report.js",
+          "/report/report.css": ROOT / "web" / "report" / "report.css",
+          "/report/vendor/chart.umd.js": ROOT / "web" / "node_modules" / "chart.js" / "dist" / "chart.umd.js"}
+_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
 _SECURITY = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY")]
 
 
@@ -30,6 +38,17 @@ def _error(start_response, status: str, code: str, message: str, extra=()):
     body = json.dumps({"error": {"code": code, "message": message, "details": None}}).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                             *_SECURITY, *extra])
+    return [body]
+
+
+def _static(start_response, path: str):
+    file = STATIC.get(path)
+    if file is None or not file.is_file():
+        return _error(start_response, "404 Not Found", "route_not_found", f"No page at {path}")
+    body = file.read_bytes()
+    start_response("200 OK", [("Content-Type", _TYPES[file.suffix]), ("Content-Length", str(len(body))),
+                              ("Content-Security-Policy", "default-src 'self'; style-src 'self'"),
+                              ("Cache-Control", "no-cache"), *_SECURITY])
     return [body]
 
 
@@ -106,6 +125,11 @@ class Gateway:
                 environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
             environ["PATH_INFO"] = "/"
             return self.app(fn.name)(environ, start_response)
+        if path == "/report":
+            start_response("301 Moved Permanently", [("Location", "/report/"), ("Content-Length", "0")])
+            return [b""]
+        if path.startswith("/report/"):
+            return _static(start_response, path)
         if path.startswith("/_fn/"):
             name, _, rest = path[len("/_fn/"):].partition("/")
             if name not in manifest.by_name():

@@ -27,6 +27,7 @@ def main() -> int:
 UTalk is running locally (logs in {stack.state_dir}):
   API gateway    http://127.0.0.1:{p.gateway}   (try: curl http://127.0.0.1:{p.gateway}/health/detailed)
   Socket.IO      http://127.0.0.1:{p.relay}
+  Report page    http://127.0.0.1:{p.gateway}/report/   (sign in as the admin below; history: .venv/bin/python -m devstack.history)
   Firestore      127.0.0.1:{p.firestore}   Pub/Sub 127.0.0.1:{p.pubsub}   Storage 127.0.0.1:{p.storage}
   Cloud Tasks    127.0.0.1:{p.tasks}   Redis 127.0.0.1:{p.redis}
   Scheduler      http://127.0.0.1:{p.scheduler}/v1/projects/{stack.project}/locations/{settings().region}/jobs

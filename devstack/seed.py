@@ -17,27 +17,13 @@ from google.cloud import firestore
 
 from utalk import clients, errors
 from utalk.auth.tokens import Principal
+from utalk.models.settings import defaults
 
 TENANT, WORKSPACE = "tenant_demo", "ws_demo"
 DEMO_NUMBER = os.environ.get("UTALK_DEMO_NUMBER", "+14155238886")  # default: Twilio's WhatsApp sandbox number
 DEMO_PAGE_ID = os.environ.get("UTALK_DEMO_PAGE_ID", "100000000000001")  # the sandbox's Facebook Page
-DEFAULT_SETTINGS = {
-    "language": "es",
-    "agentVisibility": "all",
-    "bot": {"enabled": True, "greeting": "¡Hola! Soy el asistente virtual de UTalk. ¿En qué puedo ayudarte?",
-            "holdingMessage": "Gracias por tu mensaje. Te comunicaremos con un agente en breve.",
-            # provider: "auto" (OpenAI when OPENAI_API_KEY is set, else offline) | "openai" | "offline"
-            "provider": "auto", "model": "gpt-4o-mini",
-            "systemPrompt": "Eres el asistente de atención al cliente de este negocio. Responde breve y "
-                            "amablemente, en el idioma del cliente; no inventes precios ni políticas.",
-            "fallback": "No estoy seguro de haber entendido. ¿Puedes darme más detalles?",
-            # The offline responder's answers (first entry with a keyword in the message wins).
-            "faq": [{"keywords": ["horario", "abren", "cierran"], "intent": "hours",
-                     "answer": "Nuestro horario de atención es de lunes a viernes de 9:00 a 18:00."}]},
-    "escalation": {"keywords": ["agente", "humano", "asesor", "persona"], "timeoutHours": 12,
-                   "confidenceThreshold": 0.5, "routeBySkill": False,
-                   "skillsByIntent": {}},   # e.g. {"billing": ["billing"]}: skills an escalation needs
-}
+# A new workspace starts with the settings model's defaults (utalk/models/settings.py: the one source).
+DEFAULT_SETTINGS = defaults()
 
 
 def create_workspace(workspace_id: str, tenant_id: str, name: str) -> None:

@@ -47,3 +47,15 @@ def call_internal(api, name: str, body=None, *, data: bytes | None = None, heade
     if data is not None:
         return api.session.post(f"{api.base}/_fn/{name}", data=data, headers=headers, timeout=timeout)
     return api.session.post(f"{api.base}/_fn/{name}", json=body, headers=headers, timeout=timeout)
+
+
+def every_page(client, path: str, **params) -> list[dict]:
+    """The items of a cursor-paginated list, page after page until it gives no `nextCursor`."""
+    items, cursor = [], None
+    while True:
+        r = client.get(path, params={**params, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        items += r.json()["items"]
+        cursor = r.json()["nextCursor"]
+        if not cursor:
+            return items

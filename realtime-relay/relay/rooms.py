@@ -37,6 +37,12 @@ def visitor(ws: str, conversation_id: str) -> str:
     return f"ws:{ws}:visitor:{conversation_id}"
 
 
+def parse_workspace(room: str) -> str | None:
+    """The workspace of a `workspace(ws)` room's name, None for any other room."""
+    head, _, ws = room.partition("ws:")
+    return ws if not head and ws and ":" not in ws else None
+
+
 def parse_conversation(room: str) -> tuple[str, str] | None:
     """(workspace, conversation) of a conversation room's name, None for any other room. Unambiguous:
     workspace ids never contain ':' (routing.valid_id), so the first CONVERSATION ends the workspace."""

@@ -20,9 +20,11 @@ keeps the rooms right instead, without a Firestore read per emitted event:
   and nothing after; the one getting it hears the conversation from then on without asking.
 - agentVisibility per workspace is this instance's view: read when the first agent of a workspace
   connects here (concurrent connects share the read), then re-read every TTL for the workspaces
-  that have agents here (one batched read for all), so a switch is applied within the TTL. A switch
-  moves the workspace's agents between the two rooms; to "assigned", the conversations they had
-  joined are re-checked (one batched read) and those not theirs are left.
+  that have agents here (one batched read for all), so a switch is applied within the TTL; a
+  `workspace:updated` event naming `agentVisibility` (an admin's PATCH of the settings) has every
+  instance re-read that workspace at once instead. A switch moves the workspace's agents between
+  the two rooms; to "assigned", the conversations they had joined are re-checked (one batched read)
+  and those not theirs are left. Re-reads run one at a time, so an older read never undoes a newer.
 Room moves use the manager's synchronous local calls: a decision and the move it implies happen
 in one step of the event loop, so no assignment event can slip between them.
 """
@@ -45,6 +47,7 @@ log = logs.get("relay.visibility")
 
 NS = "/"
 ASSIGNMENT_EVENTS = frozenset({"conversation:assigned", "conversation:updated"})
+SETTINGS_EVENT = "workspace:updated"
 # The most conversations a connecting limited agent is put in (capacities are ~10); more can be joined.
 MAX_HELD = 200
 
@@ -76,6 +79,8 @@ class Visibility:
         self._agents: Counter[str] = Counter()  # agent sockets per workspace on this instance
         self._reading: dict[str, asyncio.Future] = {}
         self._watches: dict[str, list[_Watch]] = {}  # workspace -> reads in flight
+        self._refreshing = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
 
     # -- connect and disconnect -------------------------------------------------------------------
     async def prepare(self, principal) -> frozenset[str]:
@@ -166,6 +171,9 @@ class Visibility:
 
     # -- assignment changes (the manager calls this after delivering every event) ------------------
     def emitted(self, event: str, payload, targets) -> None:
+        if event == SETTINGS_EVENT:
+            self._settings_changed(payload, targets)
+            return
         if event not in ASSIGNMENT_EVENTS:
             return
         changed, holder = new_holder(event, payload)
@@ -213,12 +221,33 @@ class Visibility:
             except Exception:
                 log.exception("visibility refresh failed; keeping the last known settings")
 
-    async def refresh(self) -> None:
-        """Re-read the setting of every workspace with agents here (one batched read) and apply
-        what changed."""
+    def _settings_changed(self, payload, targets) -> None:
+        """`workspace:updated` (payload `paths`): re-read agentVisibility now if it changed."""
+        if not isinstance(payload, dict) or "agentVisibility" not in (payload.get("paths") or ()):
+            return
+        for room in [targets] if isinstance(targets, str) else (targets or ()):
+            ws = rooms.parse_workspace(room)
+            if ws is not None and ws in self._agents:
+                task = asyncio.ensure_future(self._refresh_now(ws))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _refresh_now(self, ws: str) -> None:
+        try:
+            await self.refresh(only=ws)
+        except Exception:
+            log.exception("visibility refresh failed; the next periodic one retries", extra={"workspaceId": ws})
+
+    async def refresh(self, only: str | None = None) -> None:
+        """Re-read the setting of every workspace with agents here (or of `only`; one batched
+        read) and apply what changed."""
+        async with self._refreshing:
+            await self._refresh(only)
+
+    async def _refresh(self, only: str | None) -> None:
         for ws in [ws for ws in self._view if ws not in self._agents]:
             del self._view[ws]  # read for a connect that did not complete
-        workspaces = list(self._agents)
+        workspaces = [ws for ws in self._agents if only in (None, ws)]
         if not workspaces:
             return
         refs = [self.db.document(f"workspaces/{ws}") for ws in workspaces]

@@ -121,9 +121,14 @@ def _shown(event: str, payload: dict, visitor_id: str) -> tuple[str, dict] | Non
     if event in STATUS:
         return "message:status", {"id": payload.get("messageId"), "status": STATUS[event]}
     if event == "conversation:updated":
-        if payload.get("reason") in ("assignment", "bot"):
+        reason = payload.get("reason")
+        if reason in ("assignment", "bot"):
             agent = payload.get("assignedAgent")
-            return ("agent:joined", {"agentId": agent}) if agent else ("agent:left", {})
-        if payload.get("reason") == "status" and payload.get("status"):
+            if agent:
+                return "agent:joined", {"agentId": agent}
+            # The bot handing over to the queue (services/escalation.start): no agent came or went.
+            return None if reason == "bot" and payload.get("botEnabled") is False else ("agent:left", {})
+        # A status change, the auto-close job's close and a customer's reopen (services/lifecycle.py).
+        if reason in ("status", "auto_closed", "reopened") and payload.get("status"):
             return "conversation:status", {"status": payload["status"]}
     return None

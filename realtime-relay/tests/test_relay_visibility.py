@@ -183,3 +183,51 @@ def test_a_visibility_switch_is_picked_up_within_the_ttl(relays, team, clients, 
         _inbound(publisher, ws, team["conv3"], "de nuevo")
         heard = _names(agent1, 1.0)
     assert heard and heard[0][0] == "message:new"
+
+
+@pytest.fixture
+def slow_relay(emulators):
+    """An instance of its own (own subscriptions, no Redis) that re-reads agentVisibility only every
+    10 minutes: what it picks up sooner, an event made it pick up."""
+    from relay_harness import STACK, RelayProcess
+
+    relay = RelayProcess("relay-slow-ttl", STACK.ports.relay + 1500, {
+        "RELAY_VISIBILITY_TTL_SECONDS": "600", "UTALK_REDIS_URL": "",
+        "RELAY_SUBSCRIPTION": "realtime-events--relay-slow-ttl",
+        "RELAY_INBOUND_SUBSCRIPTION": "message-received--relay-slow-ttl"})
+    yield relay
+    relay.stop()
+
+
+def _hears(client, publisher, ws: str, conv: str, seconds: float = 10.0) -> bool:
+    """Whether `client` hears a probe of `conv` within `seconds` (probing once a second)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        _inbound(publisher, ws, conv, "probe")
+        if [n for n, _ in _names(client, 1.0) if n == "message:new"]:
+            return True
+    return False
+
+
+def test_workspace_updated_naming_agent_visibility_switches_at_once(slow_relay, team, clients, publisher, db):
+    """An admin's PATCH of agentVisibility announces `workspace:updated`; the relay re-reads that
+    workspace's setting then, not at its next TTL."""
+    ws = team["ws"]
+    agent1 = clients(slow_relay.url, token(team["agent1"], ws))
+    assert not _hears(agent1, publisher, ws, team["conv3"], seconds=2)   # "assigned": not theirs
+
+    db.document(f"workspaces/{ws}").update({"settings.agentVisibility": "all"})
+    assert not _hears(agent1, publisher, ws, team["conv3"], seconds=2)   # the cached view still holds
+    publisher.event(ws, "workspace:updated", {"workspaceId": ws, "paths": ["agentVisibility"], "auditId": "aud_1",
+                                              "by": team["admin"]})
+    assert _hears(agent1, publisher, ws, team["conv3"])
+
+    db.document(f"workspaces/{ws}").update({"settings.agentVisibility": "assigned"})
+    publisher.event(ws, "workspace:updated", {"workspaceId": ws, "paths": ["autoCloseDays"], "auditId": "aud_2",
+                                              "by": team["admin"]})
+    assert _hears(agent1, publisher, ws, team["conv3"], seconds=3)       # another key: nothing re-read
+    publisher.event(ws, "workspace:updated", {"workspaceId": ws, "paths": ["agentVisibility"], "auditId": "aud_3",
+                                              "by": team["admin"]})
+    deadline = time.monotonic() + 10
+    while _hears(agent1, publisher, ws, team["conv3"], seconds=1.5):
+        assert time.monotonic() < deadline, "agent1 still hears the queue after the switch back to assigned"

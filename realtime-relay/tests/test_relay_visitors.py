@@ -143,3 +143,34 @@ def test_a_web_chat_s_sites_may_connect_its_visitors_and_nobody_else(relay, worl
         assert without_channel.wait_for("connect_error")["message"] != "origin_not_allowed"
     finally:
         without_channel.close()
+
+
+def test_a_visitor_hears_the_escalation_and_lifecycle_events_as_they_are_published(relay, world, clients,
+                                                                                    publisher: Publisher, db):
+    """The payloads services/escalation.py, assignment.py and lifecycle.py publish (with the escalation
+    summary): the bot handing over to the queue is no agent leaving; an offer names its agent; the
+    auto-close and a reopen change the conversation's status as a status change does."""
+    ws = world["ws_a"]
+    me, my_token = _visitor(ws)
+    conv = me.conversation_id
+    db.document(f"workspaces/{ws}/conversations/{conv}").set({"status": "open"})
+    visitor = clients(relay.url, auth={"token": my_token, "visitor": True})
+
+    def updated(payload):
+        publisher.event(ws, "conversation:updated", {"conversationId": conv, **payload},
+                        audience="workspace,conversation", conversationId=conv)
+
+    summary = {"id": "esc_1", "status": "pending", "reason": "keyword", "agentId": None}
+    updated({"reason": "bot", "status": "escalated", "botEnabled": False, "escalationId": "esc_1",
+             "escalation": summary})
+    assert visitor.drain(QUIET) == []    # the bot handed over to the queue: no agent came or went
+    updated({"reason": "assignment", "status": "escalated", "assignedAgent": world["a1"], "botEnabled": False,
+             "escalationId": "esc_1", "escalation": {**summary, "status": "assigned", "agentId": world["a1"]}})
+    assert visitor.wait_for("agent:joined") == {"agentId": world["a1"]}
+    updated({"reason": "assignment", "assignedAgent": None, "escalationId": "esc_1", "escalation": summary})
+    assert visitor.wait_for("agent:left") == {}
+    updated({"reason": "auto_closed", "status": "closed"})
+    assert visitor.wait_for("conversation:status") == {"status": "closed"}
+    updated({"reason": "reopened", "status": "open", "assignedAgent": None, "botEnabled": True})
+    assert visitor.wait_for("conversation:status") == {"status": "open"}
+    assert visitor.drain(QUIET) == []

@@ -72,5 +72,11 @@ class RateLimited(ApiError):
         super().__init__(message, details=details, headers={"Retry-After": str(seconds)})
 
 
+def field_errors(exc) -> list[dict]:
+    """A pydantic ValidationError as the `details.fields` of a 400/422: one entry per field."""
+    return [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False)]
+
+
 class Unavailable(ApiError):
     status, code = 503, "unavailable"

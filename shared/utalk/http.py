@@ -70,11 +70,6 @@ class Call:
         return client_ip(self.request)
 
 
-def _field_errors(exc: ValidationError) -> list[dict]:
-    return [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"], "type": e["type"]}
-            for e in exc.errors(include_url=False, include_input=False)]
-
-
 def json_response(data: Any, status: int = 200) -> flask.Response:
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json", by_alias=True)
@@ -225,7 +220,7 @@ def _read_json(request: flask.Request, model: type[BaseModel]):
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise errors.ValidationFailed("Request body is invalid", details={"fields": _field_errors(exc)}) \
+        raise errors.ValidationFailed("Request body is invalid", details={"fields": errors.field_errors(exc)}) \
             from None
 
 
@@ -235,7 +230,7 @@ def _read_query(request: flask.Request, model: type[BaseModel]):
         return model.model_validate(args)
     except ValidationError as exc:
         raise errors.BadRequest("Query string is invalid", code="invalid_query",
-                                details={"fields": _field_errors(exc)}) from None
+                                details={"fields": errors.field_errors(exc)}) from None
 
 
 def check_size(request: flask.Request, streamed_limit: int | None = None) -> None:

@@ -37,6 +37,8 @@ USER = Limit("user", 100, 60)                  # spec: 100 requests/minute per u
 IP = Limit("ip", 60, 60)                       # every unauthenticated route, per client IP (http.client_ip)
 MESSAGES = Limit("messages", 60, 60)           # spec: 60 messages/minute per user
 MEDIA_UPLOADS = Limit("media-uploads", 10, 60)  # spec: 10 files/minute per user, counted per file by media_upload.py
+# A report reads up to thousands of counter documents (docs/analytics.md): a dashboard's refreshes, not a loop.
+ANALYTICS = Limit("analytics", 30, 60)
 
 # Web chat visitors (services/webchat.py counts these itself: a new visitor is known only there, and a
 # visitor is no user), on top of IP on every visitor route. Each new visitor opens a conversation;
@@ -50,6 +52,8 @@ WEBCHAT_TYPING = Limit("webchat-typing", 30, 60)                        # per vi
 # scope "user" keys the count by workspace and user, "ip" by client IP.
 BY_FUNCTION: dict[str, tuple[tuple[Limit, str], ...]] = {
     "messages_send": ((MESSAGES, "user"),),
+    **{name: ((ANALYTICS, "user"),) for name in ("analytics_overview", "analytics_conversations", "analytics_agents",
+                                                 "analytics_bot", "analytics_export")},
 }
 
 # No limiter work at all: provider webhooks are authenticated by their signature and arrive from the

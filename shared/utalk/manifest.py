@@ -211,6 +211,21 @@ FUNCTIONS: tuple[Function, ...] = (
              secrets=JWT + SEALED),
     Function("webchat_read", "api_webchat:mark_read", "POST", f"{API}/webchat/{{channelKey}}/read",
              secrets=JWT + SEALED),
+    # the agent's inbox and workspace settings (issue 13)
+    Function("escalations_list", "api_inbox:list_escalations", "GET", f"{API}/escalations", secrets=JWT),
+    Function("agents_list", "api_inbox:list_agents", "GET", f"{API}/agents", secrets=JWT),
+    Function("workspace_settings_get", "api_workspace:get_settings", "GET", f"{API}/workspace/settings",
+             secrets=JWT),
+    Function("workspace_settings_update", "api_workspace:update_settings", "PATCH", f"{API}/workspace/settings",
+             secrets=JWT),
+    # analytics (issue 19): reports read counters and aggregation counts, never per-message documents
+    Function("analytics_overview", "api_analytics:overview", "GET", f"{API}/analytics/overview", secrets=JWT),
+    Function("analytics_conversations", "api_analytics:conversations", "GET", f"{API}/analytics/conversations",
+             secrets=JWT),
+    Function("analytics_agents", "api_analytics:agents", "GET", f"{API}/analytics/agents", secrets=JWT),
+    Function("analytics_bot", "api_analytics:bot", "GET", f"{API}/analytics/bot", secrets=JWT),
+    Function("analytics_export", "api_analytics:export_csv", "GET", f"{API}/analytics/export.csv",
+             memory="512Mi", timeout_seconds=300, secrets=JWT),
     # scheduled jobs (issue 13): Cloud Scheduler calls them with the invoker's OIDC token
     Function("assignment_sweep", "job_assignment:sweep", schedule="* * * * *", public=False, timeout_seconds=300),
     Function("conversations_autoclose", "job_autoclose:sweep", schedule="15 * * * *", public=False,

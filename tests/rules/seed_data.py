@@ -84,6 +84,9 @@ WORKSPACE_DOCS = {
     "botRuns/run_1": {"tokens": 120, "costUsd": 0.001, "prompt": "system prompt ..."},
     "escalations/esc_1": {"reason": "keyword"},
     "media/media_1": {"path": "ws/media_1.jpg"},
+    # Who changed the settings and what (services/settings.py): server only, even for the admin.
+    "auditLog/aud_1": {"action": "settings.updated", "actorId": "admin_a",
+                       "changes": [{"path": "autoCloseDays", "before": 30, "after": 10}]},
 }
 
 GLOBAL_DOCS = {

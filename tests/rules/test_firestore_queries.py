@@ -72,7 +72,9 @@ CASES = [
     ("agent_a_no_access", "workspaces/ws_a", "conversations", False, None, None),
     # protected collections, even for the workspace's own admin
     *[("admin_a", "workspaces/ws_a", c, False, None, None)
-      for c in ("users", "access", "secrets", "channelSecrets", "idempotency", "botRuns", "escalations", "media")],
+      for c in ("users", "access", "secrets", "channelSecrets", "idempotency", "botRuns", "escalations", "media",
+                "auditLog")],
+    ("admin_a", CG, "auditLog", True, None, None),
     *[("admin_a", "", c, False, None, None)
       for c in ("userEmails", "refreshTokens", "tokenFamilies", "rateLimits", "channelRoutes", "tenants",
                 "workspaces")],

@@ -41,6 +41,19 @@ def _document_id(value: str) -> str:
 DocId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_document_id)]
 
 
+def normalise_skills(values) -> list[str]:
+    """Skills as stored and compared everywhere: trimmed, lower-case, unique, sorted; each 1-40 of
+    letters, digits, "-" and "_"."""
+    cleaned = sorted({str(s).strip().lower() for s in values})
+    for s in cleaned:
+        if not s or len(s) > 40 or not all(c.isalnum() or c in "-_" for c in s):
+            raise ValueError(f"invalid skill {s!r}")
+    return cleaned
+
+
+Skills = Annotated[list[str], Field(max_length=20), AfterValidator(normalise_skills)]
+
+
 class MessageTask(BaseModel):
     """Body of a Cloud Task (and attributes of a Pub/Sub message) about one stored message."""
     model_config = ConfigDict(extra="forbid")

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field
 
 from utalk.models.common import Input, Output, Timestamp
+from utalk.models.escalation_summary import EscalationSummary
 
 ConversationStatus = Literal["open", "pending", "closed", "escalated"]
 ChannelKind = Literal["whatsapp", "facebook", "web"]
@@ -45,6 +46,8 @@ class Conversation(Output):
     status: ConversationStatus = "open"
     assignedAgent: str | None = None
     botEnabled: bool = True
+    escalationId: str | None = None
+    escalation: EscalationSummary | None = None   # the active one (null: none)
     unreadCount: int = 0
     messageCount: int = 0
     lastMessage: LastMessage | None = None
@@ -60,6 +63,12 @@ class ConversationQuery(Input):
     channel: ChannelKind | None = None
     assignedAgent: str | None = Field(default=None, max_length=128)
     botEnabled: bool | None = None
+    mine: bool = False          # assigned to the caller
+    unassigned: bool = False    # assigned to nobody
+    waiting: bool = False       # escalated and not yet accepted (pending or offered)
+    # A prefix of the customer's address ("+52155...", "fb:...") or name (case-insensitive as far
+    # as the stored name allows, docs/bot-and-escalation.md): ordered by that field, not by activity.
+    customer: str | None = Field(default=None, min_length=1, max_length=100)
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, max_length=500)
 

@@ -6,12 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from utalk.models.common import DocId, Input, MessageTask, Output, Timestamp
-
-Reason = Literal["keyword", "intent", "low_confidence", "timeout", "error", "manual"]
-# pending: waiting for an agent; assigned: offered to an agent (holds one of its slots);
-# accepted: the agent took it; completed: closed or returned to the bot.
-Status = Literal["pending", "assigned", "accepted", "completed"]
-ACTIVE = ("pending", "assigned", "accepted")
+from utalk.models.escalation_summary import ACTIVE, EscalationSummary, Reason, Status  # noqa: F401 (re-exported)
 
 
 class Escalation(Output):
@@ -91,6 +86,7 @@ class EscalationStartedPayload(Output):
     conversationId: str
     reason: Reason
     detail: str | None = None
+    escalation: EscalationSummary | None = None
 
 
 class EscalationAcceptedPayload(Output):
@@ -104,6 +100,7 @@ class ConversationAssignedPayload(Output):
     escalationId: str | None = None
     agentId: str
     previousAgentId: str | None = None
+    escalation: EscalationSummary | None = None   # "assigned": an offer to accept; "accepted": taken
 
 
 def _register_events() -> None:

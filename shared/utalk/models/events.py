@@ -9,11 +9,13 @@ from typing import Literal
 
 from utalk.models.common import Output, Timestamp
 from utalk.models.conversations import Conversation, Customer, LastMessage
+from utalk.models.escalation_summary import EscalationSummary
 from utalk.models.media import MediaUploaded
 from utalk.models.messages import Message
+from utalk.models.settings import WorkspaceUpdated
 
 EventName = Literal["message:new", "message:sent", "message:delivered", "message:read", "message:failed",
-                    "conversation:updated", "conversation:new", "media:uploaded"]
+                    "conversation:updated", "conversation:new", "media:uploaded", "workspace:updated"]
 
 
 class MessageNew(Output):
@@ -40,6 +42,10 @@ class ConversationUpdated(Output):
     reason: Literal["message", "status", "read", "assignment", "bot", "reopened", "auto_closed"]
     status: str | None = None
     assignedAgent: str | None = None
+    # With reason "assignment" or "bot", like assignedAgent, always the state after the change:
+    # the active escalation (null: none).
+    escalationId: str | None = None
+    escalation: EscalationSummary | None = None
     botEnabled: bool | None = None
     unreadCount: int | None = None
     unreadDelta: int | None = None
@@ -65,7 +71,7 @@ EVENT_PAYLOADS = {"message:new": MessageNew, "message:sent": MessageStatusChange
                   "message:delivered": MessageStatusChanged, "message:read": MessageStatusChanged,
                   "message:failed": MessageStatusChanged, "conversation:updated": ConversationUpdated,
                   "conversation:new": ConversationNew, "media:uploaded": MediaUploaded,
-                  "typing:start": Typing, "typing:stop": Typing}
+                  "typing:start": Typing, "typing:stop": Typing, "workspace:updated": WorkspaceUpdated}
 
 __all__ = ["Conversation", "ConversationNew", "ConversationUpdated", "EVENT_PAYLOADS", "EventName",
-           "MediaUploaded", "MessageNew", "MessageStatusChanged", "Typing"]
+           "MediaUploaded", "MessageNew", "MessageStatusChanged", "Typing", "WorkspaceUpdated"]

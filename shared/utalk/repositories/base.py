@@ -51,23 +51,41 @@ def encode_cursor(values: list) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, *fields: Callable[[Any], Any]) -> list:
+def decode_cursor(cursor: str, *fields: Callable[[Any], Any] | str) -> list:
     """A cursor's values, each passed through its field's converter (which raises ValueError or
-    TypeError on a wrong value); anything not of that shape is 400 invalid_cursor."""
+    TypeError on a wrong value) or equal to its field when that is a string: the tag of the list
+    that made it, so a cursor of another list of the same shape is refused too. Anything not of
+    that shape is 400 invalid_cursor."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != len(fields):
             raise ValueError
-        return [convert(value) for convert, value in zip(fields, values)]
+        return [_field(convert, value) for convert, value in zip(fields, values)]
     except (ValueError, TypeError, RecursionError):
         raise errors.BadRequest("Invalid cursor", code="invalid_cursor") from None
+
+
+def _field(convert, value):
+    if isinstance(convert, str):  # the list's tag
+        if value != convert:
+            raise ValueError("a cursor of another list")
+        return value
+    return convert(value)
 
 
 def cursor_text(value) -> str:
     """A cursor field holding a string (an email, say)."""
     if not isinstance(value, str) or not value.isprintable() or len(value) > 300:
         raise ValueError("not a cursor string")
+    return value
+
+
+def cursor_key(value) -> str:
+    """A cursor field holding a stored string a list is ordered by (a customer's name, say): any
+    string Firestore indexes (at most 1500 bytes)."""
+    if not isinstance(value, str) or len(value.encode()) > 1500:   # a lone surrogate: UnicodeEncodeError
+        raise ValueError("not a cursor key")
     return value
 
 

@@ -6,8 +6,8 @@ from google.cloud import firestore
 from utalk import errors
 from utalk.models.conversations import NOT_CLOSED
 from utalk.repositories import queries
-from utalk.repositories.base import (WorkspaceScope, cursor_id, cursor_time, decode_cursor, encode_cursor,
-                                     read, safe_id)
+from utalk.repositories.base import (WorkspaceScope, cursor_id, cursor_key, cursor_time, decode_cursor,
+                                     encode_cursor, read, safe_id)
 
 
 class ConversationRepository:
@@ -21,23 +21,68 @@ class ConversationRepository:
     def get(self, conversation_id: str) -> dict | None:
         return read(self.ref(conversation_id))
 
-    def list(self, filters: dict, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
-        spec = queries.CONVERSATIONS_BY_ACTIVITY
+    def _filtered(self, filters: dict):
+        """Equality on each given filter (None: the field is null), `in` for a list of values."""
         query = self.conversations
-        for name in spec.filters:
-            if filters.get(name) is not None:
-                query = query.where(filter=firestore.FieldFilter(name, "==", filters[name]))
-        for name, direction in spec.order:
+        for name in queries.CONVERSATIONS_BY_ACTIVITY.filters:
+            if name in filters:
+                value = filters[name]
+                op = "in" if isinstance(value, (list, tuple)) else "=="
+                query = query.where(filter=firestore.FieldFilter(name, op, list(value) if op == "in" else value))
+        return query
+
+    def activity_query(self, filters: dict, cursor: str | None = None):
+        """Newest activity first (`filters`: field -> value, see `_filtered`)."""
+        query = self._filtered(filters)
+        for name, direction in queries.CONVERSATIONS_BY_ACTIVITY.order:
             query = query.order_by(name, direction=direction)
         query = query.order_by("__name__", direction="DESCENDING")
         if cursor:
-            at, last_id = decode_cursor(cursor, cursor_time, cursor_id)
-            query = query.start_after([at, self.ref(last_id)])
-        docs = [d.to_dict() for d in query.limit(limit + 1).stream()]
+            at, last = decode_cursor(cursor, cursor_time, cursor_id)
+            query = query.start_after([at, self.ref(last)])
+        return query
+
+    def list(self, filters: dict, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+        docs = [d.to_dict() for d in self.activity_query(filters, cursor).limit(limit + 1).stream()]
         next_cursor = None
         if len(docs) > limit:
             last = docs[limit - 1]
             next_cursor = encode_cursor([last["lastMessageAt"].isoformat(), last["id"]])
+        return docs[:limit], next_cursor
+
+    # -- customer lookup: a prefix of the customer's address or name ------------------------------
+    def prefix_queries(self, field: str, prefixes: list[str], filters: dict, cursor: str | None = None):
+        """One range query per prefix on `field` ("customer.address" or "customer.name"), each in
+        (field, id) order from the cursor; `lookup` merges them."""
+        spec = queries.CUSTOMER_LOOKUPS[field]
+        after = decode_cursor(cursor, spec.tag, cursor_key, cursor_id)[1:] if cursor else None
+        built = []
+        for prefix in prefixes:
+            query = self._filtered(filters).where(filter=firestore.FieldFilter(field, ">=", prefix))
+            end = prefix_end(prefix)
+            if end is not None:
+                query = query.where(filter=firestore.FieldFilter(field, "<", end))
+            for name, direction in spec.order:
+                query = query.order_by(name, direction=direction)
+            query = query.order_by("__name__", direction="ASCENDING")
+            if after:
+                query = query.start_after([after[0], self.ref(after[1])])
+            built.append(query)
+        return built
+
+    def lookup(self, field: str, prefixes: list[str], filters: dict, limit: int,
+               cursor: str | None) -> tuple[list[dict], str | None]:
+        """Conversations whose `field` starts with any of `prefixes`, in (field, id) order."""
+        found: dict[str, dict] = {}
+        for query in self.prefix_queries(field, prefixes, filters, cursor):
+            for snap in query.limit(limit + 1).stream():
+                found[snap.id] = snap.to_dict()
+        key = _field_of(field)
+        docs = sorted(found.values(), key=lambda d: (key(d), d["id"]))
+        next_cursor = None
+        if len(docs) > limit:
+            last = docs[limit - 1]
+            next_cursor = encode_cursor([queries.CUSTOMER_LOOKUPS[field].tag, key(last), last["id"]])
         return docs[:limit], next_cursor
 
     def idle(self, before, since, cursor: list | None, limit: int) -> tuple[list[tuple[str, object]], list | None]:
@@ -78,3 +123,21 @@ class ConversationRepository:
             return current, changes
 
         return run(self.scope.db.transaction())
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The smallest string after every string that starts with `prefix` (a range's upper bound)."""
+    code = ord(prefix[-1]) + 1
+    if code == 0xD800:        # skip the surrogates: not encodable
+        code = 0xE000
+    return prefix[:-1] + chr(code) if code <= 0x10FFFF else None
+
+
+def _field_of(path: str):
+    names = path.split(".")
+
+    def get(doc: dict) -> str:
+        for name in names:
+            doc = doc.get(name) if isinstance(doc, dict) else None
+        return doc if isinstance(doc, str) else ""
+    return get

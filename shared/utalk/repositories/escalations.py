@@ -43,6 +43,14 @@ class Outcome:
     extra: dict = field(default_factory=dict)
 
 
+def summary(esc: dict) -> dict:
+    """The conversation's `escalation` field (models/escalation_summary.py) for `esc` as it is after
+    the change: written with every change of an active escalation, so the conversation alone tells
+    the inbox who it is offered to or held by, and since when."""
+    return {"id": esc["id"], "status": esc["status"], "reason": esc.get("reason"), "agentId": esc.get("toAgentId"),
+            "createdAt": esc.get("createdAt") or TS, "since": TS}
+
+
 def _free_slot(txn, agent_ref, agent: dict | None) -> None:
     if agent is not None:
         txn.update(agent_ref, {"currentConversations": max(0, int(agent.get("currentConversations") or 0) - 1)})
@@ -103,7 +111,8 @@ class EscalationRepository:
             txn.create(esc_ref, {**record, "status": "pending", "toAgentId": None, "rejectedBy": [],
                                  "createdAt": TS, "updatedAt": TS})
             changes = {"status": "escalated", "botEnabled": False, "escalationId": record["id"],
-                       "assignedAgent": None, "updatedAt": TS}
+                       "assignedAgent": None, "escalation": summary({**record, "status": "pending"}),
+                       "updatedAt": TS}
             txn.update(conv_ref, changes)
             return Outcome(True, {**record, "status": "pending"}, {**conv, **changes}, created=True)
 
@@ -141,8 +150,9 @@ class EscalationRepository:
             offer = {"status": "assigned", "toAgentId": agent["userId"], "offerId": uuid.uuid4().hex,
                      "offerExpiresAt": offer_expires_at}
             txn.update(esc_ref, {**offer, "assignedAt": TS, "updatedAt": TS})
-            txn.update(conv_ref, {"assignedAgent": agent["userId"], "updatedAt": TS})
-            return Outcome(True, {**esc, **offer}, conv, agent_id=agent["userId"], note="assigned")
+            offered = {**esc, **offer}
+            txn.update(conv_ref, {"assignedAgent": agent["userId"], "escalation": summary(offered), "updatedAt": TS})
+            return Outcome(True, offered, conv, agent_id=agent["userId"], note="assigned")
 
         return self._run(run)
 
@@ -160,7 +170,9 @@ class EscalationRepository:
             if esc["status"] == "accepted":
                 return Outcome(False, esc, agent_id=agent_id)
             txn.update(esc_ref, {"status": "accepted", "acceptedAt": TS, "updatedAt": TS})
-            return Outcome(True, {**esc, "status": "accepted"}, agent_id=agent_id)
+            accepted = {**esc, "status": "accepted"}
+            txn.update(self.conv_ref(esc["conversationId"]), {"escalation": summary(accepted), "updatedAt": TS})
+            return Outcome(True, accepted, agent_id=agent_id)
 
         return self._run(run)
 
@@ -190,9 +202,10 @@ class EscalationRepository:
         _free_slot(txn, agent_ref, read(agent_ref, txn))
         txn.update(esc_ref, {"status": "pending", "toAgentId": None, "assignedAt": None, "offerId": None,
                              "offerExpiresAt": None, "updatedAt": TS, **fields})
-        txn.update(self.conv_ref(esc["conversationId"]), {"assignedAgent": None, "updatedAt": TS})
-        return Outcome(True, {**esc, "status": "pending", "toAgentId": None}, agent_id=agent_id,
-                       previous_agent_id=agent_id, freed_slot=True)
+        waiting = {**esc, "status": "pending", "toAgentId": None}
+        txn.update(self.conv_ref(esc["conversationId"]), {"assignedAgent": None, "escalation": summary(waiting),
+                                                          "updatedAt": TS})
+        return Outcome(True, waiting, agent_id=agent_id, previous_agent_id=agent_id, freed_slot=True)
 
     # -- offers that lapse, agents who leave --------------------------------------------------------
     def expire_offer(self, escalation_id: str, offer_id: str, now: datetime) -> Outcome:
@@ -280,10 +293,11 @@ class EscalationRepository:
                 _free_slot(txn, prev_ref, prev)
             txn.update(target_ref, {"currentConversations": int(target.get("currentConversations") or 0) + 1,
                                     "lastAssignedAt": TS})
+            esc = {**esc, "status": status, "toAgentId": target_id}
             changes = {"status": "escalated", "botEnabled": False, "assignedAgent": target_id,
-                       "escalationId": esc["id"], "updatedAt": TS}
+                       "escalationId": esc["id"], "escalation": summary(esc), "updatedAt": TS}
             txn.update(conv_ref, changes)
-            return Outcome(True, {**esc, "status": status, "toAgentId": target_id}, {**conv, **changes},
+            return Outcome(True, esc, {**conv, **changes},
                            agent_id=target_id, previous_agent_id=current, freed_slot=prev is not None,
                            created=created)
 
@@ -313,7 +327,8 @@ class EscalationRepository:
             holder = holder or current
             agent_ref = self.agents.document(holder) if holder else None
             agent = read(agent_ref, txn) if agent_ref is not None else None
-            changes = {"assignedAgent": None, "escalationId": None} if active or current or esc_id else {}
+            changes = {"assignedAgent": None, "escalationId": None, "escalation": None} \
+                if active or current or esc_id else {}
             if status and conv.get("status") != status:
                 changes["status"] = status
                 if status == "closed":

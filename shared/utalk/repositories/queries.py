@@ -11,8 +11,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class QuerySpec:
     collection: str                           # collection id (collection group in the index file)
-    filters: tuple[str, ...]                  # equality filters the query may combine
+    filters: tuple[str, ...]                  # equality (or `in`) filters the query may combine
     order: tuple[tuple[str, str], ...]        # (field, ASCENDING|DESCENDING), then __name__
+    tag: str = ""                             # what its cursors start with (lists of one collection)
     scope: str = "COLLECTION"                 # COLLECTION_GROUP: a platform job's query over every workspace
 
     def index_fields(self, field: str) -> list[tuple[str, str]]:
@@ -20,16 +21,33 @@ class QuerySpec:
         return [(field, "ASCENDING"), *self.order]
 
 
+# The conversation list (repositories/conversations.py): assignedAgent == null is "unassigned";
+# `escalation.status in [pending, assigned]` is "waiting" (escalated, not yet accepted).
 CONVERSATIONS_BY_ACTIVITY = QuerySpec(
     collection="conversations",
-    filters=("status", "channel", "assignedAgent", "botEnabled"),
+    filters=("status", "channel", "assignedAgent", "botEnabled", "escalation.status"),
     order=(("lastMessageAt", "DESCENDING"),),
 )
+
+# Customer lookup by prefix: a range on the field it is ordered by, with the list's filters.
+CUSTOMER_LOOKUPS = {
+    field: QuerySpec(collection="conversations", filters=CONVERSATIONS_BY_ACTIVITY.filters,
+                     order=((field, "ASCENDING"),), tag=tag)
+    for field, tag in (("customer.address", "address"), ("customer.name", "name"))
+}
 
 # The waiting queue of escalations, oldest first (repositories/escalations.py).
 ESCALATIONS_WAITING = QuerySpec(
     collection="escalations",
     filters=("status",),
+    order=(("createdAt", "ASCENDING"),),
+)
+
+# The inbox's escalation list, oldest first, by status, reason and agent (repositories/inbox.py);
+# `since` is a range on createdAt, the order field, so it needs no other index.
+ESCALATIONS_LIST = QuerySpec(
+    collection="escalations",
+    filters=("status", "reason", "toAgentId"),
     order=(("createdAt", "ASCENDING"),),
 )
 
@@ -72,6 +90,7 @@ MESSAGES_AWAITING = QuerySpec(
 )
 
 # Messages are listed by createdAt alone (single-field index, automatic), so no composite spec.
-# Equality-only queries (refresh-token families, online agents) merge single-field indexes.
-ALL = (CONVERSATIONS_BY_ACTIVITY, ESCALATIONS_WAITING, USERS_BY_EMAIL, ESCALATIONS_LAPSED, CONVERSATIONS_IDLE,
-       CONVERSATIONS_IDLE_IN_WORKSPACE, MESSAGES_AWAITING)
+# Equality-only queries (refresh-token families, online agents, the agents' roster ordered by id)
+# merge single-field indexes.
+ALL = (CONVERSATIONS_BY_ACTIVITY, *CUSTOMER_LOOKUPS.values(), ESCALATIONS_WAITING, ESCALATIONS_LIST, USERS_BY_EMAIL,
+       ESCALATIONS_LAPSED, CONVERSATIONS_IDLE, CONVERSATIONS_IDLE_IN_WORKSPACE, MESSAGES_AWAITING)

@@ -79,8 +79,8 @@ class UserRepository:
             query = query.where(filter=firestore.FieldFilter("status", "==", status))
         query = query.order_by("email")
         if cursor:
-            [email] = decode_cursor(cursor, cursor_text)
+            _, email = decode_cursor(cursor, "users", cursor_text)
             query = query.start_after({"email": email})
         docs = [d.to_dict() for d in query.limit(limit + 1).stream()]
-        next_cursor = encode_cursor([docs[limit - 1]["email"]]) if len(docs) > limit else None
+        next_cursor = encode_cursor(["users", docs[limit - 1]["email"]]) if len(docs) > limit else None
         return docs[:limit], next_cursor

@@ -29,12 +29,12 @@ from datetime import datetime, timedelta
 
 from utalk import clock, errors, events, logs, pubsub, tasks
 from utalk.auth.tokens import Principal
-from utalk.models.escalations import AssignmentTask, ConversationAssignedPayload, OfferTask
+from utalk.models.escalations import AssignmentTask, ConversationAssignedPayload, EscalationSummary, OfferTask
 from utalk.models.events import ConversationUpdated
 from utalk.repositories.agents import AgentRepository
 from utalk.repositories.escalations import EscalationRepository
 from utalk.repositories.workspaces import workspace_settings
-from utalk.services import business_hours
+from utalk.services import analytics, business_hours
 
 log = logs.get("assignment")
 BATCH = 25
@@ -57,14 +57,16 @@ def sweep_waiting(workspace_id: str, run_id: str) -> bool:
 
 def announce_assigned(workspace_id: str, esc: dict, agent_id: str, previous: str | None = None) -> None:
     conv_id = esc["conversationId"]
+    summary = EscalationSummary.of(esc)
     pubsub.wait([
         events.publish("conversation:assigned", workspace_id,
                        ConversationAssignedPayload(conversationId=conv_id, escalationId=esc.get("id"),
-                                                   agentId=agent_id, previousAgentId=previous),
+                                                   agentId=agent_id, previousAgentId=previous, escalation=summary),
                        conversation_id=conv_id, agent_id=agent_id),
         events.publish("conversation:updated", workspace_id,
                        ConversationUpdated(conversationId=conv_id, reason="assignment", status="escalated",
-                                           assignedAgent=agent_id, botEnabled=False),
+                                           assignedAgent=agent_id, botEnabled=False, escalationId=esc.get("id"),
+                                           escalation=summary),
                        conversation_id=conv_id),
     ])
 
@@ -74,7 +76,8 @@ def back_to_queue(workspace_id: str, esc: dict, agent_id: str) -> None:
     conversation and that agent nobody holds it, and ask for the next agent (the freed slot too)."""
     pubsub.wait([events.publish(
         "conversation:updated", workspace_id,
-        ConversationUpdated(conversationId=esc["conversationId"], reason="assignment", assignedAgent=None),
+        ConversationUpdated(conversationId=esc["conversationId"], reason="assignment", assignedAgent=None,
+                            escalationId=esc["id"], escalation=EscalationSummary.of(esc)),
         conversation_id=esc["conversationId"], agent_id=agent_id)])
     request(workspace_id, esc["id"])
 
@@ -103,6 +106,8 @@ def drain(workspace_id: str) -> dict:
             if outcome.note == "assigned":
                 assigned += 1
                 progress = True
+                analytics.offered(workspace_id, outcome.escalation, outcome.agent_id,
+                                  (outcome.conversation or {}).get("channel"))
                 _schedule_lapse(workspace_id, outcome.escalation)
                 announce_assigned(workspace_id, outcome.escalation, outcome.agent_id)
             elif outcome.note == "no_agent":

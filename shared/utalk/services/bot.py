@@ -19,7 +19,7 @@ from utalk.repositories.bot_runs import BotRunRepository
 from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.messages import MessageRepository
 from utalk.repositories.workspaces import workspace_settings
-from utalk.services import business_hours, escalation
+from utalk.services import analytics, business_hours, escalation
 from utalk.text import find_keyword
 
 log = logs.get("bot")
@@ -58,7 +58,13 @@ def dispatch(workspace_id: str, conversation_id: str, message_id: str) -> dict:
     if "status" not in conv or conv.get("status") == "closed" or conv.get("reopenedBy") == message_id:
         from utalk.services import lifecycle  # only the rare transitions pay for importing it
 
+        before = conv
         conv = lifecycle.settle(workspace_id, conv, message_id, cfg)
+        if before.get("status") == "closed" and conv.get("status") != "closed":
+            # Counted once per episode (the event key): a redelivery finds the conversation open.
+            analytics.conversation_reopened(workspace_id, {**before, "id": conversation_id}, clock.now())
+    # Before the bot run is enqueued, so the episode's opening precedes its first answer.
+    analytics.customer_message(workspace_id, conv, message_id, cfg)
     done = {}
     hours = float((cfg.get("escalation") or {}).get("timeoutHours", DEFAULT_TIMEOUT_HOURS) or 0)
     if hours > 0 and conv.get("status") not in ("escalated", "closed"):
@@ -148,6 +154,7 @@ def run(workspace_id: str, conversation_id: str, message_id: str) -> dict:
                          detail=keyword, cfg=cfg)
 
     recorded = _call_llm(workspace_id, conversation_id, message, bot_cfg)
+    analytics.bot_run(workspace_id, channel, recorded)   # also for a run found recorded: counted once
     runs = BotRunRepository(workspace_id)
     if recorded.get("decision") is None:
         runs.set_outcome(recorded["id"], "failed")

@@ -1,9 +1,13 @@
 """Conversation use cases: the id rule, listing, reading, status changes and marking read."""
 from __future__ import annotations
 
+import re
+
 from utalk import errors, events, pubsub
 from utalk.auth.tokens import Principal
+from utalk.models.common import utcnow
 from utalk.models.conversations import TRANSITIONS, Conversation, ConversationQuery
+from utalk.models.escalation_summary import WAITING
 from utalk.models.events import ConversationUpdated
 from utalk.repositories.base import WorkspaceScope
 from utalk.repositories.conversations import ConversationRepository
@@ -41,16 +45,54 @@ def get(workspace_id: str, conversation_id_: str, viewer: Principal | None = Non
     return to_conversation(ensure_visible(stored, restricted_to(viewer)))
 
 
+_NOBODY = object()
+
+
 def list_conversations(viewer: Principal, q: ConversationQuery):
-    filters = {"status": q.status, "channel": q.channel, "assignedAgent": q.assignedAgent,
-               "botEnabled": q.botEnabled}
+    """The inbox's list: by activity, or a customer lookup; "mine", "unassigned" and "waiting"
+    combine with the other filters."""
+    filters = {k: v for k, v in (("status", q.status), ("channel", q.channel), ("botEnabled", q.botEnabled))
+               if v is not None}
+    holders = {h for h, on in ((q.assignedAgent, q.assignedAgent is not None), (viewer.user_id, q.mine),
+                               (_NOBODY, q.unassigned)) if on}
+    if len(holders) > 1:
+        raise errors.BadRequest("assignedAgent, mine and unassigned name different holders",
+                                code="conflicting_filters")
     only = restricted_to(viewer)
     if only:
-        if q.assignedAgent not in (None, only):
-            return [], None
-        filters["assignedAgent"] = only
-    stored, cursor = ConversationRepository(viewer.workspace_id).list(filters, q.limit, q.cursor)
+        if holders - {only}:
+            return [], None   # not theirs to see: as empty as a filter that matches nothing
+        holders = {only}
+    if holders:
+        [holder] = holders
+        filters["assignedAgent"] = None if holder is _NOBODY else holder
+    if q.waiting:
+        filters["escalation.status"] = list(WAITING)
+    repo = ConversationRepository(viewer.workspace_id)
+    if q.customer:
+        field, prefixes = customer_prefixes(q.customer)
+        stored, cursor = repo.lookup(field, prefixes, filters, q.limit, q.cursor)
+    else:
+        stored, cursor = repo.list(filters, q.limit, q.cursor)
     return [to_conversation(c) for c in stored], cursor
+
+
+_PHONE = re.compile(r"^\+?[\d\s().-]*\d[\d\s().-]*$")
+_ADDRESS_SCHEMES = ("fb:", "web:")
+
+
+def customer_prefixes(text: str) -> tuple[str, list[str]]:
+    """What a lookup box holds -> (field, prefixes to range over). A phone number (any spacing)
+    is an E.164 address prefix; `fb:`/`web:` ids are address prefixes as typed; anything else a
+    name prefix, in the case variants a stored name is likely to have (the stored name is not
+    normalised yet: docs/bot-and-escalation.md)."""
+    text = text.strip()
+    if _PHONE.match(text):
+        return "customer.address", ["+" + re.sub(r"\D", "", text)]
+    scheme = next((s for s in _ADDRESS_SCHEMES if text.lower().startswith(s)), None)
+    if scheme:
+        return "customer.address", [scheme + text[len(scheme):]]
+    return "customer.name", list(dict.fromkeys([text, text.lower(), text.capitalize(), text.title(), text.upper()]))
 
 
 # What becomes of an active escalation when the status route moves its conversation on.
@@ -89,7 +131,23 @@ def set_status(principal: Principal, conversation_id_: str, status: str) -> Conv
                                           botEnabled=changes.get("botEnabled")))
         if outcome.escalation or outcome.previous_agent_id:
             escalation.after_release(ws, conversation_id_, outcome, principal.user_id, with_status=False)
-    return get(ws, conversation_id_)
+    after = ConversationRepository(ws).get(conversation_id_)
+    changes = outcome.extra.get("changes", {}) if outcome.changed else {}
+    _account(ws, {**(outcome.extra.get("before") or outcome.conversation or {}), "id": conversation_id_},
+             changes, status, after.get("closedAt"))
+    return to_conversation(after)
+
+
+def _account(workspace_id: str, before: dict, changes: dict, status: str, closed_at) -> None:
+    """Analytics of a status change, with `closedAt` as stored (the transaction's server time). A
+    repeated close (no change) is still offered: the first attempt may have died before counting;
+    the event key counts it once."""
+    from utalk.services import analytics
+
+    if status == "closed" and closed_at:
+        analytics.conversation_closed(workspace_id, before, closed_at)
+    elif "status" in changes and before.get("status") == "closed":
+        analytics.conversation_reopened(workspace_id, before, utcnow())
 
 
 def mark_read(principal: Principal, conversation_id_: str) -> Conversation:

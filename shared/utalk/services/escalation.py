@@ -11,13 +11,14 @@ import uuid
 from utalk import events, logs, pubsub
 from utalk.auth.tokens import Principal
 from utalk.models.bot import BotResumedPayload
-from utalk.models.escalations import Escalation, EscalationAcceptedPayload, EscalationStartedPayload
+from utalk.models.escalations import (Escalation, EscalationAcceptedPayload, EscalationStartedPayload,
+                                      EscalationSummary)
 from utalk.models.events import ConversationUpdated
 from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.escalations import EscalationRepository, Outcome
 from utalk.repositories.messages import MessageRepository
 from utalk.repositories.base import safe_id
-from utalk.services import assignment
+from utalk.services import analytics, assignment
 from utalk.services.conversations import restricted_to
 from utalk.text import normalise_skills
 
@@ -45,14 +46,16 @@ def start(workspace_id: str, conversation_id: str, *, reason: str, trigger: str,
     outcome = repo.start(record, visible_to)
     esc = outcome.escalation
     if outcome.created:
+        analytics.escalation_started(workspace_id, outcome.conversation, esc["id"])
+        summary = EscalationSummary.of(esc)
         pubsub.wait([
             events.publish("escalation:started", workspace_id,
                            EscalationStartedPayload(escalationId=esc["id"], conversationId=conversation_id,
-                                                    reason=reason, detail=detail),
+                                                    reason=reason, detail=detail, escalation=summary),
                            conversation_id=conversation_id),
             events.publish("conversation:updated", workspace_id,
                            ConversationUpdated(conversationId=conversation_id, reason="bot", status="escalated",
-                                               botEnabled=False),
+                                               botEnabled=False, escalationId=esc["id"], escalation=summary),
                            conversation_id=conversation_id),
         ])
     if esc.get("status") == "pending":
@@ -76,13 +79,15 @@ def accept(principal: Principal, escalation_id_: str) -> Escalation:
     repo = EscalationRepository(principal.workspace_id)
     outcome = repo.accept(safe_id(escalation_id_, "escalation"), principal.user_id)
     esc = outcome.escalation
+    stored = repo.get(esc["id"]) or esc
     if outcome.changed:
+        analytics.accepted(principal.workspace_id, stored)
         pubsub.wait([events.publish(
             "escalation:accepted", principal.workspace_id,
             EscalationAcceptedPayload(escalationId=esc["id"], conversationId=esc["conversationId"],
                                       agentId=principal.user_id),
             conversation_id=esc["conversationId"], agent_id=principal.user_id)])
-    return to_escalation(repo.get(esc["id"]) or esc)
+    return to_escalation(stored)
 
 
 def reject(principal: Principal, escalation_id_: str, reason: str | None) -> Escalation:
@@ -90,6 +95,7 @@ def reject(principal: Principal, escalation_id_: str, reason: str | None) -> Esc
     outcome = repo.reject(safe_id(escalation_id_, "escalation"), principal.user_id, reason)
     esc = outcome.escalation
     if outcome.changed:
+        analytics.rejected(principal.workspace_id, esc, principal.user_id)
         assignment.back_to_queue(principal.workspace_id, esc, principal.user_id)   # next agent, freed slot
     return to_escalation(repo.get(esc["id"]) or esc)
 
@@ -103,16 +109,23 @@ def assign(principal: Principal, conversation_id: str, agent_id: str) -> Escalat
               "fromId": principal.user_id, "skills": []}
     outcome = repo.assign(conversation_id, agent_id, principal, record, restricted_to(principal))
     esc = outcome.escalation
+    stored = repo.get(esc["id"]) or esc
     if outcome.changed:
+        if stored.get("status") == "accepted":     # taken for themselves
+            analytics.accepted(principal.workspace_id, stored)
+        else:
+            analytics.offered(principal.workspace_id, stored, agent_id, (outcome.conversation or {}).get("channel"))
         if outcome.created:
+            analytics.escalation_started(principal.workspace_id, outcome.conversation, esc["id"])
             pubsub.wait([events.publish("escalation:started", principal.workspace_id,
                                         EscalationStartedPayload(escalationId=esc["id"],
-                                                                 conversationId=conversation_id, reason="manual"),
+                                                                 conversationId=conversation_id, reason="manual",
+                                                                 escalation=EscalationSummary.of(esc)),
                                         conversation_id=conversation_id)])
         assignment.announce_assigned(principal.workspace_id, esc, agent_id, outcome.previous_agent_id)
         if outcome.freed_slot:
             assignment.request(principal.workspace_id)
-    return to_escalation(repo.get(esc["id"]) or esc)
+    return to_escalation(stored)
 
 
 def after_release(workspace_id: str, conversation_id: str, outcome: Outcome, by: str | None,

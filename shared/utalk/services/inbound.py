@@ -85,7 +85,7 @@ def store(entry: Entry, item: InboundItem) -> Stored:
     ws, channel, channel_id = route["workspaceId"], route.get("type") or "whatsapp", route["channelId"]
     conv_id = item.conversation_id
     msg_id = message_id(item.provider, item.provider_message_id)
-    message = _message(item, ws, conv_id, msg_id)
+    message = _message(item, ws, conv_id, msg_id, channel)   # channel: analytics counts by it
     adapter = None
 
     records = []
@@ -154,7 +154,7 @@ def store(entry: Entry, item: InboundItem) -> Stored:
     return Stored(msg_id, conv_id, ws, duplicate=False)
 
 
-def _message(item: InboundItem, ws: str, conv_id: str, msg_id: str) -> dict:
+def _message(item: InboundItem, ws: str, conv_id: str, msg_id: str, channel: str) -> dict:
     metadata = item.metadata   # the item's own: this request's, filled in below
     if item.reply_to:
         metadata["replyTo"] = item.reply_to
@@ -163,7 +163,7 @@ def _message(item: InboundItem, ws: str, conv_id: str, msg_id: str) -> dict:
                "text": item.text, "mediaId": None, "location": item.location,
                "sender": item.customer, "senderType": "customer", "senderId": None, "direction": "inbound",
                "status": "received", "errorCode": None, "errorMessage": None, "metadata": metadata,
-               "createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
+               "channel": channel, "createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
     if item.outbound:
         # A person at the business answered from the provider's own tool: the thread must show it,
         # as the business's message, already sent (delivery and read then move it forward).

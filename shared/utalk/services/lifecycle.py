@@ -93,7 +93,7 @@ def reopen(workspace_id: str, conv: dict, message_id: str, cfg: dict) -> dict:
         closed_at = current.get("closedAt") or current.get("updatedAt")
         if closed_at is not None and message.get("createdAt") is not None and message["createdAt"] < closed_at:
             return {}
-        return {"status": "open", "botEnabled": bot_on, "assignedAgent": None, "escalationId": None,
+        return {"status": "open", "botEnabled": bot_on, "assignedAgent": None, "escalationId": None, "escalation": None,
                 "reopenedAt": firestore.SERVER_TIMESTAMP, "reopenedBy": message_id}
 
     before, changes = ConversationRepository(workspace_id).set_status(conv["id"], decide)
@@ -184,6 +184,11 @@ def auto_close(workspace_id: str, conversation_id: str, cutoff: datetime) -> boo
         return False        # deleted meanwhile
     if not outcome.changed:
         return False
+    from utalk.services import analytics
+
+    closed = ConversationRepository(workspace_id).get(conversation_id) or {}   # closedAt as the server stamped it
+    analytics.conversation_closed(workspace_id, {**outcome.extra["before"], "id": conversation_id},
+                                  closed.get("closedAt") or clock.now())
     holder = outcome.extra["before"].get("assignedAgent")
     pubsub.wait([events.publish("conversation:updated", workspace_id, ConversationUpdated(
         conversationId=conversation_id, reason="auto_closed", status="closed"),

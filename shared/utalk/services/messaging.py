@@ -27,7 +27,7 @@ from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.media import MediaRepository
 from utalk.repositories.messages import Duplicate, MessageRepository
 from utalk.repositories.workspaces import workspace_settings
-from utalk.services import outbound_media
+from utalk.services import analytics, outbound_media
 from utalk.services.conversations import ensure_visible, restricted_to
 
 log = logs.get("messaging")
@@ -190,6 +190,9 @@ def deliver(ws: str, conv_id: str, msg_id: str) -> str:
     if channel is None or channel.get("status", "active") != "active":
         _fail(ws, conv_id, msg_id, "no_channel", "The conversation has no usable channel")
         return "failed: no channel"
+    # Counted on the claim, before the provider call: a delivery that dies after it is claimed
+    # again later and counts nothing twice (services/analytics.py).
+    analytics.outbound_message(ws, {**conversation, "id": conv_id}, before)
     opened = credentials.opened(ws, channel["id"], channel.get("provider"), sealed)
     if opened is None:
         _fail(ws, conv_id, msg_id, "no_credentials", "The channel's credentials are missing or do not open")

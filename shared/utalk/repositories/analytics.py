@@ -1,0 +1,96 @@
+"""Analytics storage (docs/analytics.md): once-only event markers, sharded daily counters, the
+conversation's `analytics` facts, and the reads a report makes.
+
+A recording is one batch without a read: `create()` of the event's marker, `Increment`s on one
+counter shard, and (optionally) the conversation's facts. A marker that exists fails the whole
+commit, so a redelivered event changes nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import datetime, timedelta, timezone
+
+from google.api_core.exceptions import AlreadyExists, Conflict, NotFound
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from utalk.repositories.base import WorkspaceScope
+
+SHARDS = 16                 # counter documents per day x channel for events without an agent
+MARKER_TTL = timedelta(days=30)   # `expireAt`: the analyticsEvents TTL policy deletes markers after this
+NONE = "-"                  # the channel / agent part of a counter id when there is none
+
+
+def nested(flat: dict) -> dict:
+    """{"esc.keyword": 1} -> {"esc": {"keyword": 1}}: set(merge=True) merges maps, it does not
+    read dotted keys as paths."""
+    out: dict = {}
+    for name, value in flat.items():
+        *parents, leaf = name.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+class AnalyticsRepository:
+    def __init__(self, workspace_id: str):
+        self.scope = WorkspaceScope(workspace_id)
+        self.daily = self.scope.collection("analyticsDaily")
+        self.markers = self.scope.collection("analyticsEvents")
+        self.conversations = self.scope.collection("conversations")
+
+    def record(self, key: str, day: str, channel: str | None, agent: str | None, counts: dict,
+               conversation_id: str | None = None, facts: dict | None = None) -> bool:
+        """Count event `key` once: False when it was already counted (or its conversation is gone)."""
+        shard = 0 if agent else random.randrange(SHARDS)   # a person acts far below 1 write/s
+        counter = self.daily.document(f"{day}~{channel or NONE}~{agent or NONE}~{shard}")
+        batch = self.scope.db.batch()
+        batch.create(self.markers.document(hashlib.sha256(key.encode()).hexdigest()),
+                     {"key": key[:500], "at": firestore.SERVER_TIMESTAMP,
+                      "expireAt": datetime.now(timezone.utc) + MARKER_TTL})
+        batch.set(counter, {"day": day, "channel": channel or "", "agent": agent or "",
+                            **nested({k: firestore.Increment(v) for k, v in counts.items()})}, merge=True)
+        if conversation_id and facts:
+            batch.update(self.conversations.document(conversation_id),
+                         {f"analytics.{k}": v for k, v in facts.items()})
+        try:
+            batch.commit()
+        except (AlreadyExists, Conflict):
+            return False
+        except NotFound:       # the conversation was deleted meanwhile: nothing to account for
+            return False
+        return True
+
+    def start_episode(self, conversation_id: str, episode: int, facts: dict) -> None:
+        """A reopened conversation's analytics start again (the earlier episode stays counted)."""
+        try:
+            self.conversations.document(conversation_id).update({"analytics": {"episode": episode, **facts}})
+        except NotFound:
+            pass
+
+    def counters(self, first_day: str, last_day: str, channel: str | None, agent: str | None) -> list[dict]:
+        """Every counter shard of the days (inclusive), narrowed by channel / agent equality."""
+        query = self.daily.where(filter=FieldFilter("day", ">=", first_day)) \
+            .where(filter=FieldFilter("day", "<=", last_day))
+        if channel:
+            query = query.where(filter=FieldFilter("channel", "==", channel))
+        if agent:
+            query = query.where(filter=FieldFilter("agent", "==", agent))
+        return [snap.to_dict() for snap in query.stream()]
+
+    def customer_messages(self, start: datetime, end: datetime, channel: str | None) -> int:
+        """Customer messages stored in [start, end): a count() aggregation over the messages the
+        webhook writes anyway (index: messages collection group workspaceId, senderType, channel,
+        createdAt), costing one read per 1,000 index entries, no counter on the hot path."""
+        query = self.scope.db.collection_group("messages") \
+            .where(filter=FieldFilter("workspaceId", "==", self.scope.workspace_id)) \
+            .where(filter=FieldFilter("senderType", "==", "customer"))
+        if channel:
+            query = query.where(filter=FieldFilter("channel", "==", channel))
+        query = query.where(filter=FieldFilter("createdAt", ">=", start)) \
+            .where(filter=FieldFilter("createdAt", "<", end))
+        result = query.count().get()
+        return int(result[0][0].value)
