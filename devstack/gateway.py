@@ -13,6 +13,7 @@ with Chart.js from `web/node_modules`).
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -111,6 +112,9 @@ class Gateway:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET")
+        if method == "GET" and (path.startswith("/webchat/") or path.startswith("/demo/")):
+            from devstack import webchat_static   # the widget's files, as a CDN or Hosting would serve them
+            return webchat_static.serve(environ, start_response, int(os.environ.get("UTALK_RELAY_PORT", "3002")))
         if path.startswith("/_push/"):
             fn = manifest.by_name().get(path[len("/_push/"):])
             if fn is None or not fn.topic:

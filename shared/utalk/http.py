@@ -143,9 +143,9 @@ def _trace(request: flask.Request) -> str:
     return logs.trace_path(settings().project_id, trace_id)
 
 
-def _cors(request: flask.Request, resp: flask.Response) -> None:
+def _cors(request: flask.Request, resp: flask.Response, origins: tuple[str, ...]) -> None:
     origin = request.headers.get("Origin")
-    if origin and origin in settings().cors_origins:
+    if origin and origin in origins:
         resp.headers["Access-Control-Allow-Origin"] = origin
         resp.headers["Access-Control-Allow-Credentials"] = "true"
         resp.headers["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After"
@@ -272,13 +272,23 @@ def _count(call: Call, plan) -> None:
 
 def endpoint(name: str, *, role: str | None = None, auth: bool = True,
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+             cors: Callable[[dict[str, str]], tuple[str, ...]] | None = None,
              ) -> Callable[[Callable[[Call], Any]], Callable[[flask.Request], flask.Response]]:
-    """Wrap `handler(call)` as the HTTP entry point of manifest function `name`."""
+    """Wrap `handler(call)` as the HTTP entry point of manifest function `name`. `cors(path params)`:
+    the origins this route answers to instead of UTALK_CORS_ORIGINS (a web chat's own sites)."""
     fn = manifest.get(name)
     route = manifest.route_regex(fn.path)
     plan = limits.plan(name, fn.path, auth)
     if not auth and any(scope == "user" for _, scope in plan):
         raise ValueError(f"{name}: a per-user limit needs an authenticated route")
+
+    def origins(request: flask.Request) -> tuple[str, ...]:
+        if cors is None:
+            return settings().cors_origins
+        if not request.headers.get("Origin"):
+            return ()
+        match = route.match(request.path)
+        return cors(match.groupdict()) if match else ()
 
     def wrap(handler: Callable[[Call], Any]):
         def entry(request: flask.Request) -> flask.Response:
@@ -288,7 +298,7 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
             rid = request_id(request)
             rid_token, trace_token = logs.request_id.set(rid), logs.trace.set(_trace(request))
             resp = _dispatch(request, rid)
-            _cors(request, resp)
+            _cors(request, resp, origins(request))
             resp.headers.update(SECURITY_HEADERS)
             resp.headers["X-Request-Id"] = rid
             log.info("%s %s %s", request.method, request.path, resp.status_code, extra={
@@ -303,7 +313,7 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
         def _dispatch(request: flask.Request, rid: str) -> flask.Response:
             if request.method == "OPTIONS":
                 resp = flask.Response(status=204)
-                if request.headers.get("Origin") in settings().cors_origins:
+                if request.headers.get("Origin") in origins(request):
                     resp.headers["Access-Control-Allow-Methods"] = CORS_METHODS
                     resp.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
                     resp.headers["Access-Control-Max-Age"] = "600"
