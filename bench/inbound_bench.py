@@ -11,7 +11,10 @@ for --seconds against:
               (message create + conversation merge), one Publish (message-received, carrying the
               realtime events);
   messenger : our messenger_inbound the same way, with Meta's notification (JSON, one entry, one
-              message) signed with X-Hub-Signature-256: the same store path behind another adapter.
+              message) signed with X-Hub-Signature-256: the same store path behind another adapter;
+  webchat   : our webchat_send the same way: a web chat visitor's message (JSON, the visitor's
+              bearer token, one of 1,000 visitors each behind its own address in X-Forwarded-For),
+              through the per-IP and per-visitor limits into the same store path.
 All use the same Firestore emulator. Topics exist but have no subscriptions, so the function is
 measured alone (in production the bot and relay run in other instances).
 
@@ -24,6 +27,7 @@ Firestore client's RPCs instrumented.
     .venv/bin/python bench/inbound_bench.py                      # c = 1, 16, 64; 12 s each in 3 rounds
     .venv/bin/python bench/inbound_bench.py --levels 16 --seconds 5
     .venv/bin/python bench/inbound_bench.py --channels messenger      # floor and Messenger only
+    .venv/bin/python bench/inbound_bench.py --channels webchat --levels 16   # a web visitor's send vs the floor
 """
 from __future__ import annotations
 
@@ -60,7 +64,8 @@ NCONV = 1000
 @dataclass(frozen=True)
 class Target:
     """A server under load and the webhook it is sent: `kind` whatsapp (Twilio's signed form; the
-    floor takes it too) or messenger (Meta's signed JSON)."""
+    floor takes it too), messenger (Meta's signed JSON) or webchat (a visitor's message; `secret`
+    is then "workspace/channelId/channelKey")."""
     name: str
     port: int
     path: str
@@ -68,7 +73,20 @@ class Target:
     public_url: str       # what Twilio signs
     secret: str           # the channel's auth token / app secret
 
+    @property
+    def replayed(self) -> tuple[str, ...]:
+        """The headers that differ per request (what wrk replays beside the body)."""
+        return {"messenger": ("X-Hub-Signature-256",), "webchat": ("Authorization", "X-Forwarded-For")}.get(
+            self.kind, ("X-Twilio-Signature",))
+
     def signer(self):
+        if self.kind == "webchat":
+            from functools import lru_cache
+
+            from utalk.auth import visitor_tokens
+            ws, channel_id, key = self.secret.split("/")
+            return lru_cache(maxsize=None)(lambda customer: visitor_tokens.issue(visitor_tokens.Visitor(
+                f"v{customer:032x}", ws, channel_id, key, False, 0))[0])
         if self.kind == "messenger":
             import hashlib
             import hmac
@@ -78,6 +96,11 @@ class Target:
 
     def request(self, signer, key: str, customer: int) -> tuple[str, dict]:
         """One unique webhook (body, headers): message id from `key`, customer number `customer`."""
+        if self.kind == "webchat":
+            message_id = uuid.UUID(bytes=uuid.uuid5(uuid.NAMESPACE_URL, key).bytes, version=4)   # unique per key
+            raw = json.dumps({"messageId": str(message_id), "text": "hola mundo"})
+            return raw, {"Content-Type": "application/json", "Authorization": f"Bearer {signer(customer)}",
+                         "X-Forwarded-For": f"10.{customer >> 16 & 255}.{customer >> 8 & 255}.{customer & 255}"}
         if self.kind == "messenger":
             psid = f"7{customer:015d}"
             raw = json.dumps({"object": "page", "entry": [{"id": PAGE, "time": 1, "messaging": [{
@@ -111,7 +134,7 @@ def _worker(target: Target, threads: int, seconds: float, run: str, out: mp.Queu
                 conn.request("POST", target.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 resp.read()
-                ok = resp.status == 200
+                ok = 200 <= resp.status < 300
             except (OSError, http.client.HTTPException):
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=30)
@@ -160,10 +183,9 @@ def drive_wrk(target: Target, concurrency: int, seconds: float) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".reqs", delete=False) as f:
         for n in range(count):
             body, headers = target.request(signer, f"{run}n{n}", rnd.randrange(NCONV))
-            signature = next(v for k, v in headers.items() if k.startswith("X-"))
-            f.write(f"{signature}\t{body}\n")
+            f.write("".join(f"{headers[name]}\t" for name in target.replayed) + f"{body}\n")
         reqs = f.name
-        sig_header = next(k for k in headers if k.startswith("X-"))
+        sig_header = ",".join(target.replayed)
     try:
         out = subprocess.run(["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s",
                               "--timeout", "30s", "-s", str(ROOT / "bench" / "inbound_replay.lua"),
@@ -201,9 +223,9 @@ def gunicorn(name: str, stack: Stack, port: int, app: str, env: dict, chdir: Pat
     return proc
 
 
-def setup_workspace() -> tuple[str, str, str]:
-    """A workspace with a WhatsApp channel on BUSINESS and a Facebook Page PAGE (sandbox provider);
-    returns (ws, the number's auth token, the Page's app secret)."""
+def setup_workspace() -> tuple[str, str, str, str]:
+    """A workspace with a WhatsApp channel on BUSINESS, a Facebook Page PAGE (sandbox provider) and a
+    web chat; returns (ws, the number's auth token, the Page's app secret, "ws/channelId/channelKey")."""
     from devstack.seed import create_workspace
     from utalk import clients
     from utalk.auth.tokens import Principal
@@ -219,8 +241,10 @@ def setup_workspace() -> tuple[str, str, str]:
     admin = Principal(user_id="bench", role="admin", workspace_id=ws, tenant_id="tenant_bench", expires_at=0)
     create_channel(admin, CreateChannel(name="bench", phoneNumber=BUSINESS, provider="sandbox"))
     create_channel(admin, CreateChannel(type="facebook", name="bench", pageId=PAGE, provider="sandbox"))
+    web = create_channel(admin, CreateChannel(type="web", name="bench", allowedOrigins=["https://shop.example.com"]))
     # sandbox channels' default (local-only) credentials
-    return ws, credentials.SANDBOX_AUTH_TOKEN, credentials.SANDBOX_MESSENGER["appSecret"]
+    return (ws, credentials.SANDBOX_AUTH_TOKEN, credentials.SANDBOX_MESSENGER["appSecret"],
+            f"{ws}/{web.id}/{web.channelKey}")
 
 
 def create_topics() -> None:
@@ -307,7 +331,7 @@ def count_operations(functions: list[tuple[str, Target]], messages: int = 50) ->
         for i, customer in sends:
             body, headers = target.request(signer, f"ops{run}{i}", customer)
             resp = app.post(target.path, data=body, headers=headers)
-            assert resp.status_code == 200, resp.data
+            assert resp.status_code in (200, 201), resp.data
         spent["totalMs"] = (time.perf_counter() - started) * 1000
         return {**{k: v / len(sends) for k, v in counts.items()}, **{k: v / len(sends) for k, v in spent.items()}}
 
@@ -346,7 +370,8 @@ def main() -> int:
     for fake in ("TWILIO_API_BASE_URL", "MESSENGER_GRAPH_BASE_URL"):   # sandbox channels call no provider
         os.environ.pop(fake, None)
     ours = {"whatsapp": ("utalk", "twilio_inbound", ports.gateway, PATH),
-            "messenger": ("messenger", "messenger_inbound", ports.gateway + 51, MESSENGER_PATH)}
+            "messenger": ("messenger", "messenger_inbound", ports.gateway + 51, MESSENGER_PATH),
+            "webchat": ("webchat", "webchat_send", ports.gateway + 52, None)}   # path: the channel's, below
     chosen = [ours[c] for c in args.channels.split(",")]
     floor_port = ports.gateway + 50
     started_emulators = not (args.reuse and port_open(ports.firestore))
@@ -358,7 +383,8 @@ def main() -> int:
         if started_emulators:
             stack.start_emulators()
         create_topics()
-        ws, token, app_secret = setup_workspace()
+        ws, token, app_secret, web = setup_workspace()
+        chosen = [(n, f, p, path or f"/api/v1/webchat/{web.split('/')[2]}/messages") for n, f, p, path in chosen]
         for name, function, port, _ in chosen:
             gunicorn(name, stack, port, "devstack.function_app:app", {"UTALK_FUNCTION": function})
         gunicorn("floor", stack, floor_port, "wsgi:app", {"TARGET": "inbound_batch", "FLOOR_PROJECT": FLOOR_PROJECT},
@@ -368,9 +394,9 @@ def main() -> int:
         stack._wait("floor", lambda: port_open(floor_port))
 
         public = os.environ["UTALK_GATEWAY_URL"] + PATH
+        kinds = {"utalk": ("whatsapp", token), "messenger": ("messenger", app_secret), "webchat": ("webchat", web)}
         servers = [Target("floor", floor_port, "/", "whatsapp", public, token)] + [
-            Target(name, port, path, "messenger" if name == "messenger" else "whatsapp", public,
-                   app_secret if name == "messenger" else token) for name, _, port, path in chosen]
+            Target(name, port, path, kinds[name][0], public, kinds[name][1]) for name, _, port, path in chosen]
         rows = []
         # Freshly started emulators run interpreted Java for their first tens of seconds of load,
         # and only ours uses the Pub/Sub emulator: without this, the first levels measure its JIT

@@ -1,11 +1,12 @@
 -- wrk script for bench/inbound_bench.py: replays pre-signed inbound webhooks (Twilio's or Meta's).
--- REQS_FILE holds one request a line, "<signature>\t<body>", every message id unique;
+-- REQS_FILE holds one request a line, "<header value>\t...\t<body>", every message id unique;
 -- thread k of n sends lines k, k+n, k+2n, ... so no two threads send the same message.
--- REQ_PATH is the path to POST to, SIG_HEADER the signature's header (X-Twilio-Signature,
--- X-Hub-Signature-256), CONTENT_TYPE the body's. done() prints one WRKJSON line for the bench to parse.
+-- REQ_PATH is the path to POST to, SIG_HEADER the names of those headers, comma-separated
+-- (X-Twilio-Signature; X-Hub-Signature-256; Authorization,X-Forwarded-For), CONTENT_TYPE the body's. done() prints one WRKJSON line for the bench to parse.
 local threads = {}
 local path = os.getenv("REQ_PATH") or "/"
-local sig_header = os.getenv("SIG_HEADER") or "X-Twilio-Signature"
+local names = {}
+for name in (os.getenv("SIG_HEADER") or "X-Twilio-Signature"):gmatch("[^,]+") do names[#names + 1] = name end
 local content_type = os.getenv("CONTENT_TYPE") or "application/x-www-form-urlencoded"
 
 function setup(thread)
@@ -19,8 +20,12 @@ function init(args)
   local k = 0
   for line in io.lines(os.getenv("REQS_FILE")) do
     if k % n == tid then
-      local sig, body = line:match("^([^\t]*)\t(.*)$")
-      reqs[#reqs + 1] = wrk.format("POST", path, { ["Content-Type"] = content_type, [sig_header] = sig }, body)
+      local headers, rest = { ["Content-Type"] = content_type }, line
+      for _, name in ipairs(names) do
+        local value, tail = rest:match("^([^\t]*)\t(.*)$")
+        headers[name], rest = value, tail
+      end
+      reqs[#reqs + 1] = wrk.format("POST", path, headers, rest)
     end
     k = k + 1
   end

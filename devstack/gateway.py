@@ -15,6 +15,7 @@ built from `functions/main.py`. `/docs` renders the API contract (DOCS: Swagger 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -130,6 +131,9 @@ class Gateway:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET")
+        if method == "GET" and (path.startswith("/webchat/") or path.startswith("/demo/")):
+            from devstack import webchat_static   # the widget's files, as a CDN or Hosting would serve them
+            return webchat_static.serve(environ, start_response, int(os.environ.get("UTALK_RELAY_PORT", "3002")))
         if path.startswith("/_push/"):
             fn = manifest.by_name().get(path[len("/_push/"):])
             if fn is None or not fn.topic:

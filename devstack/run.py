@@ -19,10 +19,10 @@ def main() -> int:
     stack.start_emulators()
     try:
         provision()
-        creds = seed()
+        p = stack.ports
+        creds = seed((f"http://127.0.0.1:{p.gateway}", f"http://localhost:{p.gateway}"))
         stack.start_gateway()
         stack.start_relay()
-        p = stack.ports
         print(f"""
 UTalk is running locally (logs in {stack.state_dir}):
   API gateway    http://127.0.0.1:{p.gateway}   (try: curl http://127.0.0.1:{p.gateway}/health/detailed)
@@ -38,6 +38,8 @@ WhatsApp number {creds['channel']['number']} ({creds['channel']['provider']}); p
   .venv/bin/python -m devstack.simulate "hola, necesito ayuda"
 Facebook Page {creds['messenger']['pageId']} ({creds['messenger']['provider']}); play a Messenger customer with:
   .venv/bin/python -m devstack.simulate --channel messenger "hola"
+Web chat {creds['webChat']['channelKey']}; the demo shop page embedding its widget:
+  http://127.0.0.1:{p.gateway}/demo/shop.html?channel={creds['webChat']['channelKey']}
 Ctrl-C stops everything.""", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while all(proc.poll() is None for proc in stack.procs.values()):

@@ -1,5 +1,6 @@
-"""Seeds the demo tenant, workspace, admin user, WhatsApp channel and Messenger Page (idempotent:
-existing ones are kept).
+"""Seeds the demo tenant, workspace, admin user, WhatsApp channel, Messenger Page and web chat
+(idempotent: existing ones are kept; the web chat's allowed origins are the local gateway's, where
+the demo shop page is served).
 
 Credentials come from UTALK_DEMO_ADMIN_EMAIL / UTALK_DEMO_ADMIN_PASSWORD, with local defaults. The
 channels use the offline sandbox provider (and its local sandbox credentials) unless the developer
@@ -84,14 +85,29 @@ def create_demo_page(admin_id: str) -> dict:
     return create_channel(_acting_admin(admin_id, WORKSPACE, TENANT), body).model_dump(mode="json")
 
 
-def seed() -> dict:
+def create_demo_web_chat(admin_id: str, origins: list[str]) -> dict:
+    """The demo workspace's web chat, embedded by the demo shop page the gateway serves."""
+    from utalk.models.channels import CreateChannel
+    from utalk.services.channels import create_channel, list_channels
+
+    existing = [c for c in list_channels(WORKSPACE) if c.type == "web"]
+    if existing:
+        return existing[0].model_dump(mode="json")
+    body = CreateChannel(type="web", name="Web chat demo", allowedOrigins=origins,
+                         widget={"title": "Tienda Luna", "greeting": "¡Hola! ¿En qué podemos ayudarte?",
+                                 "placeholder": "Escribe tu mensaje…"})
+    return create_channel(_acting_admin(admin_id, WORKSPACE, TENANT), body).model_dump(mode="json")
+
+
+def seed(web_origins: tuple[str, ...] = ("http://127.0.0.1:3001", "http://localhost:3001")) -> dict:
     email = os.environ.get("UTALK_DEMO_ADMIN_EMAIL", "admin@demo.utalk.app")
     password = os.environ.get("UTALK_DEMO_ADMIN_PASSWORD", "utalk-demo-2026")
     create_workspace(WORKSPACE, TENANT, "Demo")
     user_id = create_admin(WORKSPACE, TENANT, email, password)
     channel = create_demo_channel(user_id)
     page = create_demo_page(user_id)
-    return {"tenantId": TENANT, "workspaceId": WORKSPACE, "userId": user_id, "email": email,
+    web = create_demo_web_chat(user_id, list(web_origins))
+    return {"webChat": {"channelKey": web["channelKey"]},"tenantId": TENANT, "workspaceId": WORKSPACE, "userId": user_id, "email": email,
             "password": password, "channel": {"number": channel["address"], "provider": channel["provider"]},
             "messenger": {"pageId": page["address"], "provider": page["provider"]}}
 

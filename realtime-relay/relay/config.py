@@ -24,6 +24,7 @@ class RelayConfig:
     inbound_subscription: str
     presence_grace_seconds: float
     events_per_minute: int
+    visitor_events_per_minute: int    # web chat visitors' sockets: stricter (relay/visitors.py)
     max_event_bytes: int
     # Events older than this (a backlog after every relay was down) are dropped: clients
     # resynchronise over REST when they reconnect, so stale live updates only mislead.
@@ -55,6 +56,7 @@ def load() -> RelayConfig:
         inbound_subscription=env("RELAY_INBOUND_SUBSCRIPTION", "message-received--relay"),
         presence_grace_seconds=float(env("RELAY_PRESENCE_GRACE_SECONDS", "10")),
         events_per_minute=int(env("RELAY_EVENTS_PER_MINUTE", "50")),
+        visitor_events_per_minute=int(env("RELAY_VISITOR_EVENTS_PER_MINUTE", "20")),
         max_event_bytes=int(env("RELAY_MAX_EVENT_BYTES", str(64 * 1024))),
         max_event_age_seconds=float(env("RELAY_MAX_EVENT_AGE_SECONDS", "120")),
         pull_max_messages=int(env("RELAY_PULL_MAX_MESSAGES", "1000")),

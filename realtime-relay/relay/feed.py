@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2
 
 from utalk import logs
 
-from . import routing
+from . import routing, visitors
 
 log = logs.get("relay.feed")
 
@@ -217,6 +217,9 @@ class Feed:
         try:
             # One emit to the list of rooms: a socket in several of them still gets one copy.
             await self.sio.emit(route.event, route.payload, room=route.rooms)
+            shown = visitors.view(route.event, route.payload, route.rooms)
+            if shown is not None:   # a web chat's visitor hears their view of it, from this instance alone
+                await self.sio.emit(shown[0], shown[1], room=shown[2])
         except Exception:
             self.stats["failed"] += 1
             log.exception("emit failed; redelivery will retry", extra={"eventId": route.event_id})

@@ -1,6 +1,8 @@
 """Socket.IO handlers: connect/disconnect, conversation rooms, typing, presence, token refresh.
 
-Who may hear which conversation (rooms, joins, reassignments) is relay/visibility.py's.
+Who may hear which conversation (rooms, joins, reassignments) is relay/visibility.py's. A web chat
+visitor's socket (relay/visitors.py) is in its own room only; of the client events it may send
+typing (to the agents of its conversation) and auth:refresh, with a stricter per-socket limit.
 
 Every client event goes through `client_event`: per-socket rate limit, size and shape checks,
 and a catch-all so a bad event yields an `error` event ({code, event}) instead of an exception.
@@ -18,16 +20,20 @@ import socketio
 from utalk import logs
 
 from . import rooms
-from .auth import AuthError, authenticate, verify
+from utalk.auth.tokens import Principal
+
+from .auth import AuthError, authenticate, verify, verify_visitor
 from .presence import STATUSES
 from .rate_limit import TokenBucket
-from .routing import valid_id
+from .routing import valid_conversation_id, valid_id
 from .sessions import Session, Sessions
 from .visibility import Visibility
+from .visitors import ORIGIN_TO_CHECK, Origins, VisitorSession, is_web
 
 log = logs.get("relay.handlers")
 
 PRESENCE_ROLES = ("admin", "agent")
+VISITOR_EVENTS = frozenset({"typing:start", "typing:stop", "auth:refresh"})
 
 
 class Refused(Exception):
@@ -42,6 +48,8 @@ class Relay:
     def __init__(self, sio: socketio.AsyncServer, db, presence, cfg):
         self.sio, self.db, self.presence, self.cfg = sio, db, presence, cfg
         self.sessions = Sessions()
+        self.visitors: dict[str, VisitorSession] = {}   # web chat visitors' sockets: no presence, no visibility
+        self.origins = Origins(db)
         self.visibility = Visibility(sio.manager, db, self.sessions, cfg.visibility_ttl_seconds)
         sio.manager.visibility = self.visibility  # the hooked manager (visibility.hooked) reports emits
         sio.on("connect", self.connect)
@@ -59,14 +67,25 @@ class Relay:
     async def connect(self, sid, environ, auth=None):
         try:
             principal = authenticate(environ, auth)
-            if not valid_id(principal.workspace_id) or not valid_id(principal.user_id):
+            if not valid_id(principal.workspace_id) or not valid_id(principal.user_id if isinstance(
+                    principal, Principal) else principal.visitor_id):
                 raise AuthError("token_invalid", "ids not usable in room names")
+            origin = environ.get(ORIGIN_TO_CHECK)   # a site not in UTALK_CORS_ORIGINS: a web chat's, or refused
+            if origin is not None and (isinstance(principal, Principal) or not await self.origins.allow(
+                    principal.channel_key, origin)):
+                raise AuthError("origin_not_allowed", origin[:100])
         except AuthError as exc:
             log.info("connect refused", extra={"code": exc.code, "detail": exc.detail})
             raise socketio.exceptions.ConnectionRefusedError(exc.code, {"code": exc.code}) from None
         # socketio keeps this environ for the socket's lifetime: the bearer token has no business
         # staying in memory after it was verified.
         environ.pop("HTTP_AUTHORIZATION", None)
+        if not isinstance(principal, Principal):
+            session = VisitorSession(principal, TokenBucket(self.cfg.visitor_events_per_minute))
+            self.visitors[sid] = session
+            self.sio.manager.basic_enter_room(sid, "/", session.room)
+            self._schedule_expiry(sid, session)
+            return
         try:
             held = await self.visibility.prepare(principal)
         except Exception:
@@ -86,42 +105,52 @@ class Relay:
         log.debug("connected", extra={"sid": sid, "workspaceId": ws, "userId": user})
 
     async def disconnect(self, sid, reason=None):
-        session = self.sessions.pop(sid, None)
+        session = self.sessions.pop(sid, None) or self.visitors.pop(sid, None)
         if session is None:
             return
-        self.visibility.disconnected(session)
         if session.expiry is not None:
             session.expiry.cancel()
+        if isinstance(session, VisitorSession):
+            return
+        self.visibility.disconnected(session)
         try:
             await self.presence.disconnected(session.workspace_id, session.user_id, sid)
         except Exception:
             log.exception("presence bookkeeping failed on disconnect", extra={"sid": sid})
         log.debug("disconnected", extra={"sid": sid, "reason": str(reason)})
 
-    def _schedule_expiry(self, sid: str, session: Session) -> None:
+    def _schedule_expiry(self, sid: str, session: Session | VisitorSession) -> None:
         if session.expiry is not None:
             session.expiry.cancel()
-        delay = max(0.0, session.principal.expires_at - time.time())
+        expires = session.visitor.expires_at if isinstance(session, VisitorSession) else session.principal.expires_at
+        delay = max(0.0, expires - time.time())
         # A bound method and args, not a lambda: a closure per socket is a function and 3 cells more.
         session.expiry = asyncio.get_running_loop().call_later(delay, self._expire_soon, sid, session)
 
     def _expire_soon(self, sid: str, session: Session) -> None:
         asyncio.ensure_future(self._expire(sid, session))
 
-    async def _expire(self, sid: str, session: Session) -> None:
-        if self.sessions.get(sid) is not session:
+    async def _expire(self, sid: str, session: Session | VisitorSession) -> None:
+        if self._session(sid) is not session:
             return
         log.info("token expired, disconnecting", extra={"sid": sid, "userId": session.user_id})
         await self.sio.emit("error", {"code": "token_expired"}, to=sid)
         await self.sio.disconnect(sid)
 
+    def _session(self, sid: str) -> Session | VisitorSession | None:
+        return self.sessions.get(sid) or self.visitors.get(sid)
+
     # -- the guard every client event passes --------------------------------------------------
     def client_event(self, name: str, fn):
+        visitors_may = name in VISITOR_EVENTS
+
         async def handler(sid, *args):
-            session = self.sessions.get(sid)
+            session = self._session(sid)
             if session is None:
                 return {"ok": False, "error": "not_connected"}
             code = self._check(session, args)
+            if code is None and isinstance(session, VisitorSession) and not visitors_may:
+                code = "forbidden"
             if code is None:
                 try:
                     return await fn(sid, session, args[0])
@@ -148,7 +177,7 @@ class Relay:
         return None
 
     async def unknown_event(self, event, sid, *args):
-        session = self.sessions.get(sid)
+        session = self._session(sid)
         if session is None:
             return
         code = "rate_limited" if not session.limiter.allow() else "unknown_event"
@@ -158,7 +187,7 @@ class Relay:
     # -- events -----------------------------------------------------------------------------
     async def conversation_join(self, sid, session: Session, data: dict):
         conv = data.get("conversationId")
-        if not valid_id(conv):
+        if not valid_conversation_id(conv):
             raise Refused("invalid_payload")
         refused = await self.visibility.join(sid, session, conv)
         if refused == "forbidden":
@@ -168,19 +197,27 @@ class Relay:
 
     async def conversation_leave(self, sid, session: Session, data: dict):
         conv = data.get("conversationId")
-        if not valid_id(conv):
+        if not valid_conversation_id(conv):
             raise Refused("invalid_payload")
         self.visibility.leave(sid, session, conv)
         return {"ok": True}
 
-    async def typing(self, event: str, sid, session: Session, data: dict):
+    async def typing(self, event: str, sid, session: Session | VisitorSession, data: dict):
+        if isinstance(session, VisitorSession):   # to the agents of the visitor's own conversation, whatever it names
+            visitor = session.visitor
+            await self.sio.emit(event, {"conversationId": visitor.conversation_id, "userId": visitor.address},
+                                room=rooms.conversation(visitor.workspace_id, visitor.conversation_id))
+            return {"ok": True}
         conv = data.get("conversationId")
-        if not valid_id(conv):
+        if not valid_conversation_id(conv):
             raise Refused("invalid_payload")
         if conv not in session.conversations:
             raise Refused("not_in_conversation")
         await self.sio.emit(event, {"conversationId": conv, "userId": session.user_id},
                             room=rooms.conversation(session.workspace_id, conv), skip_sid=sid)
+        if is_web(conv):   # the visitor hears that someone answers, not who (no user id)
+            await self.sio.emit("typing", {"typing": event == "typing:start", "senderType": "agent"},
+                                room=rooms.visitor(session.workspace_id, conv))
         return {"ok": True}
 
     async def presence_update(self, sid, session: Session, data: dict):
@@ -192,7 +229,14 @@ class Relay:
         await self.presence.set_status(session.workspace_id, session.user_id, status)
         return {"ok": True}
 
-    async def auth_refresh(self, sid, session: Session, data: dict):
+    async def auth_refresh(self, sid, session: Session | VisitorSession, data: dict):
+        if isinstance(session, VisitorSession):
+            visitor = verify_visitor(data.get("token"))
+            if visitor.conversation_id != session.visitor.conversation_id:
+                raise Refused("token_mismatch")
+            session.visitor = visitor
+            self._schedule_expiry(sid, session)
+            return {"ok": True, "expiresAt": visitor.expires_at}
         principal = verify(data.get("token"))
         if (principal.user_id, principal.workspace_id) != (session.user_id, session.workspace_id):
             raise Refused("token_mismatch")

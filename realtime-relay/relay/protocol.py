@@ -20,8 +20,9 @@ from .engine import EngineServer
 
 log = logs.get("relay.protocol")
 
-# The environ keys a Socket.IO connect handler reads (relay/auth.py: the bearer header).
-KEPT_ENVIRON = ("HTTP_AUTHORIZATION",)
+# The environ keys a Socket.IO connect handler reads (relay/auth.py: the bearer header; a web chat
+# visitor's origin still to check, relay/visitors.py).
+KEPT_ENVIRON = ("HTTP_AUTHORIZATION", "utalk.visitor_origin")
 
 
 class RelayServer(socketio.AsyncServer):

@@ -1,4 +1,5 @@
-"""Room names. Every room is prefixed by the workspace, so nothing can cross workspaces.
+"""Room names. Every room is prefixed by the workspace, so nothing can cross workspaces; a
+conversation id may hold ':' (`conv_fb:<psid>_fb:<page>`, `conv_web:...`), no other id may.
 
 `workspace(ws)` holds the sockets that see every conversation of the workspace (admins, and agents
 while its agentVisibility is "all"): events of audience `workspace` go there. `limited(ws)` holds
@@ -31,6 +32,11 @@ def conversation(ws: str, conversation_id: str) -> str:
     return f"ws:{ws}{CONVERSATION}{conversation_id}"
 
 
+def visitor(ws: str, conversation_id: str) -> str:
+    """A web chat visitor's own room (relay/visitors.py): only their sockets are ever in it."""
+    return f"ws:{ws}:visitor:{conversation_id}"
+
+
 def parse_workspace(room: str) -> str | None:
     """The workspace of a `workspace(ws)` room's name, None for any other room."""
     head, _, ws = room.partition("ws:")
@@ -39,7 +45,7 @@ def parse_workspace(room: str) -> str | None:
 
 def parse_conversation(room: str) -> tuple[str, str] | None:
     """(workspace, conversation) of a conversation room's name, None for any other room. Unambiguous:
-    ids in room names never contain ':' (routing.valid_id)."""
+    workspace ids never contain ':' (routing.valid_id), so the first CONVERSATION ends the workspace."""
     head, sep, conv = room.partition(CONVERSATION)
     if not sep or not head.startswith("ws:") or ":" in head[3:] or not conv:
         return None

@@ -40,8 +40,17 @@ class Route:
     rooms: list[str]
 
 
+# Conversation ids named `conv_...` may also hold ':' (Messenger's `conv_fb:<psid>_fb:<page>`, the
+# web chat's `conv_web:<visitor>_web:<key>`): safe, since they only ever end a room name (rooms.py).
+_CONVERSATION_ID = re.compile(r"^(?:[A-Za-z0-9_.@+\-]{1,200}|conv_[A-Za-z0-9_.@+:\-]{1,195})$")
+
+
 def valid_id(value) -> bool:
     return isinstance(value, str) and bool(_ID.match(value))
+
+
+def valid_conversation_id(value) -> bool:
+    return isinstance(value, str) and bool(_CONVERSATION_ID.match(value))
 
 
 def routes(data: bytes, attributes, carried_only: bool = False) -> list[Route]:
@@ -119,7 +128,7 @@ def _rooms(ws: str, attributes) -> list[str]:
             targets.append(rooms.workspace(ws))
         elif kind == "conversation":
             conv = attributes.get("conversationId")
-            if not valid_id(conv):
+            if not valid_conversation_id(conv):
                 raise Malformed("audience conversation without a valid conversationId")
             targets.append(rooms.conversation(ws, conv))
         else:

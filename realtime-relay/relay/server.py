@@ -27,6 +27,7 @@ from .handlers import Relay
 from .protocol import RelayServer
 from .presence import LocalRegistry, Presence, RedisRegistry
 from .transport import drop_transports, tune_gc, watch_loop_lag
+from . import visitors
 from .visibility import hooked
 from .web import WebServer
 
@@ -39,12 +40,13 @@ MAX_FRAME_BYTES = 1_000_000
 
 def origin_checker(configured: tuple[str, ...]):
     """The web app origins from UTALK_CORS_ORIGINS, plus the relay's own origin (what non-browser
-    clients such as python-socketio send), which a plain list would refuse."""
+    clients such as python-socketio send), which a plain list would refuse; and a web chat's sites,
+    for the visitor sockets of that chat only (relay/visitors.py checks them at connect)."""
     allowed = set(configured)
 
     def check(origin, environ) -> bool:
         own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
-        return origin in allowed or origin == own
+        return origin in allowed or origin == own or visitors.admit_handshake(origin, environ)
     return check
 
 
@@ -92,7 +94,7 @@ async def serve(cfg: RelayConfig) -> None:
             "status": "ok" if ok else "degraded", "instance": cfg.instance_id,
             "subscription": realtime.subscription_path, "pulling": realtime.pulling,
             "streaming": realtime.streaming, "redis": redis is not None,
-            "sockets": len(relay.sessions), "events": realtime.stats,
+            "sockets": len(relay.sessions), "visitors": len(relay.visitors), "events": realtime.stats,
             "feeds": [feed.describe() for feed in feeds],
         }
 

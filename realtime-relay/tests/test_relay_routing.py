@@ -102,3 +102,17 @@ def test_malformed_batch(data, attrs):
 def test_a_batch_of_the_maximum_size_is_fine():
     events = [_event(id=f"e{i}") for i in range(routing.MAX_BATCH_EVENTS)]
     assert len(routing.routes(_batch(events), BATCH_ATTRS)) == routing.MAX_BATCH_EVENTS
+
+
+@pytest.mark.parametrize("conv", ["conv_fb:6000000000000001_fb:100000000000001",
+                                  "conv_web:v0123456789abcdef0123456789abcdef_web:wk_" + "a" * 32])
+def test_messenger_and_web_chat_conversation_ids_route_to_their_room(conv):
+    """Their ids hold ':' (customer and business addresses are prefixed by channel)."""
+    [route] = routing.routes(_msg(), {"workspaceId": "ws_1", "audience": "conversation", "conversationId": conv})
+    assert route.rooms == [f"ws:ws_1:conv:{conv}"]
+
+
+@pytest.mark.parametrize("conv", ["ws:x", "a:conv:b", "conv_:" + "x" * 200])
+def test_other_ids_with_colons_are_still_refused(conv):
+    with pytest.raises(routing.Malformed):
+        routing.routes(_msg(), {"workspaceId": "ws_1", "audience": "conversation", "conversationId": conv})

@@ -172,9 +172,9 @@ def _trace(request: flask.Request) -> str:
     return logs.trace_path(settings().project_id, trace_id)
 
 
-def _cors(request: flask.Request, resp: flask.Response) -> None:
+def _cors(request: flask.Request, resp: flask.Response, origins: tuple[str, ...]) -> None:
     origin = request.headers.get("Origin")
-    if origin and origin in settings().cors_origins:
+    if origin and origin in origins:
         resp.headers["Access-Control-Allow-Origin"] = origin
         resp.headers["Access-Control-Allow-Credentials"] = "true"
         resp.headers["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After"
@@ -302,12 +302,15 @@ def _count(call: Call, plan) -> None:
 def endpoint(name: str, *, role: str | None = None, auth: bool = True,
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
              response: Any = None, raises: tuple[int, ...] = (), request: str | None = None,
+             cors: Callable[[dict[str, str]], tuple[str, ...]] | None = None,
              ) -> Callable[[Callable[[Call], Any]], Callable[[flask.Request], flask.Response]]:
     """Wrap `handler(call)` as the HTTP entry point of manifest function `name`.
 
     `response`: the model of a 200 (or `{status: model}` for other or several successes);
     `raises`: the error statuses the handler raises itself, beyond those this layer answers
-    (401/403 for auth and role, 400/413/415/422 for a body, 400 for a query, 429, 503)."""
+    (401/403 for auth and role, 400/413/415/422 for a body, 400 for a query, 429, 503);
+    `cors(path params)`: the origins this route answers to instead of UTALK_CORS_ORIGINS (a web
+    chat's own sites)."""
     fn = manifest.get(name)
     announced = deprecation.headers(fn.deprecated, fn.deprecation_note) if fn.deprecated else {}
     deprecated_fields = deprecation.field_deprecations(body) if body is not None else {}
@@ -316,6 +319,14 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
     plan = limits.plan(name, fn.path, auth)
     if not auth and any(scope == "user" for _, scope in plan):
         raise ValueError(f"{name}: a per-user limit needs an authenticated route")
+
+    def origins(request: flask.Request) -> tuple[str, ...]:
+        if cors is None:
+            return settings().cors_origins
+        if not request.headers.get("Origin"):
+            return ()
+        match = route.match(request.path)
+        return cors(match.groupdict()) if match else ()
 
     def wrap(handler: Callable[[Call], Any]):
         def entry(request: flask.Request) -> flask.Response:
@@ -327,7 +338,7 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
             resp = _dispatch(request, rid)
             if announced:
                 resp.headers.update(announced)
-            _cors(request, resp)
+            _cors(request, resp, origins(request))
             resp.headers.update(SECURITY_HEADERS)
             resp.headers["X-Request-Id"] = rid
             log.info("%s %s %s", request.method, request.path, resp.status_code, extra={
@@ -342,7 +353,7 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
         def _dispatch(request: flask.Request, rid: str) -> flask.Response:
             if request.method == "OPTIONS":
                 resp = flask.Response(status=204)
-                if request.headers.get("Origin") in settings().cors_origins:
+                if request.headers.get("Origin") in origins(request):
                     resp.headers["Access-Control-Allow-Methods"] = CORS_METHODS
                     resp.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
                     resp.headers["Access-Control-Max-Age"] = "600"

@@ -40,6 +40,14 @@ MEDIA_UPLOADS = Limit("media-uploads", 10, 60)  # spec: 10 files/minute per user
 # A report reads up to thousands of counter documents (docs/analytics.md): a dashboard's refreshes, not a loop.
 ANALYTICS = Limit("analytics", 30, 60)
 
+# Web chat visitors (services/webchat.py counts these itself: a new visitor is known only there, and a
+# visitor is no user), on top of IP on every visitor route. Each new visitor opens a conversation;
+# Chatwoot allows 5 new widget sessions per IP per hour. The widget signals typing at most every 3 s.
+WEBCHAT_NEW_VISITORS = Limit("webchat-new-visitors", 10, 3600)          # per client IP
+WEBCHAT_CONVERSATIONS = Limit("webchat-conversations", 30, 24 * 3600)   # per client IP
+WEBCHAT_MESSAGES = Limit("webchat-messages", 20, 60)                    # per visitor
+WEBCHAT_TYPING = Limit("webchat-typing", 30, 60)                        # per visitor
+
 # Per-endpoint limits on top of USER / IP: manifest function name -> ((limit, scope), ...), where the
 # scope "user" keys the count by workspace and user, "ip" by client IP.
 BY_FUNCTION: dict[str, tuple[tuple[Limit, str], ...]] = {
@@ -54,6 +62,10 @@ BY_FUNCTION: dict[str, tuple[tuple[Limit, str], ...]] = {
 # would protect: counting them would be the only Firestore work they do.
 UNLIMITED_PATHS = ("/webhooks/",)
 UNLIMITED = frozenset({"health", "api_openapi"})
+# Routes that count IP themselves, in the same Commit as a limit only their handler can key: a web
+# chat visitor's send (IP + WEBCHAT_MESSAGES per visitor, services/webchat.py), one write round trip
+# on its hot path instead of two.
+COUNTED_BY_HANDLER = frozenset({"webchat_send"})
 
 # The login throttle (services/auth.py), counted before the password is verified, 15-minute windows:
 # one address guessing one account stops after LOGIN_IP_ACCOUNT, so it adds at most that to the
@@ -66,6 +78,6 @@ LOGIN_IP = Limit("login-ip", 30, 15 * 60)
 
 def plan(name: str, path: str, authenticated: bool) -> tuple[tuple[Limit, str], ...]:
     """The (limit, scope) pairs every request to function `name` is counted against."""
-    if name in UNLIMITED or path.startswith(UNLIMITED_PATHS):
+    if name in UNLIMITED or name in COUNTED_BY_HANDLER or path.startswith(UNLIMITED_PATHS):
         return ()
     return ((USER, "user") if authenticated else (IP, "ip"),) + BY_FUNCTION.get(name, ())

@@ -210,6 +210,18 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("media_upload_complete", "api_media:complete_upload", "POST", f"{API}/media/{{mediaId}}/complete",
              secrets=JWT),
     Function("media_get", "api_media:get", "GET", f"{API}/media/{{mediaId}}", secrets=JWT),
+    # web chat visitors (issue 18): public, authenticated by the visitor's own token, CORS per channel
+    Function("webchat_session", "api_webchat:open_session", "POST", f"{API}/webchat/{{channelKey}}/sessions",
+             secrets=JWT + SEALED),
+    # A visitor's message is stored as a webhook's is (grouped Commit and Publish): one instance serves many.
+    Function("webchat_send", "api_webchat:send", "POST", f"{API}/webchat/{{channelKey}}/messages", memory="512Mi",
+             cpu="1", concurrency=8, secrets=JWT + SEALED),
+    Function("webchat_history", "api_webchat:history", "GET", f"{API}/webchat/{{channelKey}}/messages",
+             secrets=JWT + SEALED),
+    Function("webchat_typing", "api_webchat:typing", "POST", f"{API}/webchat/{{channelKey}}/typing",
+             secrets=JWT + SEALED),
+    Function("webchat_read", "api_webchat:mark_read", "POST", f"{API}/webchat/{{channelKey}}/read",
+             secrets=JWT + SEALED),
     # the agent's inbox and workspace settings (issue 13)
     Function("escalations_list", "api_inbox:list_escalations", "GET", f"{API}/escalations", secrets=JWT),
     Function("agents_list", "api_inbox:list_agents", "GET", f"{API}/agents", secrets=JWT),

@@ -9,7 +9,13 @@ def test_seed_is_idempotent_and_the_demo_works_end_to_end(api):
     assert again == first
     from utalk.services.channels import list_channels
     assert sorted((c.type, c.address) for c in list_channels(seed.WORKSPACE)) == [
-        ("facebook", seed.DEMO_PAGE_ID), ("whatsapp", seed.DEMO_NUMBER)]
+        ("facebook", seed.DEMO_PAGE_ID), ("web", first["webChat"]["channelKey"]), ("whatsapp", seed.DEMO_NUMBER)]
+    # The demo shop page embeds the demo web chat, served with the widget's files by the gateway.
+    page = api.get(f"/demo/shop.html?channel={first['webChat']['channelKey']}")
+    assert page.status_code == 200 and f'data-channel="{first["webChat"]["channelKey"]}"' in page.text
+    assert api.get("/webchat/widget.js").status_code == 200
+    assert api.get("/webchat/socket.io.min.js").status_code == 200
+    assert api.get("/demo/shop.html?channel=<script>").status_code == 400
     token = api.post("/api/v1/auth/login", json={"email": first["email"], "password": first["password"]}).json()["token"]
     assert token
     r = simulate.send(api.base, "hola", "+5215512340000")

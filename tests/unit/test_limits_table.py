@@ -24,6 +24,8 @@ def test_every_route_is_limited_by_user_or_address_except_webhooks_and_liveness(
     extra = limits.BY_FUNCTION.get(fn.name, ())
     if fn.path.startswith("/webhooks/") or fn.name in ("health", "api_openapi"):
         assert entry.limits == ()
+    elif fn.name in limits.COUNTED_BY_HANDLER:   # counts IP itself (tests/integration/test_webchat_api.py)
+        assert entry.limits == () and not entry.authenticated
     elif entry.authenticated:
         assert entry.limits == ((limits.USER, "user"), *extra)
     else:
@@ -33,6 +35,7 @@ def test_every_route_is_limited_by_user_or_address_except_webhooks_and_liveness(
 def test_per_endpoint_rows_name_real_functions():
     assert set(limits.BY_FUNCTION) <= set(manifest.by_name())
     assert limits.UNLIMITED <= set(manifest.by_name())
+    assert limits.COUNTED_BY_HANDLER <= set(manifest.by_name())
     assert (limits.MESSAGES, "user") in _entry(manifest.get("messages_send")).limits
 
 

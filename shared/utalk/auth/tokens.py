@@ -52,14 +52,15 @@ def issue_access_token(user_id: str, role: str, workspace_id: str, tenant_id: st
     return jwt.encode(claims, settings().jwt_secret, algorithm=ALGORITHM), exp
 
 
-def _verifying_secrets() -> list[str]:
+def verifying_secrets() -> list[str]:
+    """The current secret, then the previous ones (visitor tokens are verified with them too)."""
     previous = [s.strip() for s in os.environ.get("UTALK_JWT_SECRET_PREVIOUS", "").split(",")]
     return [settings().jwt_secret] + [s for s in previous if len(s) >= 32]
 
 
 def verify_access_token(token: str) -> Principal:
     claims = None
-    for secret in _verifying_secrets():
+    for secret in verifying_secrets():
         try:
             claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=AUDIENCE,
                                 issuer=ISSUER, options={"require": _REQUIRED})

@@ -16,6 +16,7 @@ ADAPTERS = {
     ("whatsapp", "sandbox"): "sandbox:Sandbox",
     ("facebook", "messenger"): "messenger:Messenger",
     ("facebook", "sandbox"): "messenger_sandbox:MessengerSandbox",
+    ("web", "web"): "web:Web",
 }
 
 

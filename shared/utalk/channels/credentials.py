@@ -56,10 +56,12 @@ class Credentials(Mapping):
 
 
 def default_provider(channel_type: str = "whatsapp") -> str:
-    """The offline sandbox locally; anywhere else the type's provider (Twilio, Messenger)."""
+    """The offline sandbox locally (for the types that have one); anywhere else the type's provider
+    (Twilio, Messenger; a web channel is its own provider)."""
     from utalk.models.channels import PROVIDERS
 
-    return "sandbox" if settings().is_local else PROVIDERS[channel_type][0]
+    providers = PROVIDERS[channel_type]
+    return "sandbox" if settings().is_local and "sandbox" in providers else providers[0]
 
 
 def check_provider(provider: str, conf: Settings | None = None) -> None:

@@ -78,7 +78,23 @@ class MessengerRules:
         return text if len(text) <= self.max_text else text[:self.max_text - 1].rstrip() + "…"
 
 
-RULES = {"whatsapp": WhatsAppRules(), "facebook": MessengerRules()}
+class WebRules:
+    """The widget is ours: no reply window, texts up to the API's own limit, text and media (no
+    templates or locations: nothing to render them)."""
+    max_text = 4096
+
+    def check(self, conversation: dict, *, sender_type: str, text: str | None, media: bool, location: bool,
+              template: bool, human_agent_tag: Callable[[], bool]) -> dict:
+        if template or location:
+            raise errors.ValidationFailed("The web chat sends text or media, not templates or locations",
+                                          code="unsupported_content")
+        return {}
+
+    def fit(self, text: str) -> str:
+        return text[:self.max_text]
+
+
+RULES = {"whatsapp": WhatsAppRules(), "facebook": MessengerRules(), "web": WebRules()}
 
 
 def rules_for(channel_type: str | None):

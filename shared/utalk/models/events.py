@@ -52,6 +52,12 @@ class ConversationUpdated(Output):
     lastMessage: LastMessage | None = None
 
 
+class Typing(Output):
+    """`typing:start|stop` published for a web visitor (agents' own typing goes socket to socket)."""
+    conversationId: str
+    userId: str                               # the visitor's address, `web:<visitorId>`
+
+
 class ConversationNew(Output):
     """`conversation:new`: a customer opened a conversation."""
     conversationId: str
@@ -65,7 +71,7 @@ EVENT_PAYLOADS = {"message:new": MessageNew, "message:sent": MessageStatusChange
                   "message:delivered": MessageStatusChanged, "message:read": MessageStatusChanged,
                   "message:failed": MessageStatusChanged, "conversation:updated": ConversationUpdated,
                   "conversation:new": ConversationNew, "media:uploaded": MediaUploaded,
-                  "workspace:updated": WorkspaceUpdated}
+                  "typing:start": Typing, "typing:stop": Typing, "workspace:updated": WorkspaceUpdated}
 
 __all__ = ["Conversation", "ConversationNew", "ConversationUpdated", "EVENT_PAYLOADS", "EventName",
-           "MediaUploaded", "MessageNew", "MessageStatusChanged", "WorkspaceUpdated"]
+           "MediaUploaded", "MessageNew", "MessageStatusChanged", "Typing", "WorkspaceUpdated"]

@@ -100,6 +100,17 @@ class ChannelRepository:
     def update(self, channel_id: str, fields: dict) -> None:
         self._refs(channel_id)[0].update(fields)
 
+    def update_with_route(self, channel: dict, fields: dict, route_fields: dict) -> None:
+        """Update the channel and, when it holds its route, the route's copy of `route_fields`."""
+        channel_ref, route_ref = self._refs(channel["id"])[0], _route_ref(self.db, channel)
+
+        @firestore.transactional
+        def run(txn):
+            if self._owns(read(route_ref, txn), channel["id"]):
+                txn.update(route_ref, route_fields)
+            txn.update(channel_ref, fields)
+        run(self.db.transaction())
+
     def set_credentials(self, channel: dict, secrets: dict, fields: dict, route_fields: dict) -> None:
         """New sealed credentials, the channel's account of them, and (when this channel holds its
         route) the route's copy of what inbound needs, together."""

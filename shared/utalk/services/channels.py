@@ -9,6 +9,7 @@ effect everywhere within that time.
 """
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from google.cloud import firestore
@@ -17,12 +18,18 @@ from utalk import errors
 from utalk.auth.tokens import Principal
 from utalk.channels import adapter_for, credentials, sealing
 from utalk.channels.credentials import Credentials
-from utalk.models.channels import (CREDENTIAL_FIELDS, Channel, ChannelCredentials, CreateChannel, UpdateChannel,
-                                   UpdateCredentials)
+from utalk.models.channels import (CREDENTIAL_FIELDS, OPTIONAL_FIELDS, Channel, ChannelCredentials, CreateChannel,
+                                   UpdateChannel, UpdateCredentials, WidgetTexts)
 from utalk.repositories.base import WorkspaceScope, read
 from utalk.repositories.channels import ChannelRepository, read_route
 
 ROUTE_FIELDS = ("type", "address", "provider", "accountSid")
+WEB_ROUTE_FIELDS = ("allowedOrigins", "widget")   # what a visitor's request needs before the workspace
+
+
+def web_key() -> str:
+    """A web channel's public key (its address): 128 random bits, made here, never chosen by a client."""
+    return f"wk_{secrets.token_hex(16)}"
 
 
 def _route(channel: dict, values: dict[str, str]) -> dict:
@@ -32,6 +39,8 @@ def _route(channel: dict, values: dict[str, str]) -> dict:
         route["appId"] = channel["appId"]
     if values.get("verifyToken"):
         route["verifyKey"] = credentials.verify_key(values["verifyToken"])
+    if channel.get("type") == "web":
+        route.update({k: channel.get(k) for k in WEB_ROUTE_FIELDS})
     return route
 
 
@@ -48,7 +57,7 @@ def _submitted(channel_type: str, provider: str, given: ChannelCredentials | Non
     values = {**(current or {}), **submitted}
     if provider == "sandbox":
         values = {**credentials.SANDBOX_BY_TYPE[channel_type], **values}
-    missing = [name for name in fields if not values.get(name)]
+    missing = [name for name in fields if not values.get(name) and name not in OPTIONAL_FIELDS]
     if missing:
         raise errors.ValidationFailed("Credentials are missing", code="credentials_required",
                                       details={"fields": missing})
@@ -76,6 +85,10 @@ def create_channel(admin: Principal, body: CreateChannel) -> Channel:
                "createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
     if body.type == "facebook":
         channel.update(pageId=body.pageId, appId=body.appId or credentials.SANDBOX_APP_ID)
+    if body.type == "web":
+        key = web_key()
+        channel.update(address=key, channelKey=key, allowedOrigins=body.allowedOrigins,
+                       widget=(body.widget or WidgetTexts()).model_dump())
     # Proven before anything is stored: the workspace's own account must hold the number or Page.
     adapter_for(channel, Credentials(values)).prove_address(channel["address"])
     repo = ChannelRepository(admin.workspace_id)
@@ -126,6 +139,14 @@ def update_channel(admin: Principal, channel_id: str, body: UpdateChannel) -> Ch
     repo = ChannelRepository(admin.workspace_id)
     channel = _found(repo, channel_id)
     fields = {"updatedAt": firestore.SERVER_TIMESTAMP, **({"name": body.name} if body.name else {})}
+    web = {k: v for k, v in (("allowedOrigins", body.allowedOrigins),
+                             ("widget", body.widget.model_dump() if body.widget else None)) if v is not None}
+    if web:
+        if channel.get("type") != "web":
+            raise errors.ValidationFailed("allowedOrigins and widget are for web channels", code="not_a_web_channel")
+        # The route carries them to the visitor API (cached there up to UTALK_ROUTE_CACHE_SECONDS).
+        repo.update_with_route(channel, {**fields, **web}, web)
+        channel, fields = {**channel, **web}, {"updatedAt": firestore.SERVER_TIMESTAMP}
     if body.status == "disabled" and channel.get("status") != "disabled":
         repo.release_route(channel, {**fields, "status": "disabled", "disabledReason": "deactivated"})
     elif body.status == "active" and channel.get("status") != "active":

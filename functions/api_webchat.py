@@ -1,0 +1,60 @@
+"""The visitor API of web chats (public): sessions, messages, history, typing, read.
+
+Every route names its web channel by key and answers CORS only for that channel's allowed origins;
+all but `sessions` take the visitor's own token (never an agent's: auth/visitor_tokens.py).
+"""
+import flask
+
+from utalk import http
+from utalk.models.webchat import (HistoryQuery, OpenSession, Typing, VisitorHistory, VisitorMessage, VisitorMessageSent,
+                                  VisitorRead, VisitorSession)
+from utalk.services import webchat
+
+
+def _origins(params: dict) -> tuple[str, ...]:
+    return webchat.allowed_origins(params["channelKey"])
+
+
+def _visitor(call: http.Call):
+    return webchat.authenticate(call.params["channelKey"], call.request.headers.get("Authorization", ""),
+                                call.request.headers.get("Origin"))
+
+
+# Beyond the HTTP layer: 401 (a visitor token, refresh token or identity hash refused), 403 (an
+# Origin the channel does not allow), 404 (no such web chat: the path has one).
+VISITOR = (401, 403)
+
+
+@http.endpoint("webchat_session", auth=False, body=OpenSession, cors=_origins, response={201: VisitorSession},
+               raises=VISITOR)
+def open_session(call: http.Call):
+    return webchat.open_session(call.params["channelKey"], call.body, http.client_ip(call.request),
+                                call.request.headers.get("Origin")), 201
+
+
+@http.endpoint("webchat_send", auth=False, body=VisitorMessage, cors=_origins,
+               response={200: VisitorMessageSent, 201: VisitorMessageSent}, raises=VISITOR)
+def send(call: http.Call):
+    visitor, entry = _visitor(call)
+    shown, created = webchat.send(visitor, entry, call.body, http.client_ip(call.request))
+    return shown, 201 if created else 200
+
+
+@http.endpoint("webchat_history", auth=False, query=HistoryQuery, cors=_origins, response=VisitorHistory,
+               raises=VISITOR)
+def history(call: http.Call):
+    visitor, _ = _visitor(call)
+    return webchat.history(visitor, call.query)
+
+
+@http.endpoint("webchat_typing", auth=False, body=Typing, cors=_origins, response={204: None}, raises=VISITOR)
+def typing(call: http.Call):
+    visitor, _ = _visitor(call)
+    webchat.typing(visitor, call.body.typing)
+    return flask.Response(status=204)
+
+
+@http.endpoint("webchat_read", auth=False, cors=_origins, response=VisitorRead, raises=VISITOR)
+def mark_read(call: http.Call):
+    visitor, _ = _visitor(call)
+    return {"read": webchat.mark_read(visitor)}

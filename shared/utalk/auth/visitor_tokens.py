@@ -1,0 +1,73 @@
+"""Web chat visitors' tokens (HS256 JWT): an audience and types of their own.
+
+A visitor token (`type: visitor`, 1 h) authorises one visitor of one web channel: the visitor API
+and the relay's visitor socket. A refresh token (`type: visitor_refresh`, 30 days) only opens a new
+session for the same visitor (`POST /webchat/{channelKey}/sessions` with `refreshToken`). Both have
+audience `utalk-visitor`: agent routes verify audience `utalk` and type `access`
+(auth/tokens.py), so a visitor token is refused there, and these verifiers refuse agents' tokens.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from utalk.auth.tokens import ALGORITHM, ISSUER, InvalidToken, verifying_secrets
+from utalk.config import settings
+
+AUDIENCE = "utalk-visitor"
+ACCESS, REFRESH = "visitor", "visitor_refresh"
+ACCESS_TTL_SECONDS = 3600
+REFRESH_TTL_SECONDS = 30 * 24 * 3600
+_REQUIRED = ["exp", "iat", "sub", "iss", "aud"]
+
+
+@dataclass(frozen=True)
+class Visitor:
+    visitor_id: str
+    workspace_id: str
+    channel_id: str
+    channel_key: str
+    identified: bool          # the host site vouched for its identifier (identifierHash)
+    expires_at: int
+
+    @property
+    def conversation_id(self) -> str:
+        from utalk.channels.web import conversation_id
+
+        return conversation_id(self.visitor_id, self.channel_key)
+
+    @property
+    def address(self) -> str:
+        return f"web:{self.visitor_id}"
+
+
+def issue(visitor: Visitor, kind: str = ACCESS, now: float | None = None) -> tuple[str, int]:
+    now = int(now if now is not None else time.time())
+    exp = now + (ACCESS_TTL_SECONDS if kind == ACCESS else REFRESH_TTL_SECONDS)
+    claims = {"sub": visitor.visitor_id, "workspaceId": visitor.workspace_id, "channelId": visitor.channel_id,
+              "channelKey": visitor.channel_key, "identified": visitor.identified, "type": kind,
+              "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": exp, "jti": uuid.uuid4().hex}
+    return jwt.encode(claims, settings().jwt_secret, algorithm=ALGORITHM), exp
+
+
+def verify(token: str, kind: str = ACCESS) -> Visitor:
+    """Verified with the current secret or, after a rotation, a previous one (as agents' tokens)."""
+    claims = None
+    for secret in verifying_secrets():
+        try:
+            claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+                                options={"require": _REQUIRED})
+            break
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(type(exc).__name__) from None
+    if claims is None:
+        raise InvalidToken("InvalidSignatureError")
+    fields = [claims.get(k) for k in ("sub", "workspaceId", "channelId", "channelKey")]
+    if claims.get("type") != kind or not all(isinstance(v, str) and v for v in fields):
+        raise InvalidToken("claims")
+    return Visitor(*fields, identified=claims.get("identified") is True, expires_at=int(claims["exp"]))

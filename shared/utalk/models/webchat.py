@@ -1,0 +1,107 @@
+"""The visitor API's request bodies and what a visitor is shown of a message."""
+from __future__ import annotations
+
+import uuid
+
+from pydantic import Field, field_validator
+
+from utalk.models.common import Input, Output, Page, Timestamp
+from utalk.models.messages import MAX_TEXT
+
+
+class OpenSession(Input):
+    """A new anonymous visitor (empty body); a returning one (`refreshToken`); or a visitor the host
+    site vouches for: `identifier` with `identifierHash` = hex HMAC-SHA256(identitySecret, identifier)."""
+    refreshToken: str | None = Field(default=None, max_length=2000)
+    identifier: str | None = Field(default=None, min_length=1, max_length=200)
+    identifierHash: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class VisitorMessage(Input):
+    messageId: str                            # client UUID v4: a retried send is stored once
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+    @field_validator("messageId")
+    @classmethod
+    def _uuid4(cls, v: str) -> str:
+        try:
+            if uuid.UUID(v).version != 4:
+                raise ValueError
+        except (ValueError, AttributeError):
+            raise ValueError("must be a UUID v4") from None
+        return v.lower()
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v
+
+
+class Typing(Input):
+    typing: bool
+
+
+class HistoryQuery(Input):
+    limit: int = Field(default=30, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=500)
+
+
+class Shown(Output):
+    """A message as its visitor sees it: no internal ids, metadata or error details."""
+    id: str
+    messageId: str | None = None              # the visitor's own id of a message they sent
+    type: str
+    text: str | None = None
+    direction: str
+    senderType: str                           # customer (the visitor) | bot | agent
+    status: str
+    createdAt: Timestamp | None = None
+
+    @classmethod
+    def of(cls, message: dict, visitor_id: str) -> "Shown":
+        own = message.get("direction") == "inbound"
+        client_id = (message.get("providerId") or "").removeprefix(f"{visitor_id}:") if own else None
+        return cls(id=message["id"], messageId=client_id, type=message.get("type") or "text",
+                   text=message.get("text"), direction=message["direction"], senderType=message["senderType"],
+                   status=message.get("status") or "received", createdAt=message.get("createdAt"))
+
+
+# -- the visitor API's answers (docs/openapi.json) ---------------------------------------------------
+class VisitorSession(Output):
+    """A visitor's session: the access and refresh tokens (expiry in epoch seconds) and the
+    conversation they write to, with the widget's settings."""
+    visitorId: str
+    conversationId: str
+    token: str
+    expiresAt: int
+    refreshToken: str
+    refreshExpiresAt: int
+    identified: bool
+    resumed: bool
+    widget: dict
+
+
+class VisitorMessageSent(Output):
+    """A visitor's message stored (201), or the one already stored under its messageId (200)."""
+    id: str
+    messageId: str
+    conversationId: str
+    status: str
+
+
+class VisitorAgent(Output):
+    id: str
+    name: str | None = None
+
+
+class VisitorHistory(Page[Shown]):
+    """The conversation newest first; the first page also says its status and who answers it."""
+    status: str | None = None
+    agent: VisitorAgent | None = None
+
+
+class VisitorRead(Output):
+    read: int                                 # messages to the visitor newly marked read

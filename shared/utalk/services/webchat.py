@@ -1,0 +1,169 @@
+"""Web chat visitors: sessions, messages, history, typing and read, for the visitor API.
+
+A request names its web channel by the public key in its path; the channel's route (with its
+allowed origins, widget texts and opened identity secret) comes from the webhooks' route cache
+(`channels/routes.py`: no read in the steady state). A visitor's message is one more channel's
+inbound item (`channels/web.item`) stored by `services/inbound.store`, so the bot, escalation,
+assignment and agents' replies work as on every channel; what reaches the visitor live goes
+through the relay's visitor room (relay/visitors.py).
+
+Limits (429 with Retry-After; rows WEBCHAT_* of utalk/limits.py, counted by utalk/ratelimit.py):
+new visitors per IP per hour and per day (each new visitor is a new conversation), messages and
+typing signals per visitor per minute; http.endpoint adds the per-IP limit of every public route.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+
+from utalk import errors, events, limits, pubsub, ratelimit
+from utalk.auth import visitor_tokens
+from utalk.auth.tokens import InvalidToken
+from utalk.auth.visitor_tokens import Visitor
+from utalk.channels import routes, web
+from utalk.models.common import utcnow
+from utalk.models.events import Typing as TypingEvent
+from utalk.models.webchat import HistoryQuery, OpenSession, Shown, VisitorMessage
+
+SHOWN_SENDERS = ("customer", "bot", "agent")
+KEY = re.compile(r"^wk_[0-9a-f]{32}$")   # services/channels.web_key: anything else is no key, without a read
+
+
+def channel(key: str) -> routes.Entry:
+    """The active web channel of a public key (404 for any other key)."""
+    entry = routes.by_address("web", key) if KEY.match(key) else None
+    if entry is None or entry.doc.get("type") != "web":
+        raise errors.NotFound("No such web chat", code="unknown_channel")
+    return entry
+
+
+def allowed_origins(key: str) -> tuple[str, ...]:
+    try:
+        return tuple(channel(key).doc.get("allowedOrigins") or ())
+    except errors.ApiError:
+        return ()
+
+
+def check_origin(entry: routes.Entry, origin: str | None) -> None:
+    """A browser's request from a site the channel does not list is refused, not only left without
+    CORS headers (a form post or a no-cors fetch would otherwise still be served)."""
+    if origin is not None and origin.lower() not in (entry.doc.get("allowedOrigins") or ()):
+        raise errors.Forbidden("This site may not embed this chat", code="origin_not_allowed")
+
+
+def open_session(key: str, body: OpenSession, client_ip: str, origin: str | None) -> dict:
+    entry = channel(key)
+    check_origin(entry, origin)
+    ws, channel_id = entry.doc["workspaceId"], entry.doc["channelId"]
+    if body.refreshToken:
+        if body.identifier or body.identifierHash:
+            raise errors.ValidationFailed("Resume with refreshToken alone", code="invalid_session_request")
+        try:
+            before = visitor_tokens.verify(body.refreshToken, visitor_tokens.REFRESH)
+        except InvalidToken:
+            raise errors.Unauthorized("Invalid or expired refresh token", code="invalid_token") from None
+        if (before.workspace_id, before.channel_id, before.channel_key) != (ws, channel_id, key):
+            raise errors.Unauthorized("This refresh token is for another chat", code="invalid_token")
+        return _session(before, entry, resumed=True)
+    if body.identifier is not None or body.identifierHash is not None:
+        visitor_id = _identified(entry, body)
+    else:
+        visitor_id = "v" + secrets.token_hex(16)    # 128 random bits: the conversation is the visitor's alone
+    ratelimit.take((limits.WEBCHAT_NEW_VISITORS, client_ip), (limits.WEBCHAT_CONVERSATIONS, client_ip))
+    visitor = Visitor(visitor_id, ws, channel_id, key, identified=visitor_id.startswith("u"), expires_at=0)
+    return _session(visitor, entry, resumed=False)
+
+
+def _identified(entry: routes.Entry, body: OpenSession) -> str:
+    """A visitor the host site signed: the same visitor (and conversation) on every device. An
+    unverified claim never is: without a valid hash there is no identified session at all."""
+    if not (body.identifier and body.identifierHash):
+        raise errors.ValidationFailed("identifier and identifierHash go together", code="invalid_session_request")
+    secret = (entry.credentials or {}).get("identitySecret")
+    if not secret:
+        raise errors.ValidationFailed("This chat does not verify identities", code="identity_not_enabled")
+    expected = hmac.new(secret.encode(), body.identifier.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, body.identifierHash.lower()):
+        raise errors.Unauthorized("identifierHash does not match", code="invalid_identity")
+    # Derived from the channel and identifier, never from the secret: rotating it keeps the history.
+    return "u" + hashlib.sha256(f"{entry.doc['channelId']}:{body.identifier}".encode()).hexdigest()[:32]
+
+
+def _session(visitor: Visitor, entry: routes.Entry, resumed: bool) -> dict:
+    token, expires = visitor_tokens.issue(visitor)
+    refresh, refresh_expires = visitor_tokens.issue(visitor, visitor_tokens.REFRESH)
+    return {"visitorId": visitor.visitor_id, "conversationId": visitor.conversation_id, "token": token,
+            "expiresAt": expires, "refreshToken": refresh, "refreshExpiresAt": refresh_expires,
+            "identified": visitor.identified, "resumed": resumed, "widget": entry.doc.get("widget") or {}}
+
+
+def authenticate(key: str, header: str, origin: str | None) -> tuple[Visitor, routes.Entry]:
+    """The visitor a request's bearer token names, for this channel only. Agents' tokens (another
+    audience and type) fail here as any invalid token does."""
+    entry = channel(key)
+    check_origin(entry, origin)
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise errors.Unauthorized("Missing visitor token", code="missing_token")
+    try:
+        visitor = visitor_tokens.verify(token.strip())
+    except InvalidToken:
+        raise errors.Unauthorized("Invalid or expired visitor token", code="invalid_token") from None
+    if (visitor.workspace_id, visitor.channel_id, visitor.channel_key) != \
+            (entry.doc["workspaceId"], entry.doc["channelId"], key):
+        raise errors.Unauthorized("This visitor token is for another chat", code="invalid_token")
+    return visitor, entry
+
+
+def send(visitor: Visitor, entry: routes.Entry, body: VisitorMessage, client_ip: str) -> tuple[dict, bool]:
+    """Store the visitor's message (once per client messageId); (its view, created). The route's
+    IP limit is counted here, with the visitor's, in one Commit (limits.COUNTED_BY_HANDLER)."""
+    from utalk.services import inbound   # the Firestore and Pub/Sub clients: only the routes that store load them
+
+    ratelimit.take((limits.IP, client_ip), (limits.WEBCHAT_MESSAGES, f"{visitor.workspace_id}/{visitor.visitor_id}"))
+    item = web.item(visitor.visitor_id, visitor.channel_key, body.messageId, body.text, {})
+    stored = inbound.store(entry, item)
+    return {"id": stored.message_id, "messageId": body.messageId, "conversationId": stored.conversation_id,
+            "status": "received"}, not stored.duplicate
+
+
+def history(visitor: Visitor, q: HistoryQuery) -> dict:
+    """The visitor's conversation, newest first (`cursor` pages back), with who answers it now."""
+    from utalk.repositories.conversations import ConversationRepository
+    from utalk.repositories.messages import MessageRepository
+    from utalk.repositories.users import UserRepository
+
+    ws, conv = visitor.workspace_id, visitor.conversation_id
+    try:
+        stored, cursor = MessageRepository(ws).list(conv, q.limit, q.cursor)
+    except errors.NotFound:
+        stored, cursor = [], None
+    shown = [Shown.of(m, visitor.visitor_id).model_dump(mode="json") for m in stored
+             if m.get("senderType") in SHOWN_SENDERS]
+    result = {"items": shown, "nextCursor": cursor}
+    if not q.cursor:
+        conversation = ConversationRepository(ws).get(conv) or {}
+        agent_id = conversation.get("assignedAgent")
+        user = UserRepository(ws).get(agent_id) if agent_id else None
+        result["status"] = conversation.get("status")
+        result["agent"] = {"id": agent_id, "name": user.get("name")} if user else None
+    return result
+
+
+def typing(visitor: Visitor, on: bool) -> None:
+    """The visitor's typing signal, for the agents in the conversation's room."""
+    ratelimit.take((limits.WEBCHAT_TYPING, f"{visitor.workspace_id}/{visitor.visitor_id}"))
+    name = "typing:start" if on else "typing:stop"
+    pubsub.wait([events.publish(name, visitor.workspace_id, TypingEvent(
+        conversationId=visitor.conversation_id, userId=visitor.address), conversation_id=visitor.conversation_id,
+        workspace=False)])
+
+
+def mark_read(visitor: Visitor) -> int:
+    """Every message sent to the visitor so far is read (Messenger's read watermark, now)."""
+    from utalk.channels.base import Watermark
+    from utalk.services.status_callbacks import apply_watermark
+
+    return apply_watermark(Watermark(visitor.workspace_id, visitor.conversation_id, "read", utcnow()))

@@ -1,0 +1,169 @@
+"""The web chat widget in a real browser (Debian's headless Chromium through Selenium), through
+the local stack: the demo shop page on a site of its own (so every call is cross-origin, as on a
+customer's site) embeds the widget with one tag; a visitor types, the bot's answer appears; the
+visitor asks for a person, the online agent (a real Socket.IO client) is assigned, accepts, types
+and replies, and the page shows the agent's name, typing and reply; a reload keeps the thread;
+after a relay restart the widget reconnects and gets what was said meanwhile. A screenshot of the
+page is kept under the test output directory."""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import socketio
+from bot_support import escalations, new_agents, set_settings
+from messaging_support import wait_for
+from webchat_support import web_channel
+
+from devstack.webchat_static import demo_page
+
+OUTPUT = Path(os.environ.get("UTALK_TEST_OUTPUT_DIR", Path(__file__).resolve().parents[2] / ".devstack/test-output"))
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+class Shop:
+    """The demo shop page served from its own origin (a site that embeds the widget)."""
+
+    def __init__(self, page_for):
+        page_for_ = page_for
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = page_for_()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+
+    assert CHROMIUM and DRIVER, "scripts/setup installs Debian's chromium and chromium-driver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,800",
+                "--disable-gpu"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _texts(driver, sender: str | None = None) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    selector = ".utalk-wc-msg" + (f'[data-sender="{sender}"]' if sender else "")
+    return [e.find_element(By.CSS_SELECTOR, ".utalk-wc-text").get_attribute("textContent")
+            for e in driver.find_elements(By.CSS_SELECTOR, selector)]
+
+
+def _until(driver, check, timeout: float = 45):
+    """Poll the page; on timeout, fail with what the widget and the browser's console said."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: check())
+    except TimeoutException:
+        state = driver.execute_script(
+            "var r = document.querySelector('.utalk-wc'); return r ? r.outerHTML.slice(0, 3000) : 'no widget';")
+        pytest.fail(f"page never got there; widget: {state}; console: {driver.get_log('browser')}")
+
+
+def _say(driver, text: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element(By.ID, "utalk-wc-input")
+    box.send_keys(text)
+    box.send_keys(Keys.ENTER)
+
+
+def test_a_visitor_talks_to_the_bot_then_an_agent_in_a_real_browser(api, stack, relay_port, browser):
+    from selenium.webdriver.common.by import By
+
+    gateway = f"http://127.0.0.1:{stack.ports.gateway}"
+    relay = f"http://127.0.0.1:{relay_port}"
+    holder: dict = {}
+    shop = Shop(lambda: demo_page(holder["key"], gateway, relay))
+    agent_socket = socketio.Client(reconnection=True)
+    try:
+        chat = web_channel(api, bot=True, origins=(shop.origin,))
+        holder["key"] = chat.key
+        set_settings(chat.ws, **{"escalation.timeoutHours": 0})
+        (agent_api, agent_id), = new_agents(api, chat, 1)
+        assigned = threading.Event()
+        agent_socket.on("conversation:assigned", lambda payload: assigned.set())
+        agent_socket.connect(relay, auth={"token": agent_api.token}, transports=["websocket"], wait_timeout=10)
+
+        browser.get(shop.origin + "/")
+        _until(browser, lambda: browser.find_element(By.CSS_SELECTOR, ".utalk-wc").get_attribute("data-connected")
+               == "true")
+        launcher = browser.find_element(By.CSS_SELECTOR, ".utalk-wc-launch")
+        assert launcher.get_attribute("aria-expanded") == "false" and launcher.text == "Chat with us"
+        launcher.send_keys("\n")                                         # keyboard: Enter on the focused button
+        _until(browser, lambda: browser.switch_to.active_element.get_attribute("id") == "utalk-wc-input")
+        label = browser.find_element(By.CSS_SELECTOR, 'label[for="utalk-wc-input"]')
+        assert label.get_attribute("textContent") == "Your message"
+        assert browser.find_element(By.ID, "utalk-wc-title").text == "Tienda Luna"
+
+        _say(browser, "¿a qué hora abren?")
+        _until(browser, lambda: any("horario" in t for t in _texts(browser, "bot")))
+        assert _texts(browser, "customer") == ["¿a qué hora abren?"]
+
+        _say(browser, "quiero hablar con un agente")
+        assert assigned.wait(45), "the agent's socket heard no assignment"
+        [esc] = wait_for(lambda: [e for e in escalations(chat.ws) if e["status"] == "assigned"])
+        conv = esc["conversationId"]
+        assert conv.startswith("conv_web:") and esc["toAgentId"] == agent_id
+        assert agent_api.post(f"/api/v1/escalations/{esc['id']}/accept").status_code == 200
+        _until(browser, lambda: "Agente" in browser.find_element(By.CSS_SELECTOR, ".utalk-wc-agent").text)
+        assert agent_socket.call("conversation:join", {"conversationId": conv}, timeout=10) == {"ok": True}
+        assert agent_socket.call("typing:start", {"conversationId": conv}, timeout=10) == {"ok": True}
+        _until(browser, lambda: "typing" in browser.find_element(By.CSS_SELECTOR, ".utalk-wc-typing").text)
+        r = agent_api.post("/api/v1/messages", json={"conversationId": conv, "messageId": str(uuid.uuid4()),
+                                                     "text": "Hola, soy Ana. ¿En qué te ayudo?"})
+        assert r.status_code == 201, r.text
+        _until(browser, lambda: "Hola, soy Ana. ¿En qué te ayudo?" in _texts(browser, "agent"))
+        thread = _texts(browser)
+
+        browser.refresh()                                                # the session and thread survive a reload
+        _until(browser, lambda: _texts(browser) == thread)
+        assert "Agente" in browser.find_element(By.CSS_SELECTOR, ".utalk-wc-agent").get_attribute("textContent")
+
+        stack.stop("relay-e2e")                                          # the relay restarts; the widget reconnects
+        _until(browser, lambda: browser.find_element(By.CSS_SELECTOR, ".utalk-wc").get_attribute("data-connected")
+               == "false")
+        r = agent_api.post("/api/v1/messages", json={"conversationId": conv, "messageId": str(uuid.uuid4()),
+                                                     "text": "¿Sigues ahí?"})
+        assert r.status_code == 201, r.text
+        stack.start_relay(port=relay_port, name="relay-e2e", extra_env={
+            "RELAY_SUBSCRIPTION": "realtime-events--relay-e2e",
+            "RELAY_INBOUND_SUBSCRIPTION": "message-received--relay-e2e"})
+        _until(browser, lambda: "¿Sigues ahí?" in _texts(browser, "agent"), timeout=60)
+        browser.find_element(By.CSS_SELECTOR, ".utalk-wc-launch").click()   # open again after the reload
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(OUTPUT / "webchat-demo-shop.png"))
+    finally:
+        agent_socket.disconnect()
+        shop.close()
