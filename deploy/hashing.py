@@ -3,7 +3,8 @@
 The closure is what the function can import: `functions/main.py`, its handler module, and every
 module of `functions/` and `shared/utalk/` reachable through an import statement anywhere in
 those files (lazy imports inside functions included) or named by a registry row (REGISTRIES),
-plus `requirements.txt`. The deployed source is exactly that closure (utalk vendored next to main.py), so the hash describes what runs.
+plus `requirements.txt` and the data files a module reads (DATA_FILES). The deployed source is
+exactly that closure (utalk vendored next to main.py), so the hash describes what runs.
 
 The hash (recorded as the function's `utalk-hash` label) covers those files and the function's
 deploy settings. `manifest.py` is counted by its code and by every row minus the deploy-only
@@ -34,6 +35,9 @@ REGISTRIES = {
     SHARED / "utalk" / "channels" / "__init__.py":
         lambda: {f"utalk.channels.{row.split(':')[0]}" for row in channels.ADAPTERS.values()},
 }
+
+# Files a handler module reads at runtime (not imported): staged under their own name next to main.py.
+DATA_FILES = {FUNCTIONS / "api_contract.py": (ROOT / "docs" / "openapi.json",)}
 
 
 def _module_file(dotted: str) -> Path | None:
@@ -91,7 +95,8 @@ def closure(handler_module: str) -> tuple[Path, ...]:
             found = _module_file(name)
             if found and found not in seen:
                 todo.append(found)
-    return tuple(sorted(seen)) + (REQUIREMENTS,)
+    data = tuple(d for path in sorted(seen) for d in DATA_FILES.get(path, ()))
+    return tuple(sorted(seen)) + data + (REQUIREMENTS,)
 
 
 def staged_name(path: Path) -> str:

@@ -7,8 +7,10 @@ a valid OIDC token is refused there as in production. `/_push/<name>` plays Goog
 service: the emulator's push subscriptions deliver there, and it forwards to `/_fn/<name>` with
 the ID token Google would attach for the subscription's `push_config.oidc_token` (read from the
 emulator; none configured, none attached). Each function is a separate functions-framework app
-built from `functions/main.py`. `/report/` serves the static analytics report page (`web/report/`,
-with Chart.js from `web/node_modules`).
+built from `functions/main.py`. `/docs` renders the API contract (DOCS: Swagger UI over the served
+`/api/v1/openapi.json`, the AsyncAPI page over docs/asyncapi.json), from npm's static files only;
+`/report/` serves the static analytics report page (REPORT: `web/report/`, with Chart.js from
+`web/node_modules`).
 """
 from __future__ import annotations
 
@@ -25,12 +27,28 @@ from utalk import manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = str(ROOT / "functions" / "main.py")
-# The static pages: URL -> file (nothing else under their prefix is served).
-STATIC = {"/report/": ROOT / "web" / "report" / "index.html",
-          "/report/report.js": ROOT / "web" / "report" / "report.js",
-          "/report/report.css": ROOT / "web" / "report" / "report.css",
-          "/report/vendor/chart.umd.js": ROOT / "web" / "node_modules" / "chart.js" / "dist" / "chart.umd.js"}
-_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
+_DOCS, _NPM = ROOT / "devstack" / "docs", ROOT / "devstack" / "docs" / "node_modules"
+_HTML, _JS = "text/html; charset=utf-8", "text/javascript"
+# The static pages and the files they load, URL -> (file, media type): exactly these paths, nothing
+# else of the disk.
+DOCS = {
+    "/docs": (_DOCS / "index.html", _HTML),
+    "/docs/asyncapi": (_DOCS / "asyncapi.html", _HTML),
+    "/docs/asyncapi.json": (ROOT / "docs" / "asyncapi.json", "application/json"),
+    "/docs/static/swagger-ui.css": (_NPM / "swagger-ui-dist" / "swagger-ui.css", "text/css"),
+    "/docs/static/swagger-ui-bundle.js": (_NPM / "swagger-ui-dist" / "swagger-ui-bundle.js", _JS),
+    "/docs/static/asyncapi.css": (_NPM / "@asyncapi/react-component/styles/default.min.css", "text/css"),
+    "/docs/static/asyncapi.js": (_NPM / "@asyncapi/react-component/browser/standalone/index.js", _JS),
+}
+REPORT = {
+    "/report/": (ROOT / "web" / "report" / "index.html", _HTML),
+    "/report/report.js": (ROOT / "web" / "report" / "report.js", _JS + "; charset=utf-8"),
+    "/report/report.css": (ROOT / "web" / "report" / "report.css", "text/css"),
+    "/report/vendor/chart.umd.js": (ROOT / "web" / "node_modules" / "chart.js" / "dist" / "chart.umd.js", _JS + "; charset=utf-8"),
+}
+# The report page loads only its own files; the docs pages start their renderers with an inline
+# script, so they do without the self-only policy.
+_REPORT_HEADERS = [("Content-Security-Policy", "default-src 'self'; style-src 'self'"), ("Cache-Control", "no-cache")]
 _SECURITY = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY")]
 
 
@@ -42,13 +60,14 @@ def _error(start_response, status: str, code: str, message: str, extra=()):
 
 
 def _static(start_response, path: str):
-    file = STATIC.get(path)
-    if file is None or not file.is_file():
+    file, mimetype = (DOCS.get(path) or REPORT.get(path) or (None, None))
+    if file is None:
         return _error(start_response, "404 Not Found", "route_not_found", f"No page at {path}")
+    if not file.is_file():
+        return _error(start_response, "404 Not Found", "docs_not_installed", f"{file.name} is missing: run scripts/setup")
     body = file.read_bytes()
-    start_response("200 OK", [("Content-Type", _TYPES[file.suffix]), ("Content-Length", str(len(body))),
-                              ("Content-Security-Policy", "default-src 'self'; style-src 'self'"),
-                              ("Cache-Control", "no-cache"), *_SECURITY])
+    start_response("200 OK", [("Content-Type", mimetype), ("Content-Length", str(len(body))),
+                              *(_REPORT_HEADERS if path in REPORT else ()), *_SECURITY])
     return [body]
 
 
@@ -137,6 +156,8 @@ class Gateway:
             # A function's own URL: HTTP functions still see their route path, others see "/".
             environ["PATH_INFO"] = "/" + rest
             return self.app(name)(environ, start_response)
+        if method == "GET" and path.rstrip("/") in DOCS:
+            return _static(start_response, path.rstrip("/"))
         matches = manifest.match_path(path)
         if not matches:
             return _error(start_response, "404 Not Found", "route_not_found", f"No route for {path}")

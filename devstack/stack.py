@@ -233,6 +233,9 @@ class Stack:
         port = port or self.ports.gateway
         self._spawn(name, [str(VENV / "bin/gunicorn"), "-w", str(workers), "--threads", str(threads),
                            "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5",
+                           # Google's front end takes URLs far longer than gunicorn's 4094-byte request line
+                           # (whose 414 is an HTML page no function answers): its maximum.
+                           "--limit-request-line", "8190",
                            "--access-logfile", "-", "devstack.gateway:app"], env=extra_env)
         self._wait(name, lambda: http_ok(f"http://127.0.0.1:{port}/health", up_to=503))
 

@@ -6,7 +6,8 @@ all but `sessions` take the visitor's own token (never an agent's: auth/visitor_
 import flask
 
 from utalk import http
-from utalk.models.webchat import HistoryQuery, OpenSession, Typing, VisitorMessage
+from utalk.models.webchat import (HistoryQuery, OpenSession, Typing, VisitorHistory, VisitorMessage, VisitorMessageSent,
+                                  VisitorRead, VisitorSession)
 from utalk.services import webchat
 
 
@@ -19,33 +20,41 @@ def _visitor(call: http.Call):
                                 call.request.headers.get("Origin"))
 
 
-@http.endpoint("webchat_session", auth=False, body=OpenSession, cors=_origins)
+# Beyond the HTTP layer: 401 (a visitor token, refresh token or identity hash refused), 403 (an
+# Origin the channel does not allow), 404 (no such web chat: the path has one).
+VISITOR = (401, 403)
+
+
+@http.endpoint("webchat_session", auth=False, body=OpenSession, cors=_origins, response={201: VisitorSession},
+               raises=VISITOR)
 def open_session(call: http.Call):
     return webchat.open_session(call.params["channelKey"], call.body, http.client_ip(call.request),
                                 call.request.headers.get("Origin")), 201
 
 
-@http.endpoint("webchat_send", auth=False, body=VisitorMessage, cors=_origins)
+@http.endpoint("webchat_send", auth=False, body=VisitorMessage, cors=_origins,
+               response={200: VisitorMessageSent, 201: VisitorMessageSent}, raises=VISITOR)
 def send(call: http.Call):
     visitor, entry = _visitor(call)
     shown, created = webchat.send(visitor, entry, call.body, http.client_ip(call.request))
     return shown, 201 if created else 200
 
 
-@http.endpoint("webchat_history", auth=False, query=HistoryQuery, cors=_origins)
+@http.endpoint("webchat_history", auth=False, query=HistoryQuery, cors=_origins, response=VisitorHistory,
+               raises=VISITOR)
 def history(call: http.Call):
     visitor, _ = _visitor(call)
     return webchat.history(visitor, call.query)
 
 
-@http.endpoint("webchat_typing", auth=False, body=Typing, cors=_origins)
+@http.endpoint("webchat_typing", auth=False, body=Typing, cors=_origins, response={204: None}, raises=VISITOR)
 def typing(call: http.Call):
     visitor, _ = _visitor(call)
     webchat.typing(visitor, call.body.typing)
     return flask.Response(status=204)
 
 
-@http.endpoint("webchat_read", auth=False, cors=_origins)
+@http.endpoint("webchat_read", auth=False, cors=_origins, response=VisitorRead, raises=VISITOR)
 def mark_read(call: http.Call):
     visitor, _ = _visitor(call)
     return {"read": webchat.mark_read(visitor)}

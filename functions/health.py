@@ -8,7 +8,8 @@ from utalk import clients, http
 from utalk.config import settings
 
 
-@http.endpoint("health", auth=False)
+# The answers' models are named, not imported: liveness builds no pydantic model at cold start.
+@http.endpoint("health", auth=False, response="utalk.models.health:Health")
 def health(call: http.Call):
     return {"status": "ok", "env": settings().env}
 
@@ -38,14 +39,15 @@ def _probes():
     }
 
 
-@http.endpoint("health_detailed", auth=False)
+@http.endpoint("health_detailed", auth=False, response={200: "utalk.models.health:HealthDetailed",
+                                                           503: "utalk.models.health:HealthDetailed"})
 def health_detailed(call: http.Call):
     checks = [_check(name, probe) for name, probe in _probes().items()]
     healthy = all(c["status"] == "ok" for c in checks)
     return {"status": "ok" if healthy else "degraded", "checks": checks}, 200 if healthy else 503
 
 
-@http.endpoint("health_services", auth=False)
+@http.endpoint("health_services", auth=False, response="utalk.models.health:HealthServices")
 def health_services(call: http.Call):
     """Which implementation each external service uses here (live provider or local stand-in)."""
     from utalk.ai import default_provider_name

@@ -11,12 +11,13 @@ from utalk import http
 from utalk.channels import messenger
 
 
-@http.endpoint("messenger_verify", auth=False)
+@http.endpoint("messenger_verify", auth=False, response={200: "text/plain"}, raises=(400, 403))
 def verify(call: http.Call):
     return flask.Response(messenger.subscription_challenge(call.request.args), status=200, mimetype="text/plain")
 
 
-@http.endpoint("messenger_inbound", auth=False)
+@http.endpoint("messenger_inbound", auth=False, request="application/json", response={200: "text/plain"},
+               raises=(400, 403, 404, 422))
 def inbound(call: http.Call):
     from utalk.services import inbound as inbound_service   # not the handshake's: loaded here
     from utalk.services import status_callbacks

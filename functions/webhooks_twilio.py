@@ -12,6 +12,7 @@ from utalk.config import settings
 from utalk.services import inbound as inbound_service
 from utalk.services import status_callbacks
 
+FORM = "application/x-www-form-urlencoded"
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -24,14 +25,14 @@ def _ok() -> flask.Response:
     return flask.Response(TWIML_EMPTY, status=200, mimetype="text/xml")
 
 
-@http.endpoint("twilio_inbound", auth=False)
+@http.endpoint("twilio_inbound", auth=False, request=FORM, response={200: "text/xml"}, raises=(400, 403, 404, 422))
 def inbound(call: http.Call):
     req = call.request
     inbound_service.store(*twilio_whatsapp.inbound(req.form, public_url(req), req.headers.get("X-Twilio-Signature")))
     return _ok()
 
 
-@http.endpoint("twilio_status", auth=False)
+@http.endpoint("twilio_status", auth=False, request=FORM, response={200: "text/xml"}, raises=(400, 403, 404, 422))
 def status(call: http.Call):
     req = call.request
     status_callbacks.apply(twilio_whatsapp.status_update(req.args, req.form, public_url(req),

@@ -6,6 +6,10 @@ authentication, the route's rate limits (utalk/limits.py: per user, per client I
 role check, JSON and query-string validation through pydantic models, and the error envelope
 `{"error": {"code", "message", "details"}}`. A handler receives a `Call` and returns data (dict, list
 or pydantic model), `(data, status)`, or a ready `flask.Response`.
+
+What a route answers is declared on the same line (`response=`, `raises=`) and kept on the entry as
+`entry.contract`: the API contract (`contract/openapi.py`) is generated from it and the manifest,
+and nothing here reads it at request time beyond the deprecation headers.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import os
 import re
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 import flask
@@ -25,7 +29,7 @@ from werkzeug.exceptions import HTTPException
 if TYPE_CHECKING:
     from utalk.auth.tokens import Principal
 
-from utalk import errors, limits, logs, manifest
+from utalk import deprecation, errors, limits, logs, manifest
 from utalk.config import ConfigError, settings, startup_error
 
 log = logs.get("http")
@@ -59,6 +63,7 @@ class Call:
     principal: "Principal | None" = None
     body: Any = None
     query: Any = None
+    deprecation: dict = field(default_factory=dict)   # headers: the body used a deprecated field
 
     @property
     def workspace_id(self) -> str:
@@ -68,6 +73,30 @@ class Call:
     @property
     def client_ip(self) -> str:
         return client_ip(self.request)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A route's declared inputs and answers, beside the manifest row (for the OpenAPI document)."""
+    name: str
+    auth: bool
+    role: str | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    request: str | None                 # media type of a body the handler reads itself (forms, multipart)
+    # status -> a model (JSON), "module:Model" (the same, imported only by the generator: routes whose
+    # cold start must not build models), None (no body), `dict` (any JSON object), or a media type
+    # the handler writes itself ("text/xml")
+    responses: dict[int, Any]
+    raises: tuple[int, ...]             # error statuses the handler itself raises (404, 409, ...)
+
+
+def _responses(response: Any) -> dict[int, Any]:
+    if response is None:
+        return {}   # undeclared: tests/unit/test_contract.py refuses it
+    if isinstance(response, dict) and all(isinstance(k, int) for k in response):
+        return dict(response)
+    return {200: response}
 
 
 def json_response(data: Any, status: int = 200) -> flask.Response:
@@ -272,11 +301,20 @@ def _count(call: Call, plan) -> None:
 
 def endpoint(name: str, *, role: str | None = None, auth: bool = True,
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+             response: Any = None, raises: tuple[int, ...] = (), request: str | None = None,
              cors: Callable[[dict[str, str]], tuple[str, ...]] | None = None,
              ) -> Callable[[Callable[[Call], Any]], Callable[[flask.Request], flask.Response]]:
-    """Wrap `handler(call)` as the HTTP entry point of manifest function `name`. `cors(path params)`:
-    the origins this route answers to instead of UTALK_CORS_ORIGINS (a web chat's own sites)."""
+    """Wrap `handler(call)` as the HTTP entry point of manifest function `name`.
+
+    `response`: the model of a 200 (or `{status: model}` for other or several successes);
+    `raises`: the error statuses the handler raises itself, beyond those this layer answers
+    (401/403 for auth and role, 400/413/415/422 for a body, 400 for a query, 429, 503);
+    `cors(path params)`: the origins this route answers to instead of UTALK_CORS_ORIGINS (a web
+    chat's own sites)."""
     fn = manifest.get(name)
+    announced = deprecation.headers(fn.deprecated, fn.deprecation_note) if fn.deprecated else {}
+    deprecated_fields = deprecation.field_deprecations(body) if body is not None else {}
+    contract = Contract(name, auth, role, body, query, request, _responses(response), tuple(sorted(raises)))
     route = manifest.route_regex(fn.path)
     plan = limits.plan(name, fn.path, auth)
     if not auth and any(scope == "user" for _, scope in plan):
@@ -298,6 +336,8 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
             rid = request_id(request)
             rid_token, trace_token = logs.request_id.set(rid), logs.trace.set(_trace(request))
             resp = _dispatch(request, rid)
+            if announced:
+                resp.headers.update(announced)
             _cors(request, resp, origins(request))
             resp.headers.update(SECURITY_HEADERS)
             resp.headers["X-Request-Id"] = rid
@@ -337,6 +377,9 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                     call.query = _read_query(request, query)
                 if body is not None:
                     call.body = _read_json(request, body)
+                    if deprecated_fields and not announced:
+                        used = [deprecated_fields[f] for f in call.body.model_fields_set if f in deprecated_fields]
+                        call.deprecation = deprecation.headers(min(used)) if used else {}
                 result = handler(call)
             except errors.ApiError as err:
                 return error_response(err)
@@ -359,16 +402,20 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                 return error_response(errors.ApiError(
                     "Internal error", code="internal", status=500, details={"requestId": rid}))
             if isinstance(result, flask.Response):
-                return result
-            if isinstance(result, tuple):
-                return json_response(*result)
-            return json_response(result)
+                resp = result
+            elif isinstance(result, tuple):
+                resp = json_response(*result)
+            else:
+                resp = json_response(result)
+            resp.headers.update(call.deprecation)
+            return resp
 
         entry.__name__ = name
         entry.__doc__ = handler.__doc__
         entry.handler = handler  # for unit tests of the pure logic
         entry.body_model, entry.query_model = body, query  # what it validates (the garbage test reads them)
         entry.authenticated, entry.limits = auth, plan  # who may call, what each call is counted against
+        entry.contract = contract
         return entry
 
     return wrap

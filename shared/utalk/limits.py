@@ -58,9 +58,10 @@ BY_FUNCTION: dict[str, tuple[tuple[Limit, str], ...]] = {
 
 # No limiter work at all: provider webhooks are authenticated by their signature and arrive from the
 # providers' own addresses at high rates (an IP limit would drop a busy tenant's customers), and
-# the liveness probe does no I/O that a limit would protect.
+# the liveness probe and the OpenAPI document (bytes read once per instance) do no I/O that a limit
+# would protect: counting them would be the only Firestore work they do.
 UNLIMITED_PATHS = ("/webhooks/",)
-UNLIMITED = frozenset({"health"})
+UNLIMITED = frozenset({"health", "api_openapi"})
 # Routes that count IP themselves, in the same Commit as a limit only their handler can key: a web
 # chat visitor's send (IP + WEBCHAT_MESSAGES per visitor, services/webchat.py), one write round trip
 # on its hot path instead of two.

@@ -111,3 +111,16 @@ def test_runtime_code_never_reads_a_deploy_only_setting():
             if isinstance(node, ast.Attribute) and node.attr in hashing.DEPLOY_ONLY:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
     assert found == []
+
+
+def test_the_openapi_function_ships_the_committed_document_and_serves_it_from_its_source(tmp_path):
+    """The deployed source has no docs/: the document is staged next to main.py, where the handler reads it."""
+    fn = manifest.get("api_openapi")
+    staged = hashing.stage(fn, tmp_path / "src")
+    assert (staged / "openapi.json").read_bytes() == (ROOT / "docs" / "openapi.json").read_bytes()
+    code = SERVE.format(root=str(ROOT), name=fn.name, signature=fn.signature_type) + (
+        "resp = app.test_client().get('/api/v1/openapi.json')\n"
+        "assert resp.status_code == 200 and resp.data == open('openapi.json', 'rb').read(), resp.status_code\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=staged, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "UTALK_ENV": "test"})
+    assert proc.returncode == 0, proc.stderr[-2000:]

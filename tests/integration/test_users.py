@@ -93,3 +93,13 @@ def test_other_workspaces_users_are_invisible(admin_api, api):
         assert r.status_code == 404, (method, path)
     assert "theirs@example.com" not in [u["email"] for u in client.get("/api/v1/users").json()["items"]]
     assert other.get(f"/api/v1/users/{theirs['id']}").json()["name"] == "Ana"
+
+
+def test_an_email_firestore_cannot_use_as_a_document_id_is_refused_not_a_500(admin_api, api):
+    """Found by schemathesis: the login index is keyed by the email, and "/" names a sub-path."""
+    client, _ = admin_api
+    r = client.post("/api/v1/users", json={"email": "b*s7/@example.com", "password": PASSWORD})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["details"]["fields"][0]["field"] == "email"
+    r = api.post("/api/v1/auth/login", json={"email": "a/b@example.com", "password": PASSWORD})
+    assert r.status_code == 422, r.text

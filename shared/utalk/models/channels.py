@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from utalk.models.common import Input, Output, Timestamp
 
@@ -90,6 +90,8 @@ def _origins(v: list[str] | None) -> list[str] | None:
 
 
 class CreateChannel(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Ventas", "phoneNumber": "+14155238886", "provider": "sandbox"}, {"type": "facebook", "name": "Página", "pageId": "1234567890", "provider": "sandbox"}]})
+
     type: ChannelType = "whatsapp"
     name: str = Field(min_length=1, max_length=100)
     phoneNumber: str | None = None            # WhatsApp
@@ -168,6 +170,8 @@ class UpdateCredentials(ChannelCredentials):
 
 
 class UpdateChannel(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Soporte", "status": "disabled"}]})
+
     name: str | None = Field(default=None, min_length=1, max_length=100)
     status: Literal["active", "disabled"] | None = None
     allowedOrigins: list[str] | None = Field(default=None, min_length=1, max_length=MAX_ORIGINS)   # web

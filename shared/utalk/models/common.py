@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 
 def iso_utc(value: datetime) -> str:
@@ -13,7 +13,8 @@ def iso_utc(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-Timestamp = Annotated[datetime, PlainSerializer(iso_utc, return_type=str, when_used="json")]
+Timestamp = Annotated[datetime, PlainSerializer(iso_utc, return_type=str, when_used="json"),
+                      WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization")]
 
 
 class Input(BaseModel):
@@ -23,6 +24,15 @@ class Input(BaseModel):
 
 class Output(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+T = TypeVar("T")
+
+
+class Page(Output, Generic[T]):
+    """A list response: one page of items and the cursor of the next (absent or null: the last page)."""
+    items: list[T]
+    nextCursor: str | None = None
 
 
 def utcnow() -> datetime:

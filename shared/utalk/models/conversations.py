@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from utalk.models.common import Input, Output, Timestamp
 from utalk.models.escalation_summary import EscalationSummary
@@ -74,5 +74,7 @@ class ConversationQuery(Input):
 
 
 class SetStatus(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "closed"}]})
+
     status: ConversationStatus
     reason: str | None = Field(default=None, max_length=500)

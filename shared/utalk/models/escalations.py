@@ -33,11 +33,15 @@ class Escalation(Output):
 
 
 class EscalateBody(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "El cliente pide hablar con una persona", "skills": ["billing"]}]})
+
     reason: str | None = Field(default=None, max_length=500)
     skills: list[str] = Field(default_factory=list, max_length=20)
 
 
 class AssignBody(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"agentId": "u_ana"}]})
+
     agentId: str = Field(min_length=1, max_length=200)
 
 
@@ -47,6 +51,28 @@ class RejectBody(Input):
 
 class AgentStatusBody(Input):
     status: Literal["online", "offline", "busy"]
+
+
+class EscalateResult(Output):
+    """`POST .../escalate`: the active escalation, and whether this call created it (201) or found it (200)."""
+    escalation: Escalation
+    created: bool
+
+
+class ReturnToBotResult(Output):
+    conversationId: str
+    botEnabled: bool
+    status: str
+    changed: bool
+
+
+class AgentPresence(Output):
+    """`PATCH /agents/me/status`: the agent's own presence and load after the change."""
+    userId: str
+    status: Literal["online", "offline", "busy"] | None = None
+    maxConversations: int | None = None
+    currentConversations: int | None = None
+    skills: list[str] | None = None
 
 
 class AssignmentTask(BaseModel):

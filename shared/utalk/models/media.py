@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from utalk.models.common import Input, Output, Timestamp
 
@@ -42,6 +42,8 @@ class Media(Output):
 
 class StartUpload(Input):
     """`POST /api/v1/media/uploads`: what the client is about to PUT (size and type are signed)."""
+    model_config = ConfigDict(json_schema_extra={"examples": [{"conversationId": "conv_+14155238886_+5215512345678", "fileName": "foto.jpg", "contentType": "image/jpeg", "sizeBytes": 204800}]})
+
     conversationId: str = Field(min_length=1, max_length=300)
     fileName: str = Field(min_length=1, max_length=255)
     contentType: str = Field(min_length=3, max_length=255)

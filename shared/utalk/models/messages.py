@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from utalk.models.common import Input, Output, Timestamp
 
@@ -32,6 +32,8 @@ class Template(Input):
 
 
 class SendMessage(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"conversationId": "conv_+14155238886_+5215512345678", "messageId": "6f1c2b0e-9a8d-4c3b-8a7e-1d2c3b4a5f60", "text": "Hola, ¿en qué te ayudo?"}]})
+
     conversationId: str = Field(min_length=1, max_length=200)
     messageId: str                       # client UUID v4: the idempotency key
     text: str | None = Field(default=None, max_length=MAX_TEXT)

@@ -6,14 +6,16 @@ from typing import Literal
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from utalk.models.common import Input, Output, Timestamp
 
 Role = Literal["admin", "agent", "bot", "service"]
 UserStatus = Literal["active", "inactive", "banned"]
 AgentStatus = Literal["online", "offline", "busy"]
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+# No "/" in the local part (RFC 5322 allows it): the login index `emails/{email}` is keyed by the
+# address, and Firestore reads "/" as a sub-path.
+_EMAIL = re.compile(r"^[^@\s/]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 
 def _email(value: str) -> str:
@@ -23,7 +25,8 @@ def _email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[str, AfterValidator(_email), WithJsonSchema({"type": "string", "format": "email", "maxLength": 254,
+                                                                "pattern": "^[^@\\s/]+@"})]
 
 
 class AgentProfileIn(Input):
@@ -69,6 +72,8 @@ class User(Output):
 
 
 class CreateUser(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ana@example.com", "password": "correct-horse-battery", "name": "Ana", "role": "agent", "agent": {"maxConversations": 5, "skills": ["sales"]}}]})
+
     email: Email
     password: str = Field(min_length=8, max_length=256)
     name: str = Field(default="", max_length=120)
@@ -77,6 +82,8 @@ class CreateUser(Input):
 
 
 class UpdateUser(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Ana María", "agent": {"status": "online"}}]})
+
     name: str | None = Field(default=None, max_length=120)
     role: Role | None = None
     status: UserStatus | None = None
@@ -92,12 +99,21 @@ class UserQuery(Input):
 
 
 class LoginIn(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "admin@example.com", "password": "correct-horse-battery"}]})
+
     email: Email
     password: str = Field(min_length=1, max_length=256)
 
 
 class RefreshIn(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"refreshToken": "rt_6f1c2b0e9a8d4c3b"}]})
+
     refreshToken: str = Field(min_length=10, max_length=512)
+
+
+class FirebaseToken(Output):
+    token: str
+    expiresIn: int
 
 
 class Tokens(Output):

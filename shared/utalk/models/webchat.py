@@ -5,7 +5,7 @@ import uuid
 
 from pydantic import Field, field_validator
 
-from utalk.models.common import Input, Output, Timestamp
+from utalk.models.common import Input, Output, Page, Timestamp
 from utalk.models.messages import MAX_TEXT
 
 
@@ -67,3 +67,41 @@ class Shown(Output):
         return cls(id=message["id"], messageId=client_id, type=message.get("type") or "text",
                    text=message.get("text"), direction=message["direction"], senderType=message["senderType"],
                    status=message.get("status") or "received", createdAt=message.get("createdAt"))
+
+
+# -- the visitor API's answers (docs/openapi.json) ---------------------------------------------------
+class VisitorSession(Output):
+    """A visitor's session: the access and refresh tokens (expiry in epoch seconds) and the
+    conversation they write to, with the widget's settings."""
+    visitorId: str
+    conversationId: str
+    token: str
+    expiresAt: int
+    refreshToken: str
+    refreshExpiresAt: int
+    identified: bool
+    resumed: bool
+    widget: dict
+
+
+class VisitorMessageSent(Output):
+    """A visitor's message stored (201), or the one already stored under its messageId (200)."""
+    id: str
+    messageId: str
+    conversationId: str
+    status: str
+
+
+class VisitorAgent(Output):
+    id: str
+    name: str | None = None
+
+
+class VisitorHistory(Page[Shown]):
+    """The conversation newest first; the first page also says its status and who answers it."""
+    status: str | None = None
+    agent: VisitorAgent | None = None
+
+
+class VisitorRead(Output):
+    read: int                                 # messages to the visitor newly marked read
