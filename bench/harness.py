@@ -38,7 +38,7 @@ def _worker(port: int, make: Make, threads: int, seconds: float, out: mp.Queue) 
                 conn.request(method, path, body=body, headers=headers)
                 resp = conn.getresponse()
                 resp.read()
-                ok = resp.status == 200
+                ok = 200 <= resp.status < 300   # webhooks 200; a web visitor's first send 201
             except (OSError, http.client.HTTPException):
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

@@ -32,14 +32,11 @@ Firestore client's RPCs instrumented.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import multiprocessing as mp
 import os
 import random
 import shutil
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -49,6 +46,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
 
+from bench import harness  # noqa: E402
 from devstack.stack import TEST_PORTS, VENV, Ports, Stack, http_ok, port_open  # noqa: E402
 
 PROJECT = "utalk-bench"
@@ -114,59 +112,15 @@ class Target:
 
 
 # -- load generation ------------------------------------------------------------------------------
-def _worker(target: Target, threads: int, seconds: float, run: str, out: mp.Queue) -> None:
-    signer = target.signer()
-    deadline = time.monotonic() + seconds
-    results: list[tuple[float, bool]] = []
-    lock = threading.Lock()
-    pid = os.getpid()
-
-    def loop(tid: int):
-        conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=30)
-        rnd = random.Random(pid * 1000 + tid)
-        mine, n = [], 0
-        while time.monotonic() < deadline:
-            n += 1
-            body, headers = target.request(signer, f"{run}p{pid}t{tid}n{n}", rnd.randrange(NCONV))
-            started = time.perf_counter()
-            ok = False
-            try:
-                conn.request("POST", target.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                resp.read()
-                ok = 200 <= resp.status < 300
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=30)
-            mine.append((time.perf_counter() - started, ok))
-        with lock:
-            results.extend(mine)
-
-    pool = [threading.Thread(target=loop, args=(t,)) for t in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    out.put(results)
-
-
 def drive(target: Target, concurrency: int, seconds: float) -> dict:
-    procs = min(2, concurrency)  # two generator processes: one Python process cannot drive 64 alone
-    out: mp.Queue = mp.Queue()
-    run = uuid.uuid4().hex[:8]
-    started = time.monotonic()
-    workers = [mp.Process(target=_worker, args=(target, concurrency // procs + (i < concurrency % procs),
-                                                seconds, run, out)) for i in range(procs)]
-    for w in workers:
-        w.start()
-    samples = [s for _ in workers for s in out.get()]
-    for w in workers:
-        w.join()
-    elapsed = time.monotonic() - started
-    lat = sorted(s[0] for s in samples)
-    pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
-    return {"requests": len(samples), "failures": sum(1 for s in samples if not s[1]), "seconds": elapsed,
-            "rps": len(samples) / elapsed, "p50": pct(50), "p95": pct(95), "p99": pct(99)}
+    """Signed webhooks from the Python generator (bench/harness.py), every message id unique."""
+    signer, run = target.signer(), uuid.uuid4().hex[:8]
+
+    def make(rnd: random.Random, tag: str):
+        body, headers = target.request(signer, f"{run}{tag}", rnd.randrange(NCONV))
+        return "POST", target.path, body, headers
+
+    return harness.drive(target.port, make, concurrency, seconds)
 
 
 def drive_wrk(target: Target, concurrency: int, seconds: float) -> dict:
@@ -202,15 +156,6 @@ def drive_wrk(target: Target, concurrency: int, seconds: float) -> dict:
     return {"requests": r["requests"], "failures": failures, "seconds": r["duration_us"] / 1e6,
             "rps": r["requests"] / (r["duration_us"] / 1e6),
             "p50": r["p50_us"] / 1000, "p95": r["p95_us"] / 1000, "p99": r["p99_us"] / 1000}
-
-
-def combine(runs: list[dict]) -> dict:
-    """Rounds of one server at one level: throughput over all of them, the median round's percentiles."""
-    median = lambda k: sorted(r[k] for r in runs)[len(runs) // 2]  # noqa: E731
-    requests = sum(r["requests"] for r in runs)
-    return {"requests": requests, "failures": sum(r["failures"] for r in runs),
-            "rps": requests / sum(r["seconds"] for r in runs), "p50": median("p50"), "p95": median("p95"),
-            "p99": median("p99"), "rounds": [r["rps"] for r in runs]}
 
 
 # -- servers --------------------------------------------------------------------------------------
@@ -268,37 +213,8 @@ def count_operations(functions: list[tuple[str, Target]], messages: int = 50) ->
 
     import logging
 
-    from utalk import clients
-
     logging.getLogger("utalk").setLevel(logging.WARNING)  # one log line per request is not the table
-    api = clients.firestore()._firestore_api
-    counts = {"reads": 0, "writes": 0, "queries": 0, "transactions": 0}
-
-    def wrap(name, fn):
-        def counted(*args, **kwargs):
-            request = kwargs.get("request") or (args[0] if args else None)
-            if name == "batch_get_documents":
-                counts["reads"] += len(getattr(request, "documents", []) or request.get("documents", []))
-            elif name == "commit":
-                counts["writes"] += len(getattr(request, "writes", []) or request.get("writes", []))
-            elif name == "run_query":
-                counts["queries"] += 1
-            elif name == "begin_transaction":
-                counts["transactions"] += 1
-            return fn(*args, **kwargs)
-        return counted
-
-    for name in ("batch_get_documents", "commit", "run_query", "begin_transaction"):
-        setattr(api, name, wrap(name, getattr(api, name)))
-    # The hot path commits raw protobuf through utalk.rpc (repositories/raw_writes.py): count those too.
-    from utalk import rpc
-    raw_call = rpc.Method.call
-
-    def counted_raw(self, request, metadata, timeout=30.0):
-        if self.path.endswith("/Commit"):
-            counts["writes"] += len(request.writes)
-        return raw_call(self, request, metadata, timeout)
-    rpc.Method.call = counted_raw
+    ops = harness.FirestoreOps()
     run = uuid.uuid4().hex[:8]
 
     # Where the time goes (bench process only): the batch commit and the wait for the publishes.
@@ -323,8 +239,7 @@ def count_operations(functions: list[tuple[str, Target]], messages: int = 50) ->
 
     def measured(app, target: Target, sends: list[tuple[int, int]]) -> dict:
         signer = target.signer()
-        for k in counts:
-            counts[k] = 0
+        ops.reset()
         for k in spent:
             spent[k] = 0.0
         started = time.perf_counter()
@@ -333,7 +248,7 @@ def count_operations(functions: list[tuple[str, Target]], messages: int = 50) ->
             resp = app.post(target.path, data=body, headers=headers)
             assert resp.status_code in (200, 201), resp.data
         spent["totalMs"] = (time.perf_counter() - started) * 1000
-        return {**{k: v / len(sends) for k, v in counts.items()}, **{k: v / len(sends) for k, v in spent.items()}}
+        return {**ops.per(len(sends)), **{k: v / len(sends) for k, v in spent.items()}}
 
     rows = {}
     for function, target in functions:
@@ -414,7 +329,7 @@ def main() -> int:
                     runs[target.name].append(load(target, c, args.seconds / args.rounds))
                     print(f"  c={c:<3} round {r} {target.name:<9} {runs[target.name][-1]['rps']:8.1f} req/s",
                           file=sys.stderr, flush=True)
-            rows += [(c, t.name, combine(runs[t.name])) for t in servers]
+            rows += [(c, t.name, harness.combine(runs[t.name])) for t in servers]
 
         # After the load: its timings are of warm emulators.
         ops = count_operations([(function, next(t for t in servers if t.name == name))
@@ -446,11 +361,7 @@ def main() -> int:
               "   instance's route cache, the route and the channel's sealed credentials: 2 over its 5 messages)")
         return 0
     finally:
-        for name in ("floor", *(c[0] for c in chosen)):
-            proc = stack.procs.pop(name, None)
-            if proc and proc.poll() is None:
-                proc.terminate()
-                proc.wait(10)
+        harness.stop(stack, "floor", *(c[0] for c in chosen))
         if started_emulators:
             stack.stop()
 
