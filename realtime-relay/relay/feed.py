@@ -206,6 +206,19 @@ class Feed:
 
     async def _emit(self, route: routing.Route) -> bool:
         """Emit one event unless already claimed; False if it failed and must be retried."""
+        waiting = self.dedup.settled(route.event_id)
+        if waiting is not None:   # a concurrent copy of this message is emitting it: wait for it to be out
+            self.stats["duplicates"] += 1
+            return await waiting
+        self.dedup.begin(route.event_id)
+        done = False
+        try:
+            done = await self._claim_and_emit(route)
+            return done
+        finally:
+            self.dedup.end(route.event_id, done)
+
+    async def _claim_and_emit(self, route: routing.Route) -> bool:
         try:
             if not await self.dedup.claim(route.event_id):
                 self.stats["duplicates"] += 1

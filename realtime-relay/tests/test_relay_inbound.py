@@ -152,3 +152,41 @@ def test_an_emit_failing_part_way_nacks_and_the_redelivery_emits_the_rest():
     assert sio.emitted == ["e1", "e2", "e3"] and again.settled == ["ack"]
     assert {k: feed.stats[k] for k in ("received", "emitted", "duplicates", "failed")} == \
         {"received": 2, "emitted": 3, "duplicates": 1, "failed": 1}
+
+
+def test_two_copies_handled_at_once_still_emit_in_order_and_once():
+    """Two copies of one message in flight together (a publish the client retried): the copy that
+    finds the first event claimed waits until it is out, so the second event cannot overtake it."""
+    class Sio:
+        def __init__(self):
+            self.emitted = []
+
+        async def emit(self, event, payload, room):
+            if payload["id"] == "e1":
+                await asyncio.sleep(0.2)   # the first emit is slow (a busy socket, Redis)
+            self.emitted.append(payload["id"])
+
+    class Message:
+        message_id, delivery_attempt = "m1", 1
+        attributes = {"workspaceId": "ws_1", "conversationId": "conv_1", "audience": "workspace"}
+        data = json.dumps({"workspaceId": "ws_1", "events": [
+            {"id": i, "event": "x", "workspaceId": "ws_1", "payload": {"id": i}} for i in ("e1", "e2", "e3")]})
+
+        def __init__(self):
+            self.publish_time, self.settled = datetime.now(timezone.utc), []
+
+        def ack(self):
+            self.settled.append("ack")
+
+        def nack(self):
+            self.settled.append("nack")
+
+    sio = Sio()
+    feed = Feed(sio, "p", "t", "s", LocalDedup(), max_messages=2, max_age_seconds=60)
+    first, copy = Message(), Message()
+
+    async def both():
+        await asyncio.gather(feed._handle(first), feed._handle(copy))
+    asyncio.run(both())
+    assert sio.emitted == ["e1", "e2", "e3"]
+    assert first.settled == ["ack"] and copy.settled == ["ack"]
