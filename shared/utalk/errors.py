@@ -80,3 +80,14 @@ def field_errors(exc) -> list[dict]:
 
 class Unavailable(ApiError):
     status, code = 503, "unavailable"
+
+
+class Contended(Unavailable):
+    """A transaction that still collided with other writers after its retries: nothing was written.
+    A task or push handler answers 503 so its queue retries; an API caller gets `concurrent()`."""
+
+
+def concurrent() -> ApiError:
+    """What an API caller hears when others changed the same thing at once: 409, try again."""
+    return Conflict("Another request changed this at the same time; retry", code="concurrent_update",
+                    headers={"Retry-After": "1"})

@@ -381,6 +381,8 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
                         used = [deprecated_fields[f] for f in call.body.model_fields_set if f in deprecated_fields]
                         call.deprecation = deprecation.headers(min(used)) if used else {}
                 result = handler(call)
+            except errors.Contended:
+                return error_response(errors.concurrent())
             except errors.ApiError as err:
                 return error_response(err)
             except HTTPException as exc:  # werkzeug refusing what it parses for us (a form, say)
@@ -391,8 +393,7 @@ def endpoint(name: str, *, role: str | None = None, auth: bool = True,
             except Exception as exc:
                 if _contended(exc):  # load, not a bug: the caller may simply try again
                     log.warning("transaction contended in %s", name, extra={"function": name})
-                    return error_response(errors.Conflict("Another request changed this at the same time; retry",
-                                                          code="concurrent_update", headers={"Retry-After": "1"}))
+                    return error_response(errors.concurrent())
                 if _backend_unavailable(exc):
                     log.error("backend unavailable in %s: %s", name, exc, extra={"function": name})
                     return error_response(errors.Unavailable("A backend is unavailable; retry", code="retry_later",

@@ -22,11 +22,7 @@ from utalk.repositories.base import WorkspaceScope, read, safe_id
 from utalk.visibility import ensure_may_act, ensure_visible
 
 TS = firestore.SERVER_TIMESTAMP
-MAX_ATTEMPTS = 5   # the library default; the caller (queue or client) retries after a 503
-
-
-class Contended(errors.Unavailable):
-    """A transaction could not commit after its retries (503: retry later)."""
+MAX_ATTEMPTS = 5   # the library default; then the caller (queue or client) retries
 
 
 @dataclass
@@ -87,7 +83,7 @@ class EscalationRepository:
                 raise
             # Still contended after every retry (only when writers overlap, e.g. the emulator's
             # pessimistic locks under a burst): nothing was written; say "try again", not 500.
-            raise Contended("The conversation is busy, try again", code="contention") from None
+            raise errors.Contended("The conversation is busy, try again") from None
 
     # -- start ------------------------------------------------------------------------------
     def start(self, record: dict, visible_to: str | None = None) -> Outcome:
