@@ -28,6 +28,23 @@ def _collect(client, count: int, timeout: float = 10.0) -> list:
     return got + [(name, args[0]) for name, args in client.drain(QUIET)]
 
 
+class _Carrying:
+    """A pulled `message-received` message carrying events e1, e2, e3 (no Pub/Sub: the feed's handler alone)."""
+    message_id, delivery_attempt = "m1", 1
+    attributes = {"workspaceId": "ws_1", "conversationId": "conv_1", "audience": "workspace"}
+    data = json.dumps({"workspaceId": "ws_1", "events": [
+        {"id": i, "event": "x", "workspaceId": "ws_1", "payload": {"id": i}} for i in ("e1", "e2", "e3")]})
+
+    def __init__(self):
+        self.publish_time, self.settled = datetime.now(timezone.utc), []
+
+    def ack(self):
+        self.settled.append("ack")
+
+    def nack(self):
+        self.settled.append("nack")
+
+
 def _inbound_stats(relays) -> dict:
     """The `message-received` feed's counters, summed over the instances sharing its subscription."""
     total: dict = {}
@@ -128,24 +145,9 @@ def test_an_emit_failing_part_way_nacks_and_the_redelivery_emits_the_rest():
                 raise ConnectionError("redis down")
             self.emitted.append(payload["id"])
 
-    class Message:
-        message_id, delivery_attempt = "m1", 1
-        attributes = {"workspaceId": "ws_1", "conversationId": "conv_1", "audience": "workspace"}
-        data = json.dumps({"workspaceId": "ws_1", "events": [
-            {"id": i, "event": "x", "workspaceId": "ws_1", "payload": {"id": i}} for i in ("e1", "e2", "e3")]})
-
-        def __init__(self):
-            self.publish_time, self.settled = datetime.now(timezone.utc), []
-
-        def ack(self):
-            self.settled.append("ack")
-
-        def nack(self):
-            self.settled.append("nack")
-
     sio = Sio()
     feed = Feed(sio, "p", "t", "s", LocalDedup(), max_messages=1, max_age_seconds=60)
-    first, again = Message(), Message()
+    first, again = _Carrying(), _Carrying()
     asyncio.run(feed._handle(first))
     assert sio.emitted == ["e1"] and first.settled == ["nack"]  # e3 not tried: order is kept
     asyncio.run(feed._handle(again))
@@ -166,24 +168,9 @@ def test_two_copies_handled_at_once_still_emit_in_order_and_once():
                 await asyncio.sleep(0.2)   # the first emit is slow (a busy socket, Redis)
             self.emitted.append(payload["id"])
 
-    class Message:
-        message_id, delivery_attempt = "m1", 1
-        attributes = {"workspaceId": "ws_1", "conversationId": "conv_1", "audience": "workspace"}
-        data = json.dumps({"workspaceId": "ws_1", "events": [
-            {"id": i, "event": "x", "workspaceId": "ws_1", "payload": {"id": i}} for i in ("e1", "e2", "e3")]})
-
-        def __init__(self):
-            self.publish_time, self.settled = datetime.now(timezone.utc), []
-
-        def ack(self):
-            self.settled.append("ack")
-
-        def nack(self):
-            self.settled.append("nack")
-
     sio = Sio()
     feed = Feed(sio, "p", "t", "s", LocalDedup(), max_messages=2, max_age_seconds=60)
-    first, copy = Message(), Message()
+    first, copy = _Carrying(), _Carrying()
 
     async def both():
         await asyncio.gather(feed._handle(first), feed._handle(copy))
