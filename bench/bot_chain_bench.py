@@ -193,7 +193,9 @@ class Floor:
     def __init__(self, stack: Stack, workers: int, threads: int):
         from google.cloud import pubsub_v1
 
+        from devstack import oidc
         from devstack.provision import queue_request
+        from devstack.pusher import Pusher
         from utalk import clients, manifest
         from utalk.config import settings
 
@@ -213,10 +215,12 @@ class Floor:
         self.publisher = clients.publisher()
         self.topic = self.publisher.topic_path(cfg.project_id, f"bench-floor-{uuid.uuid4().hex[:6]}")
         self.publisher.create_topic(name=self.topic)
-        with pubsub_v1.SubscriberClient() as subscriber:
-            subscriber.create_subscription(request={
-                "name": subscriber.subscription_path(cfg.project_id, self.topic.rsplit("/", 1)[1] + "--noop"),
-                "topic": self.topic, "push_config": {"push_endpoint": f"http://127.0.0.1:{self.port}/push"}})
+        # Pushed by the same local push service as our subscribers, with the token it mints for them.
+        self.subscriber = pubsub_v1.SubscriberClient()
+        name = self.subscriber.subscription_path(cfg.project_id, self.topic.rsplit("/", 1)[1] + "--noop")
+        self.subscriber.create_subscription(request={"name": name, "topic": self.topic})
+        url = f"http://127.0.0.1:{self.port}/push"
+        Pusher(name, url, token=lambda: oidc.mint(url, cfg.invoker_service_account)).start(self.subscriber)
 
     def run(self, rate: float, seconds: float) -> list[float]:
         self.log.write_text("")
@@ -283,6 +287,7 @@ def main() -> int:
         from devstack.provision import provision
         provision()
         stack.start_gateway(workers=args.workers, threads=args.threads)
+        stack.start_pusher()
         floor = Floor(stack, args.workers, args.threads)
         workspaces = make_workspaces(args.workspaces)
         sender = Sender(stack.ports.gateway)

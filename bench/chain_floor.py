@@ -2,8 +2,8 @@
 
     UTALK_FLOOR_QUEUE=... UTALK_FLOOR_TASK_URL=... UTALK_FLOOR_LOG=... gunicorn bench.chain_floor:app
 
-`/push` is what the Pub/Sub emulator's push subscription calls: it mints the ID token the local
-push stand-in mints for every push (devstack/gateway.py) and enqueues one task on the floor queue
+`/push` is what the local push service (devstack/pusher.py, run by the bench for the floor's
+subscription exactly as for our subscribers) calls, with the token it mints for every push; it enqueues one task on the floor queue
 (a copy of `bot-runs`) through the official client, with an OIDC token for the emulator to mint,
 as our tasks carry. `/task` is the no-op the task reaches: it appends the message's send time and
 its own arrival time to a log. Nothing else: no Firestore, no verification, no logic, so the
@@ -16,7 +16,6 @@ import json
 import os
 import time
 
-from devstack import oidc
 from utalk import clients
 from utalk.config import settings
 
@@ -31,7 +30,6 @@ def _answer(start_response, status: str = "200 OK"):
 def app(environ, start_response):
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     if environ["PATH_INFO"] == "/push":
-        oidc.mint(TASK_URL, settings().invoker_service_account)     # the push stand-in's token
         message = json.loads(body)["message"]
         data = base64.b64decode(message["data"])
         clients.tasks().create_task(parent=QUEUE, task={"http_request": {

@@ -2,12 +2,10 @@
 
 Public HTTP functions are matched by method and path (as the API gateway/Hosting rewrites do, the
 full path is forwarded). `/_fn/<name>` is a function's own URL: Cloud Tasks and Cloud Scheduler
-call it, so the local chain is the production chain; it never adds credentials, so a caller without
-a valid OIDC token is refused there as in production. `/_push/<name>` plays Google's Pub/Sub push
-service: the emulator's push subscriptions deliver there, and it forwards to `/_fn/<name>` with
-the ID token Google would attach for the subscription's `push_config.oidc_token` (read from the
-emulator; none configured, none attached). Each function is a separate functions-framework app
-built from `functions/main.py`. `/docs` renders the API contract (DOCS: Swagger UI over the served
+call it, and so does Pub/Sub push (devstack/pusher.py, Google's push service locally), so the local
+chain is the production chain; it never adds credentials, so a caller without a valid OIDC token is
+refused there as in production. Each function is a separate functions-framework app built from
+`functions/main.py`. `/docs` renders the API contract (DOCS: Swagger UI over the served
 `/api/v1/openapi.json`, the AsyncAPI page over docs/asyncapi.json), from npm's static files only;
 `/report/` serves the static analytics report page (REPORT: `web/report/`, with Chart.js from
 `web/node_modules`).
@@ -17,12 +15,10 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 
 from functions_framework import create_app
 
-from devstack import oidc
 from utalk import manifest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,48 +72,12 @@ def function_app(name: str):
     return create_app(name, SOURCE, manifest.get(name).signature_type)
 
 
-class PushAuth:
-    """Each push subscription's OIDC settings as the emulator stores them (cached briefly)."""
-    TTL_SECONDS = 10
-
-    def __init__(self):
-        self._cache: dict[str, tuple[float, tuple[str, str] | None]] = {}
-        self._subscriber = None
-
-    def token(self, fn: manifest.Function) -> str | None:
-        """The token Google's push service would attach for `fn`'s subscription, if any."""
-        cached = self._cache.get(fn.name)
-        if cached is None or time.monotonic() > cached[0]:
-            cached = self._cache[fn.name] = (time.monotonic() + self.TTL_SECONDS, self._lookup(fn))
-        if cached[1] is None:
-            return None
-        email, audience = cached[1]
-        return oidc.mint(audience, email)
-
-    def _lookup(self, fn: manifest.Function) -> tuple[str, str] | None:
-        from google.cloud import pubsub_v1
-
-        from devstack.provision import subscription_name
-        from utalk.config import settings
-
-        if self._subscriber is None:
-            self._subscriber = pubsub_v1.SubscriberClient()
-        sub = self._subscriber.get_subscription(subscription=self._subscriber.subscription_path(
-            settings().project_id, subscription_name(fn)), timeout=10)
-        token = sub.push_config.oidc_token
-        if not token.service_account_email:
-            return None
-        # Google's default audience is the push endpoint itself.
-        return token.service_account_email, token.audience or sub.push_config.push_endpoint
-
-
 class Gateway:
     """Builds each function's app on its first request, as a cold start would."""
 
     def __init__(self):
         self._apps: dict = {}
         self._lock = threading.Lock()  # create_app swaps sys.modules["main"]: one at a time
-        self._push = PushAuth()
 
     def app(self, name: str):
         app = self._apps.get(name)
@@ -134,16 +94,6 @@ class Gateway:
         if method == "GET" and (path.startswith("/webchat/") or path.startswith("/demo/")):
             from devstack import webchat_static   # the widget's files, as a CDN or Hosting would serve them
             return webchat_static.serve(environ, start_response, int(os.environ.get("UTALK_RELAY_PORT", "3002")))
-        if path.startswith("/_push/"):
-            fn = manifest.by_name().get(path[len("/_push/"):])
-            if fn is None or not fn.topic:
-                return _error(start_response, "404 Not Found", "function_not_found", "No such push subscriber")
-            environ.pop("HTTP_AUTHORIZATION", None)
-            token = self._push.token(fn)
-            if token:
-                environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-            environ["PATH_INFO"] = "/"
-            return self.app(fn.name)(environ, start_response)
         if path == "/report":
             start_response("301 Moved Permanently", [("Location", "/report/"), ("Content-Length", "0")])
             return [b""]

@@ -7,12 +7,12 @@ Idempotent: running it twice changes nothing. The request builders (`subscriptio
   the manifest's backoff and, after `manifest.MAX_DELIVERY_ATTEMPTS`, moves the message to the one
   dead-letter topic `manifest.DEAD_LETTER_TOPIC` (kept by its pull subscription for inspection);
 - every queue gets the manifest's rates, concurrency and retry settings.
-Only the push endpoint differs locally: the gateway's `/_push/<name>` (UTALK_LOCAL_PUSH_BASE_URL),
-which plays Google's push service and mints the token the subscription asks for.
+Only push differs locally: the emulator pushes two messages at a time per subscription, so each
+push subscription is created as that request minus its push config, and devstack/pusher.py, the
+stand-in for Google's push service, delivers it concurrently with the token the config names.
 """
 from __future__ import annotations
 
-import os
 
 from google.api_core import exceptions
 from google.protobuf import duration_pb2
@@ -29,14 +29,14 @@ def _duration(seconds: float) -> duration_pb2.Duration:
     return duration_pb2.Duration(seconds=int(seconds), nanos=int(round((seconds % 1) * 1e9)))
 
 
-def subscription_request(fn: manifest.Function, cfg: Settings, push_base: str | None = None) -> dict:
+def subscription_request(fn: manifest.Function, cfg: Settings) -> dict:
     """The CreateSubscription request of push-subscribed function `fn`."""
     project = f"projects/{cfg.project_id}"
     url = f"{cfg.functions_base_url}/{fn.name}"
     return {
         "name": f"{project}/subscriptions/{subscription_name(fn)}",
         "topic": f"{project}/topics/{fn.topic}",
-        "push_config": {"push_endpoint": f"{push_base}/{fn.name}" if push_base else url,
+        "push_config": {"push_endpoint": url,
                         "oidc_token": {"service_account_email": cfg.invoker_service_account, "audience": url}},
         # For push, the ack deadline is how long Pub/Sub waits for the function's answer.
         "ack_deadline_seconds": max(10, min(600, fn.timeout_seconds)),
@@ -70,13 +70,14 @@ def provision() -> None:
             publisher.create_topic(name=publisher.topic_path(cfg.project_id, topic))
         except exceptions.AlreadyExists:
             pass
-    push_base = os.environ.get("UTALK_LOCAL_PUSH_BASE_URL") or None
     with pubsub_v1.SubscriberClient() as subscriber:
         # A topic without subscriptions drops what is published to it: this one keeps dead letters.
         requests = [{"name": subscriber.subscription_path(cfg.project_id, f"{manifest.DEAD_LETTER_TOPIC}--hold"),
                      "topic": publisher.topic_path(cfg.project_id, manifest.DEAD_LETTER_TOPIC),
                      "message_retention_duration": _duration(7 * 24 * 3600)}]
-        requests += [subscription_request(fn, cfg, push_base) for fn in manifest.FUNCTIONS if fn.topic]
+        # Pull here: devstack/pusher.py pushes them, as concurrently as Google does.
+        requests += [{k: v for k, v in subscription_request(fn, cfg).items() if k != "push_config"}
+                     for fn in manifest.FUNCTIONS if fn.topic]
         for request in requests:
             try:
                 subscriber.create_subscription(request=request)

@@ -22,6 +22,7 @@ def main() -> int:
         p = stack.ports
         creds = seed((f"http://127.0.0.1:{p.gateway}", f"http://localhost:{p.gateway}"))
         stack.start_gateway()
+        stack.start_pusher()
         stack.start_relay()
         print(f"""
 UTalk is running locally (logs in {stack.state_dir}):

@@ -116,12 +116,11 @@ class Stack:
             "FIREBASE_SERVICE_ACCOUNT": key_file,
             "UTALK_SIGNING_KEY_FILE": key_file,
             # Internal calls are authenticated as in production (docs/security.md, "Internal calls"):
-            # the invoker identity, the local key that stands in for Google's signing and its certs,
-            # and where subscriptions push (the gateway's stand-in for Google's push service).
+            # the invoker identity, and the local key that stands in for Google's signing (the tasks
+            # emulator, the scheduler driver and devstack/pusher.py mint with it) and its certs.
             "UTALK_INVOKER_SERVICE_ACCOUNT": f"utalk-invoker@{self.project}.iam.gserviceaccount.com",
             "UTALK_OIDC_CERTS_URL": f"http://127.0.0.1:{p.scheduler}/oauth2/v1/certs",
             oidc.ENV_VAR: str(oidc.ensure(self.state_dir)),
-            "UTALK_LOCAL_PUSH_BASE_URL": f"{gateway}/_push",
             # The offset every process of the stack adds to "now" (utalk/clock.py; tests move it).
             "UTALK_CLOCK_FILE": str(self.state_dir / "clock-offset"),
             # The official twilio client is pointed here when set (tests run a fake Twilio on it).
@@ -238,6 +237,10 @@ class Stack:
                            "--limit-request-line", "8190",
                            "--access-logfile", "-", "devstack.gateway:app"], env=extra_env)
         self._wait(name, lambda: http_ok(f"http://127.0.0.1:{port}/health", up_to=503))
+
+    def start_pusher(self) -> None:
+        """Pub/Sub push to the gateway (devstack/pusher.py), once provisioning made the subscriptions."""
+        self._spawn("pusher", [str(VENV / "bin/python"), "-m", "devstack.pusher"])
 
     def spawn_relay(self, port: int | None = None, name: str = "relay", extra_env: dict | None = None,
                     command: list[str] | None = None) -> subprocess.Popen:

@@ -31,6 +31,7 @@ def stack():
         STACK.start_emulators()
         provision()
         STACK.start_gateway(workers=int(os.environ.get("UTALK_TEST_GATEWAY_WORKERS", "2")))
+        STACK.start_pusher()
         yield STACK
     finally:
         STACK.stop()

@@ -181,7 +181,9 @@ class EscalationRepository:
             esc = read(esc_ref, txn)
             if esc is None:
                 raise errors.NotFound("No such escalation", code="escalation_not_found")
-            if esc.get("status") == "pending" and agent_id in (esc.get("rejectedBy") or []):
+            # A repeated reject finds the first one done: the escalation waits, or has already
+            # been offered to someone else (assignment can be quicker than the client's retry).
+            if agent_id in (esc.get("rejectedBy") or []) and esc.get("toAgentId") != agent_id:
                 return Outcome(False, esc, agent_id=agent_id)
             if esc.get("toAgentId") != agent_id or esc.get("status") != "assigned":
                 raise errors.Conflict("Only an offered, not yet accepted escalation can be rejected",
