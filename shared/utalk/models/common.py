@@ -51,17 +51,21 @@ def _document_id(value: str) -> str:
 DocId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_document_id)]
 
 
-def normalise_skills(values) -> list[str]:
-    """Skills as stored and compared everywhere: trimmed, lower-case, unique, sorted; each 1-40 of
-    letters, digits, "-" and "_"."""
-    cleaned = sorted({str(s).strip().lower() for s in values})
+def valid_skills(values) -> list[str]:
+    """Skills given in a request, in their stored form (utalk.text.normalise_skills); each 1-40 of
+    letters, digits, "-" and "_" (a blank one is refused, not dropped)."""
+    from utalk.text import normalise_skills
+
+    if any(not str(s).strip() for s in values):
+        raise ValueError("invalid skill ''")
+    cleaned = normalise_skills(values)
     for s in cleaned:
-        if not s or len(s) > 40 or not all(c.isalnum() or c in "-_" for c in s):
+        if len(s) > 40 or not all(c.isalnum() or c in "-_" for c in s):
             raise ValueError(f"invalid skill {s!r}")
     return cleaned
 
 
-Skills = Annotated[list[str], Field(max_length=20), AfterValidator(normalise_skills)]
+Skills = Annotated[list[str], Field(max_length=20), AfterValidator(valid_skills)]
 
 
 class MessageTask(BaseModel):

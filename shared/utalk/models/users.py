@@ -6,9 +6,9 @@ from typing import Literal
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema
 
-from utalk.models.common import Input, Output, Timestamp
+from utalk.models.common import Input, Output, Skills, Timestamp
 
 Role = Literal["admin", "agent", "bot", "service"]
 UserStatus = Literal["active", "inactive", "banned"]
@@ -32,22 +32,7 @@ Email = Annotated[str, AfterValidator(_email), WithJsonSchema({"type": "string",
 class AgentProfileIn(Input):
     status: AgentStatus | None = None
     maxConversations: int | None = Field(default=None, ge=1, le=100)
-    skills: list[str] | None = Field(default=None, max_length=20)
-
-    @field_validator("skills")
-    @classmethod
-    def _skills(cls, v):
-        if v is None:
-            return v
-        from utalk.text import normalise_skills
-
-        if any(not s.strip() for s in v):
-            raise ValueError("invalid skill ''")
-        cleaned = normalise_skills(v)
-        for s in cleaned:
-            if not s or len(s) > 40 or not all(c.isalnum() or c in "-_" for c in s):
-                raise ValueError(f"invalid skill {s!r}")
-        return cleaned
+    skills: Skills | None = None
 
 
 class AgentProfile(Output):
