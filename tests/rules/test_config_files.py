@@ -43,3 +43,18 @@ def test_firestore_rules_never_allow_writes():
     text = re.sub(r"//[^\n]*", "", (ROOT / "firestore.rules").read_text())
     methods = [m for ms in re.findall(r"allow\s+([a-z, ]+):", text) for m in re.split(r"[ ,]+", ms) if m]
     assert methods and set(methods) <= {"get", "list", "read"}, methods
+
+
+def test_every_expiring_collection_has_a_ttl_policy():
+    """Documents written with an expiry for Firestore to delete them (rate-limit windows, AI
+    windows, analytics markers, refresh tokens) have a TTL policy on that field in the indexes
+    file `firebase deploy --only firestore:indexes` deploys, else they would pile up forever; the
+    field is exempt from indexing (an index on an ever-increasing timestamp hot-spots writes)."""
+    from utalk import ratelimit
+    from utalk.repositories import refresh_tokens
+
+    overrides = json.loads((ROOT / "firestore.indexes.json").read_text())["fieldOverrides"]
+    ttl = {(o["collectionGroup"], o["fieldPath"]) for o in overrides if o.get("ttl")}
+    assert {(ratelimit.COLLECTION, "expireAt"), ("aiUsage", "expireAt"), ("analyticsEvents", "expireAt"),
+            (refresh_tokens.TOKENS, "expiresAt")} <= ttl
+    assert all(o["indexes"] == [] for o in overrides if o.get("ttl"))
