@@ -210,9 +210,19 @@ def _queues(spec: Spec, tgt: Target, state: State) -> tuple[list[Step], int]:
 
 
 # -- functions ------------------------------------------------------------------------------------
-def secret_version(state: State, secret: str) -> int | None:
+def secret_version(state: State, secret: str, back: int = 0) -> int | None:
+    """The secret's newest enabled version (`back`=1: the one before it), None if there is none."""
     versions = state.secrets.get(secret, {}).get("versions", [])
-    return versions[0] if versions else None
+    return versions[back] if len(versions) > back else None
+
+
+def secret_mounts(secrets: tuple[str, ...], state: State) -> list[str]:
+    """`--set-secrets` entries: each secret at its newest enabled version, plus the one before it
+    as <NAME>_PREVIOUS for the secrets rotated without a gap (manifest.ROTATED_WITH_PREVIOUS)."""
+    mounts = [f"{s}={s}:{secret_version(state, s)}" for s in secrets]
+    mounts += [f"{s}_PREVIOUS={s}:{secret_version(state, s, 1)}" for s in secrets
+               if s in manifest.ROTATED_WITH_PREVIOUS and secret_version(state, s, 1) is not None]
+    return mounts
 
 
 def function_settings(fn: manifest.Function, spec: Spec, tgt: Target, state: State) -> list[str]:
@@ -227,7 +237,7 @@ def function_settings(fn: manifest.Function, spec: Spec, tgt: Target, state: Sta
              "--allow-unauthenticated" if fn.public else "--no-allow-unauthenticated"]
     secrets = spec.secrets_of(fn)
     if secrets:
-        flags += ["--set-secrets", ",".join(f"{s}={s}:{secret_version(state, s)}" for s in secrets)]
+        flags += ["--set-secrets", ",".join(secret_mounts(secrets, state))]
     else:
         flags += ["--clear-secrets"]
     return flags

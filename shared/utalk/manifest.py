@@ -125,6 +125,10 @@ SECRETS = (
 )
 # Production settings refuse to start without these, so every function mounts them, whatever its row says.
 PLATFORM_SECRETS = ("UTALK_JWT_SECRET", "UTALK_CREDENTIALS_KEY")
+# Rotated without a gap: while the secret's previous version is still enabled, a function mounting
+# it also gets that version as <NAME>_PREVIOUS (tokens signed and credentials sealed before the new
+# version still verify and open); disabling the old version and deploying again ends that.
+ROTATED_WITH_PREVIOUS = ("UTALK_JWT_SECRET", "UTALK_CREDENTIALS_KEY")
 
 JWT = ("UTALK_JWT_SECRET",)
 SEALED = ("UTALK_CREDENTIALS_KEY",)   # opens (or seals) channel credentials; no provider token is mounted
