@@ -10,7 +10,7 @@ import dataclasses
 import sys
 import time
 
-from deploy import plan, relay, rules, spec as spec_module, state as state_module, validate
+from deploy import plan, relay, rules, spec as spec_module, state as state_module, target, validate
 from deploy.execute import Runner
 from deploy.gcloud import Gcloud
 from deploy.plan import Plan, Wave
@@ -24,6 +24,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--only", default="", help="comma-separated function names (their triggers come along)")
     p.add_argument("--plan", action="store_true", help="print what would change; call nothing that mutates")
     p.add_argument("--public-url", default="", help="the API's public base URL (default: the gateway's host)")
+    p.add_argument("--cors-origins", default="",
+                   help="comma-separated browser origins of the agent frontend (UTALK_CORS_ORIGINS; default none)")
     p.add_argument("--workers", type=int, default=8, help="gcloud calls at once (default 8)")
     p.add_argument("--function-workers", type=int, default=0,
                    help="function deploys at once (default: half the functions, so the builds take two rounds)")
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
         validate.check(spec)
     except validate.ManifestError as exc:
         errors = exc.errors + errors
+    origins, bad = target.origins(args.cors_origins)
+    errors += [f"--cors-origins: {o!r} is not an origin (scheme://host[:port], https outside localhost)" for o in bad]
     unknown = (only or set()) - {f.name for f in spec.functions}
     if unknown:
         errors.append(f"--only names no manifest row: {', '.join(sorted(unknown))}")
@@ -60,7 +64,7 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
     started = time.monotonic()
     state = state_module.read(gcloud, Target(args.project, args.region), spec.secrets, args.workers)
     read_seconds = time.monotonic() - started
-    tgt = Target(args.project, args.region, state.project_number, _public_url(args, state))
+    tgt = Target(args.project, args.region, state.project_number, _public_url(args, state), origins)
     deploy_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     infra, unchanged = plan.infrastructure(spec, tgt, state)
     if only:   # a partial deploy touches the named functions and their triggers only

@@ -8,6 +8,7 @@ that service. Validation refuses names that this mapping would make collide or t
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from utalk import manifest
@@ -32,6 +33,7 @@ class Target:
     region: str
     project_number: str = ""
     public_url: str = ""                   # the front door (API Gateway host or a custom domain)
+    cors_origins: tuple[str, ...] = ()     # the agent frontend's browser origins (UTALK_CORS_ORIGINS)
 
     def account(self, identity: str) -> str:
         return f"utalk-{identity}@{self.project}.iam.gserviceaccount.com"
@@ -68,4 +70,17 @@ class Target:
         }
         if self.public_url:
             env["UTALK_PUBLIC_BASE_URL"] = self.public_url
+        if self.cors_origins:
+            env["UTALK_CORS_ORIGINS"] = ",".join(self.cors_origins)
         return env
+
+
+_ORIGIN = re.compile(r"^(https://[a-z0-9.-]+|http://(localhost|127\.0\.0\.1))(:\d{1,5})?$")
+
+
+def origins(flag: str) -> tuple[tuple[str, ...], list[str]]:
+    """--cors-origins split into (good origins, bad ones): an origin is scheme://host[:port] with no
+    path, lower-case as browsers send it, and https unless it is this machine."""
+    given = [o.strip() for o in flag.split(",") if o.strip()]
+    good = tuple(dict.fromkeys(o.rstrip("/") for o in given if _ORIGIN.match(o.rstrip("/"))))
+    return good, [o for o in given if not _ORIGIN.match(o.rstrip("/"))]

@@ -1,5 +1,6 @@
-"""Which secret versions a function mounts: the newest enabled one, and for the secrets rotated
-without a gap the one before it as <NAME>_PREVIOUS while it is still enabled."""
+"""What a deployed function is given: the secret versions it mounts (the newest enabled one and, for
+the secrets rotated without a gap, the one before it as <NAME>_PREVIOUS while it is still enabled)
+and its CORS origins."""
 from __future__ import annotations
 
 from deploy import plan, spec
@@ -33,3 +34,25 @@ def test_other_secrets_never_mount_a_previous_version():
                  "auth_firebase_token")
     assert "FIREBASE_SERVICE_ACCOUNT=FIREBASE_SERVICE_ACCOUNT:2" in got
     assert not any(m.startswith("FIREBASE_SERVICE_ACCOUNT_PREVIOUS") for m in got)
+
+
+def test_cors_origins_reach_every_function_and_malformed_ones_are_refused():
+    from deploy import target
+
+    good, bad = target.origins("https://app.example.com, http://localhost:5173/,ftp://x,https://x.com/path,,")
+    assert good == ("https://app.example.com", "http://localhost:5173")
+    assert bad == ["ftp://x", "https://x.com/path"]
+    env = Target("p", "r", "1", "https://api.example.com", good).env(manifest.get("users_list"))
+    assert env["UTALK_CORS_ORIGINS"] == "https://app.example.com,http://localhost:5173"
+    assert "UTALK_CORS_ORIGINS" not in TARGET.env(manifest.get("users_list"))
+
+
+def test_a_malformed_cors_origin_refuses_the_deploy_before_any_call():
+    import io
+
+    from deploy import run
+
+    out = io.StringIO()
+    assert run.main(["--project", "p", "--region", "r", "--cors-origins", "https://ok.example.com,app.example.com"],
+                    out=out) == 2
+    assert "refusing to deploy; nothing was called" in out.getvalue() and "'app.example.com'" in out.getvalue()
