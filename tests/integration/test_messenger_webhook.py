@@ -173,7 +173,7 @@ def test_the_customer_s_name_comes_from_the_profile_api_once(api, graph):
     for text in ("hola", "¿siguen ahí?", "gracias"):
         assert notify(api, page, message(customer, page.page_id, text)).status_code == 200
     conv = conversation_doc(page.ws, conv_id(customer, page.page_id)).get().to_dict()
-    assert conv["customer"] == {"address": f"fb:{customer}", "name": "Ana López"} and conv["messageCount"] == 3
+    assert conv["customer"] == {"address": f"fb:{customer}", "name": "Ana López", "nameKey": "ana lopez"} and conv["messageCount"] == 3
     assert graph.count("GET", f"/{customer}") == 1          # new conversations only; cached after that
     # A profile the page token may not read: the conversation is stored without a name.
     assert notify(api, page, message(unnamed, page.page_id, "hey")).status_code == 200

@@ -17,7 +17,7 @@ def test_valid_signature_stores_message_and_conversation(api):
     conv = conversation_doc(ws.id, conv_id(CUSTOMER, ws.number)).get().to_dict()
     assert conv["status"] == "open" and conv["botEnabled"] is True and conv["assignedAgent"] is None
     assert conv["unreadCount"] == 1 and conv["messageCount"] == 1
-    assert conv["customer"] == {"address": CUSTOMER, "name": "Cliente", "waId": CUSTOMER.lstrip("+")}
+    assert conv["customer"] == {"address": CUSTOMER, "name": "Cliente", "nameKey": "cliente", "waId": CUSTOMER.lstrip("+")}
     assert conv["lastMessage"]["text"] == "hola, necesito ayuda" and conv["lastInboundAt"]
     [msg] = messages(ws.id, conv["id"])
     assert msg["id"].startswith("msg_") and msg["direction"] == "inbound" and msg["status"] == "received"

@@ -52,7 +52,7 @@ class ConversationRepository:
 
     # -- customer lookup: a prefix of the customer's address or name ------------------------------
     def prefix_queries(self, field: str, prefixes: list[str], filters: dict, cursor: str | None = None):
-        """One range query per prefix on `field` ("customer.address" or "customer.name"), each in
+        """One range query per prefix on `field` ("customer.address" or "customer.nameKey"), each in
         (field, id) order from the cursor; `lookup` merges them."""
         spec = queries.CUSTOMER_LOOKUPS[field]
         after = decode_cursor(cursor, spec.tag, cursor_key, cursor_id)[1:] if cursor else None

@@ -33,7 +33,7 @@ CONVERSATIONS_BY_ACTIVITY = QuerySpec(
 CUSTOMER_LOOKUPS = {
     field: QuerySpec(collection="conversations", filters=CONVERSATIONS_BY_ACTIVITY.filters,
                      order=((field, "ASCENDING"),), tag=tag)
-    for field, tag in (("customer.address", "address"), ("customer.name", "name"))
+    for field, tag in (("customer.address", "address"), ("customer.nameKey", "name"))
 }
 
 # The waiting queue of escalations, oldest first (repositories/escalations.py).

@@ -11,6 +11,7 @@ from utalk.models.escalation_summary import WAITING
 from utalk.models.events import ConversationUpdated
 from utalk.repositories.base import WorkspaceScope
 from utalk.repositories.conversations import ConversationRepository
+from utalk.text import normalize
 from utalk.visibility import agents_see_all, ensure_may_act, ensure_visible
 
 
@@ -84,15 +85,15 @@ _ADDRESS_SCHEMES = ("fb:", "web:")
 def customer_prefixes(text: str) -> tuple[str, list[str]]:
     """What a lookup box holds -> (field, prefixes to range over). A phone number (any spacing)
     is an E.164 address prefix; `fb:`/`web:` ids are address prefixes as typed; anything else a
-    name prefix, in the case variants a stored name is likely to have (the stored name is not
-    normalised yet: docs/bot-and-escalation.md)."""
+    prefix of the folded name (`customer.nameKey`: "jose" finds "José", "ANA" finds "ana")."""
     text = text.strip()
     if _PHONE.match(text):
         return "customer.address", ["+" + re.sub(r"\D", "", text)]
     scheme = next((s for s in _ADDRESS_SCHEMES if text.lower().startswith(s)), None)
     if scheme:
         return "customer.address", [scheme + text[len(scheme):]]
-    return "customer.name", list(dict.fromkeys([text, text.lower(), text.capitalize(), text.title(), text.upper()]))
+    key = normalize(text)
+    return "customer.nameKey", [key] if key else []        # only punctuation: no name starts with it
 
 
 # What becomes of an active escalation when the status route moves its conversation on.
@@ -168,3 +169,33 @@ def mark_read(principal: Principal, conversation_id_: str) -> Conversation:
 def _announce(workspace_id: str, conversation_id_: str, agent_id: str | None, payload: ConversationUpdated):
     pubsub.wait([events.publish("conversation:updated", workspace_id, payload,
                                 conversation_id=conversation_id_, agent_id=agent_id)])
+
+
+def backfill_name_keys(dry_run: bool = False, page: int = 400) -> dict:
+    """Operator action after deploying `customer.nameKey`: give every conversation with a customer
+    name its folded key (the lookup by name ranges over it). Idempotent: a key already right is
+    left alone; pages through every workspace's conversations by document name. Returns counts."""
+    from utalk import clients
+
+    db, counts, after = clients.firestore(), {"scanned": 0, "updated": 0, "current": 0, "unnamed": 0}, None
+    while True:
+        query = db.collection_group("conversations").order_by("__name__").limit(page)
+        snaps = list((query.start_after(after) if after else query).stream())
+        if not snaps:
+            return counts
+        batch, changed = db.batch(), 0
+        for snap in snaps:
+            counts["scanned"] += 1
+            customer = (snap.to_dict() or {}).get("customer")
+            name = customer.get("name") if isinstance(customer, dict) else None
+            if not isinstance(name, str) or not name:
+                counts["unnamed"] += 1
+            elif customer.get("nameKey") == normalize(name):
+                counts["current"] += 1
+            else:
+                counts["updated"] += 1
+                changed += 1
+                batch.update(snap.reference, {"customer.nameKey": normalize(name)})
+        if changed and not dry_run:
+            batch.commit()
+        after = snaps[-1]

@@ -33,6 +33,7 @@ from utalk.repositories.messages import Duplicate, MessageRepository
 from utalk.repositories.raw_writes import Batch
 from utalk.repositories.transforms import transform_result
 from utalk.services import media
+from utalk.text import normalize
 
 log = logs.get("inbound")
 NAMESPACE = uuid.UUID("9a4c1f53-7d1e-4a8e-b1b5-2a8d6c0f3e21")
@@ -114,7 +115,7 @@ def store(entry: Entry, item: InboundItem) -> Stored:
         fields["lastInboundAt"] = firestore.SERVER_TIMESTAMP     # the channel's reply window opens here
     constants = {"id": conv_id, "workspaceId": ws, "channel": channel, "channelId": channel_id,
                  "participants": [item.customer, item.business],
-                 "customer": {"address": item.customer, **item.profile}}
+                 "customer": customer_fields(item.customer, item.profile)}
     written = (ws, conv_id, channel_id, tuple(sorted(constants["customer"].items())))
     known = written in _written
     if not known:
@@ -140,7 +141,7 @@ def store(entry: Entry, item: InboundItem) -> Stored:
         adapter = adapter or adapter_for(route, entry.credentials)
         profile = adapter.customer_profile(item.customer) if not item.profile else None
         if profile:
-            constants["customer"] = {**constants["customer"], **profile}
+            constants["customer"] = customer_fields(item.customer, {**item.profile, **profile})
         Batch(repo.scope.db).set(repo.conversations.document(conv_id), {
             **constants, "status": "open", "botEnabled": True, "assignedAgent": None,
             "createdAt": firestore.SERVER_TIMESTAMP}, merge=True).commit()
@@ -152,6 +153,15 @@ def store(entry: Entry, item: InboundItem) -> Stored:
         _written[written] = None
     pubsub.wait([_announce(ws, conv_id, message, opened)])
     return Stored(msg_id, conv_id, ws, duplicate=False)
+
+
+def customer_fields(address: str, profile: dict) -> dict:
+    """A conversation's `customer`: the address, what the channel says of them, and `nameKey`, the
+    name folded (case and accents; utalk.text.normalize) that the lookup by name ranges over."""
+    fields = {"address": address, **profile}
+    if profile.get("name"):
+        fields["nameKey"] = normalize(profile["name"])
+    return fields
 
 
 def _message(item: InboundItem, ws: str, conv_id: str, msg_id: str, channel: str) -> dict:
