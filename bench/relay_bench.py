@@ -159,11 +159,25 @@ def warm_up(topic: str, seconds: float = 3.0, rate: int = 100) -> None:
     time.sleep(1.0)
 
 
+def harness_argv(peer: Path, server: Server, label: str, clients: int, events: int, rate: int, out: Path,
+                 extra: list[str]) -> list[str]:
+    """harness/bench.js against `server`, its JSON result written to `out`."""
+    return ["node", str(peer / "harness" / "bench.js"), "--url", server.url, "--clients", str(clients),
+            "--events", str(events), "--rate", str(rate), "--server-pid", str(server.proc.pid),
+            "--label", label, "--project", PROJECT, "--out", str(out), "--max-seconds", "900", *extra]
+
+
+def relay_agent_args() -> list[str]:
+    """How the harness drives our relay's agents: a JWT per client that puts it in its workspace
+    room (bench room k = workspace `room-k`), and our message format."""
+    token_cmd = f"{VENV / 'bin/python'} {ROOT / 'bench/mint_tokens.py'}"
+    return ["--topic", RELAY_TOPIC, "--join", "none", "--adapter", str(ROOT / "bench/relay_adapter.js"),
+            "--auth-token-cmd", token_cmd]
+
+
 def run_harness(peer: Path, server: Server, label: str, clients: int, args, extra: list[str]) -> dict:
     out = WORK / f"{label}-{clients}-{time.strftime('%H%M%S')}.json"
-    argv = ["node", str(peer / "harness" / "bench.js"), "--url", server.url, "--clients", str(clients),
-            "--events", str(args.events), "--rate", str(args.rate), "--server-pid", str(server.proc.pid),
-            "--label", label, "--project", PROJECT, "--out", str(out), "--json", "--max-seconds", "900", *extra]
+    argv = harness_argv(peer, server, label, clients, args.events, args.rate, out, ["--json", *extra])
     print(f"  {label}: {clients} sockets, {args.events} events at {args.rate}/s ...", flush=True)
     subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, timeout=1000,
                    env={**os.environ, "PUBSUB_EMULATOR_HOST": os.environ["PUBSUB_EMULATOR_HOST"]})
@@ -232,11 +246,8 @@ def main() -> int:
             server = start_relay(stack, redis=not args.no_redis)
             try:
                 warm_up(RELAY_TOPIC)
-                token_cmd = f"{VENV / 'bin/python'} {ROOT / 'bench/mint_tokens.py'}"
-                rows.append(row(size, run, relay_label, run_harness(
-                    peer, server, relay_label, size, args,
-                    ["--topic", RELAY_TOPIC, "--join", "none", "--adapter", str(ROOT / "bench/relay_adapter.js"),
-                     "--auth-token-cmd", token_cmd])))
+                rows.append(row(size, run, relay_label, run_harness(peer, server, relay_label, size, args,
+                                                                    relay_agent_args())))
             finally:
                 server.stop()
             print_table(rows)
