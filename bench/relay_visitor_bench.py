@@ -27,11 +27,14 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import deque
 from pathlib import Path
 
@@ -152,6 +155,17 @@ def mixed_run(peer: Path, server: Server, label: str, args, agent_extra: list[st
     return agents, visitors
 
 
+def feed_report(server: Server) -> None:
+    """The relay's own count of what it pulled and emitted (its /health): tells a slow or stalled
+    emulator (everything received, late) from events the relay lost or dropped."""
+    try:
+        with urllib.request.urlopen(f"{server.url}/health", timeout=5) as r:
+            health = json.load(r)
+    except urllib.error.HTTPError as exc:   # 503 while a feed is not pulling: the body says which
+        health = json.load(exc)
+    print(f"  relay feed (warm-up included): {health.get('events')}, status {health.get('status')}", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--visitors", type=int, default=5000)
@@ -207,8 +221,10 @@ def main() -> int:
                     ["--topic", RELAY_TOPIC, *visitor_room, "--join", "none",
                      "--adapter", str(ROOT / "bench/relay_visitor_adapter.js"), "--auth", '{"visitor": true}',
                      "--auth-token-cmd", f"{token_cmd} --visitors"]))
+                feed_report(server)
             finally:
                 server.stop()
+                shutil.copyfile(server.log, WORK / f"relay-{run}-{time.strftime('%H%M%S')}.log")
             print_table(rows)
     finally:
         stack.stop()
