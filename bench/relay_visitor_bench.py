@@ -159,10 +159,13 @@ def feed_report(server: Server) -> None:
     """The relay's own count of what it pulled and emitted (its /health): tells a slow or stalled
     emulator (everything received, late) from events the relay lost or dropped."""
     try:
-        with urllib.request.urlopen(f"{server.url}/health", timeout=5) as r:
+        with urllib.request.urlopen(f"{server.url}/health", timeout=30) as r:
             health = json.load(r)
     except urllib.error.HTTPError as exc:   # 503 while a feed is not pulling: the body says which
         health = json.load(exc)
+    except OSError as exc:                  # a relay too busy to answer is a finding, not a crash
+        print(f"  relay feed: /health did not answer ({exc!r})", flush=True)
+        return
     print(f"  relay feed (warm-up included): {health.get('events')}, status {health.get('status')}", flush=True)
 
 
