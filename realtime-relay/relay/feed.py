@@ -31,10 +31,6 @@ from . import routing, visitors
 log = logs.get("relay.feed")
 
 _HALF_CLOSE = ("", None)  # sentinel in the settlement queue: end the request stream
-# Settlements wait this long for company before they are written to the stream: one write per
-# message cost ~0.5 ms of CPU, a fifth of the relay's CPU at 100 messages/s
-# (bench/relay_visitor_bench.py), and an ack has the 10 s deadline to arrive.
-ACK_BATCH_SECONDS = 0.05
 
 
 class Pulled:
@@ -129,10 +125,9 @@ class Feed:
                                    max_outstanding_messages=self.max_messages,
                                    max_outstanding_bytes=64 * 1024 * 1024)
         while True:
-            # Wait for one settlement, then for ACK_BATCH_SECONDS, and take whatever else is ready.
+            # Wait for one settlement, then take whatever else is ready: acks batch by themselves
+            # under load and go out at once when idle.
             batch = [await self._settled.get()]
-            if batch[0] is not _HALF_CLOSE:
-                await asyncio.sleep(ACK_BATCH_SECONDS)
             while not self._settled.empty() and len(batch) < 2000:
                 batch.append(self._settled.get_nowait())
             closing = _HALF_CLOSE in batch
