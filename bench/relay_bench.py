@@ -90,6 +90,16 @@ class Server:
             self.proc.wait()
 
 
+def start_bench_stack(port_offset: int) -> Stack:
+    """The bench's own emulators (the test ports plus `port_offset`), its environment in os.environ."""
+    ports = Ports(**{k: v + port_offset for k, v in vars(TEST_PORTS).items()})
+    stack = Stack(ports, project=PROJECT, env_name="test", state_dir=ROOT / ".devstack" / f"bench-{port_offset}",
+                  rules=False)
+    stack.start_emulators()
+    os.environ.update(stack.env())
+    return stack
+
+
 def start_peer(stack: Stack, peer: Path) -> Server:
     port = free_port()
     env = {**os.environ, **stack.env(), "PUBSUB_PROJECT_ID": PROJECT, "PUBSUB_STREAMS": "1", "PORT": str(port),
@@ -224,11 +234,7 @@ def main() -> int:
 
     WORK.mkdir(parents=True, exist_ok=True)
     peer = prepare_peer()
-    ports = Ports(**{k: v + args.port_offset for k, v in vars(TEST_PORTS).items()})
-    stack = Stack(ports, project=PROJECT, env_name="test", state_dir=ROOT / ".devstack" / f"bench-{args.port_offset}",
-                  rules=False)
-    stack.start_emulators()
-    os.environ.update(stack.env())
+    stack = start_bench_stack(args.port_offset)
     rows: list[dict] = []
     relay_label = "utalk-relay" + ("" if args.no_redis else "+redis")
     try:

@@ -42,9 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from relay_bench import (PEER_TOPIC, PROJECT, RELAY_TOPIC, ROOT, VENV, WORK, Server,  # noqa: E402
                          drop_relay_subscription, harness_argv, prepare_peer, print_table, relay_agent_args,
-                         row, seed_bench_workspaces, start_peer, start_relay, warm_up)
-
-from devstack.stack import TEST_PORTS, Ports, Stack  # noqa: E402
+                         row, seed_bench_workspaces, start_bench_stack, start_peer, start_relay, warm_up)
 
 SHOP = "bench-shop"                                         # the workspace whose web chat the visitors use
 CHANNEL_KEY = "wk_" + hashlib.md5(SHOP.encode()).hexdigest()  # a fixed key of the real form (wk_ + 32 hex)
@@ -187,11 +185,7 @@ def main() -> int:
 
     WORK.mkdir(parents=True, exist_ok=True)
     peer = prepare_peer()
-    ports = Ports(**{k: v + args.port_offset for k, v in vars(TEST_PORTS).items()})
-    stack = Stack(ports, project=PROJECT, env_name="test", state_dir=ROOT / ".devstack" / f"bench-{args.port_offset}",
-                  rules=False)
-    stack.start_emulators()
-    os.environ.update(stack.env())
+    stack = start_bench_stack(args.port_offset)
     token_cmd = f"{VENV / 'bin/python'} {ROOT / 'bench/mint_tokens.py'}"
     visitor_room = ["--rooms", str(args.visitors), "--room-prefix", VISITOR_PREFIX, "--event", "message",
                     "--query", json.dumps({"channel": CHANNEL_KEY})]
