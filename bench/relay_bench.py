@@ -202,12 +202,13 @@ def row(size: int, run: int, label: str, r: dict) -> dict:
             "KB/socket": r["server"]["rssPerConnKb"], "cpu%": r["server"]["cpuPctEventPhase"],
             # How loaded the machine and the emulator were during this run: shared boxes are noisy,
             # and a slow publish ack means the emulator itself was starved, not the server.
-            "pub-ack p95": r["publishAckMs"]["p95"], "machine%": r["machine"]["cpuPctEventPhase"]}
+            "pub-ack p95": r["publishAckMs"]["p95"], "emu%": r["emulator"]["cpuPctEventPhase"],
+            "machine%": r["machine"]["cpuPctEventPhase"]}
 
 
 def print_table(rows: list[dict]) -> None:
     cols = ["sockets", "run", "server", "connected", "p50", "p95", "p99", "max", "loss%", "dup", "deliv/s",
-            "KB/socket", "cpu%", "pub-ack p95", "machine%", "p95 ratio", "mem ratio"]
+            "KB/socket", "cpu%", "pub-ack p95", "emu%", "machine%", "p95 ratio", "mem ratio"]
     by = {(r["sockets"], r["run"], r["server"]): r for r in rows}
     for r in rows:
         peer = by.get((r["sockets"], r["run"], "node-peer"))

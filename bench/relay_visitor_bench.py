@@ -126,7 +126,8 @@ def mixed_run(peer: Path, server: Server, label: str, args, agent_extra: list[st
     """Agents connect, then visitors; both streams are published together. Returns the two
     harness results with the server's memory per socket of each kind, read between the phases."""
     stamp = time.strftime("%H%M%S")
-    common = ["--settle-ms", str(SETTLE_MS)]
+    # The emulator's CPU too: on a shared machine it is the first to starve, and it serves both streams.
+    common = ["--settle-ms", str(SETTLE_MS), "--emulator-pid", str(args.emulator_pid)]
     runs = {}
     rss = [rss_kb(server.proc.pid)]
     try:
@@ -186,6 +187,7 @@ def main() -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     peer = prepare_peer()
     stack = start_bench_stack(args.port_offset)
+    args.emulator_pid = stack.procs["pubsub"].pid
     token_cmd = f"{VENV / 'bin/python'} {ROOT / 'bench/mint_tokens.py'}"
     visitor_room = ["--rooms", str(args.visitors), "--room-prefix", VISITOR_PREFIX, "--event", "message",
                     "--query", json.dumps({"channel": CHANNEL_KEY})]

@@ -234,9 +234,9 @@ class Feed:
             if shown is not None:   # a web chat's visitor hears their view of it, from this instance alone
                 emits.append(self.sio.emit(shown[0], shown[1], room=shown[2]))
             # Side by side, not one after the other: the Redis manager delivers an emit here and then
-            # waits for its publish, and a visitor waiting for the agents' publish was the visitor
-            # bench's slower half (p95 1.27x the peer's, the agents 1.08x). No socket is in both
-            # (a visitor's room holds only visitors), so nothing orders the two.
+            # waits for its publish, so a visitor after the agents waited one Redis round trip more
+            # than they did (visitor p50 2.5 ms over the agents' in bench/relay_visitor_bench.py, level
+            # since). No socket is in both (a visitor's room holds only visitors): nothing orders them.
             failed = [r for r in await asyncio.gather(*emits, return_exceptions=True) if isinstance(r, BaseException)]
             if failed:
                 raise failed[0]
