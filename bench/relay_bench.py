@@ -90,6 +90,16 @@ class Server:
             self.proc.wait()
 
 
+def start_bench_stack(port_offset: int) -> Stack:
+    """The bench's own emulators (the test ports plus `port_offset`), its environment in os.environ."""
+    ports = Ports(**{k: v + port_offset for k, v in vars(TEST_PORTS).items()})
+    stack = Stack(ports, project=PROJECT, env_name="test", state_dir=ROOT / ".devstack" / f"bench-{port_offset}",
+                  rules=False)
+    stack.start_emulators()
+    os.environ.update(stack.env())
+    return stack
+
+
 def start_peer(stack: Stack, peer: Path) -> Server:
     port = free_port()
     env = {**os.environ, **stack.env(), "PUBSUB_PROJECT_ID": PROJECT, "PUBSUB_STREAMS": "1", "PORT": str(port),
@@ -159,11 +169,25 @@ def warm_up(topic: str, seconds: float = 3.0, rate: int = 100) -> None:
     time.sleep(1.0)
 
 
+def harness_argv(peer: Path, server: Server, label: str, clients: int, events: int, rate: int, out: Path,
+                 extra: list[str]) -> list[str]:
+    """harness/bench.js against `server`, its JSON result written to `out`."""
+    return ["node", str(peer / "harness" / "bench.js"), "--url", server.url, "--clients", str(clients),
+            "--events", str(events), "--rate", str(rate), "--server-pid", str(server.proc.pid),
+            "--label", label, "--project", PROJECT, "--out", str(out), "--max-seconds", "900", *extra]
+
+
+def relay_agent_args() -> list[str]:
+    """How the harness drives our relay's agents: a JWT per client that puts it in its workspace
+    room (bench room k = workspace `room-k`), and our message format."""
+    token_cmd = f"{VENV / 'bin/python'} {ROOT / 'bench/mint_tokens.py'}"
+    return ["--topic", RELAY_TOPIC, "--join", "none", "--adapter", str(ROOT / "bench/relay_adapter.js"),
+            "--auth-token-cmd", token_cmd]
+
+
 def run_harness(peer: Path, server: Server, label: str, clients: int, args, extra: list[str]) -> dict:
     out = WORK / f"{label}-{clients}-{time.strftime('%H%M%S')}.json"
-    argv = ["node", str(peer / "harness" / "bench.js"), "--url", server.url, "--clients", str(clients),
-            "--events", str(args.events), "--rate", str(args.rate), "--server-pid", str(server.proc.pid),
-            "--label", label, "--project", PROJECT, "--out", str(out), "--json", "--max-seconds", "900", *extra]
+    argv = harness_argv(peer, server, label, clients, args.events, args.rate, out, ["--json", *extra])
     print(f"  {label}: {clients} sockets, {args.events} events at {args.rate}/s ...", flush=True)
     subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, timeout=1000,
                    env={**os.environ, "PUBSUB_EMULATOR_HOST": os.environ["PUBSUB_EMULATOR_HOST"]})
@@ -178,12 +202,13 @@ def row(size: int, run: int, label: str, r: dict) -> dict:
             "KB/socket": r["server"]["rssPerConnKb"], "cpu%": r["server"]["cpuPctEventPhase"],
             # How loaded the machine and the emulator were during this run: shared boxes are noisy,
             # and a slow publish ack means the emulator itself was starved, not the server.
-            "pub-ack p95": r["publishAckMs"]["p95"], "machine%": r["machine"]["cpuPctEventPhase"]}
+            "pub-ack p95": r["publishAckMs"]["p95"], "emu%": r["emulator"]["cpuPctEventPhase"],
+            "machine%": r["machine"]["cpuPctEventPhase"]}
 
 
 def print_table(rows: list[dict]) -> None:
     cols = ["sockets", "run", "server", "connected", "p50", "p95", "p99", "max", "loss%", "dup", "deliv/s",
-            "KB/socket", "cpu%", "pub-ack p95", "machine%", "p95 ratio", "mem ratio"]
+            "KB/socket", "cpu%", "pub-ack p95", "emu%", "machine%", "p95 ratio", "mem ratio"]
     by = {(r["sockets"], r["run"], r["server"]): r for r in rows}
     for r in rows:
         peer = by.get((r["sockets"], r["run"], "node-peer"))
@@ -210,11 +235,7 @@ def main() -> int:
 
     WORK.mkdir(parents=True, exist_ok=True)
     peer = prepare_peer()
-    ports = Ports(**{k: v + args.port_offset for k, v in vars(TEST_PORTS).items()})
-    stack = Stack(ports, project=PROJECT, env_name="test", state_dir=ROOT / ".devstack" / f"bench-{args.port_offset}",
-                  rules=False)
-    stack.start_emulators()
-    os.environ.update(stack.env())
+    stack = start_bench_stack(args.port_offset)
     rows: list[dict] = []
     relay_label = "utalk-relay" + ("" if args.no_redis else "+redis")
     try:
@@ -232,11 +253,8 @@ def main() -> int:
             server = start_relay(stack, redis=not args.no_redis)
             try:
                 warm_up(RELAY_TOPIC)
-                token_cmd = f"{VENV / 'bin/python'} {ROOT / 'bench/mint_tokens.py'}"
-                rows.append(row(size, run, relay_label, run_harness(
-                    peer, server, relay_label, size, args,
-                    ["--topic", RELAY_TOPIC, "--join", "none", "--adapter", str(ROOT / "bench/relay_adapter.js"),
-                     "--auth-token-cmd", token_cmd])))
+                rows.append(row(size, run, relay_label, run_harness(peer, server, relay_label, size, args,
+                                                                    relay_agent_args())))
             finally:
                 server.stop()
             print_table(rows)

@@ -26,6 +26,7 @@ from .feed import Feed
 from .handlers import Relay
 from .protocol import RelayServer
 from .presence import LocalRegistry, Presence, RedisRegistry
+from .room_index import indexed
 from .transport import drop_transports, tune_gc, watch_loop_lag
 from . import visitors
 from .visibility import hooked
@@ -51,8 +52,8 @@ def origin_checker(configured: tuple[str, ...]):
 
 
 def build_sio(cfg: RelayConfig, redis_url: str | None) -> socketio.AsyncServer:
-    manager = hooked(socketio.AsyncRedisManager)(redis_url, channel="utalk-relay") if redis_url \
-        else hooked(socketio.AsyncManager)()
+    manager = hooked(indexed(socketio.AsyncRedisManager))(redis_url, channel="utalk-relay") if redis_url \
+        else hooked(indexed(socketio.AsyncManager))()
     return RelayServer(client_manager=manager, cors_allowed_origins=origin_checker(settings().cors_origins),
                        max_http_buffer_size=MAX_FRAME_BYTES, ping_interval=cfg.ping_interval_seconds,
                        ping_timeout=cfg.ping_timeout_seconds, logger=False, engineio_logger=False)

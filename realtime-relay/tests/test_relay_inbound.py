@@ -177,3 +177,40 @@ def test_two_copies_handled_at_once_still_emit_in_order_and_once():
     asyncio.run(both())
     assert sio.emitted == ["e1", "e2", "e3"]
     assert first.settled == ["ack"] and copy.settled == ["ack"]
+
+
+class _WebReply(_Carrying):
+    """A pulled message carrying a bot's reply in a web chat's conversation (its visitor hears it too)."""
+    conv = "conv_web:v1_web:wk_1"
+    attributes = {"workspaceId": "ws_1", "conversationId": conv, "audience": "workspace,conversation"}
+    data = json.dumps({"workspaceId": "ws_1", "events": [{"id": "e1", "event": "message:new", "workspaceId": "ws_1",
+                                                          "payload": {"conversationId": conv, "message": {
+                                                              "id": "msg_1", "direction": "outbound", "text": "hola",
+                                                              "senderType": "bot", "status": "queued"}}}]})
+
+
+def test_a_visitor_s_view_does_not_wait_for_the_agents_emit():
+    """With Redis the agents' emit waits for its publish once delivered here; the visitor's view of
+    the same event goes out meanwhile, and the message is acked once both are out."""
+    class Sio:
+        def __init__(self, failing: str | None = None):
+            self.log, self.failing = [], failing
+
+        async def emit(self, event, payload, room):
+            self.log.append(f"{event} start")
+            if event == "message:new":
+                await asyncio.sleep(0.2)   # the agents' publish to a busy Redis
+            if event == self.failing:
+                raise ConnectionError("redis down")
+            self.log.append(f"{event} done")
+
+    sio = Sio()
+    reply = _WebReply()
+    asyncio.run(Feed(sio, "p", "t", "s", LocalDedup(), max_messages=1, max_age_seconds=60)._handle(reply))
+    assert sio.log == ["message:new start", "message start", "message done", "message:new done"]
+    assert reply.settled == ["ack"]
+
+    sio, again = Sio(failing="message"), _WebReply()     # either failing still fails the event: redelivered
+    feed = Feed(sio, "p", "t", "s", LocalDedup(), max_messages=1, max_age_seconds=60)
+    asyncio.run(feed._handle(again))
+    assert again.settled == ["nack"] and feed.stats["failed"] == 1 and feed.stats["emitted"] == 0
