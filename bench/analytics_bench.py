@@ -1,7 +1,7 @@
 """What one analytics report costs for a busy workspace: 50,000 conversations and 1,000,000
 messages over 90 days (docs/analytics.md).
 
-    UTALK_TEST_PORT_OFFSET=700 .venv/bin/python bench/analytics_bench.py [--days 90] [--sample 20000]
+    .venv/bin/python bench/analytics_bench.py --port-offset 700 [--days 90] [--sample 20000] [--messages 3]
 
 Starts the test Firestore emulator and writes the counter documents the recording leaves for that
 workload: per day, 16 shards for each of 3 channels plus one document per active agent (20),
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import statistics
 import sys
@@ -154,7 +155,10 @@ def main() -> int:
     ap.add_argument("--sample", type=int, default=20_000, help="customer message documents actually written")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--messages", type=int, default=3, help="customer messages of the write-amplification conversation")
+    ap.add_argument("--port-offset", type=int, help="the test stack's port offset (default: UTALK_TEST_PORT_OFFSET)")
     args = ap.parse_args()
+    if args.port_offset is not None:
+        os.environ["UTALK_TEST_PORT_OFFSET"] = str(args.port_offset)
     stack = test_stack()
     stack.apply_env()
     try:
