@@ -227,6 +227,7 @@ def measure(cases, repeat: int) -> dict[str, tuple[int, int, int, float]]:
         # A count() bills max(1, entries / 1000): the 1,000,000 messages are spread over the queries.
         billed = reads + (math.ceil(MESSAGES / 1000) + aggregations if aggregations > 0 else 0)
         out[name] = (reads, queries, billed, statistics.median(times))
+        print(f"  {name}: {reads} documents read, {statistics.median(times):.1f} s", file=sys.stderr, flush=True)
     return out
 
 

@@ -130,12 +130,12 @@ class AnalyticsRepository:
         return run(self.scope.db.transaction())
 
     def held(self, agent_ids: list[str]) -> list[dict]:
-        """The conversations the agents took and still hold (`analytics.agentId`, set on
-        acceptance; a released hold has `heldUntil` at or after its `acceptedAt`): at most their
-        capacity each, so a handful of reads."""
+        """The conversations the agents took and still hold (`analytics.heldBy`, set on acceptance
+        and deleted when the hold is counted; `heldUntil` at or after `acceptedAt` and the status
+        double-check it): at most their capacity each, so a handful of reads."""
         out = []
         for i in range(0, len(agent_ids), 30):          # `in` takes at most 30 values
-            query = self.conversations.where(filter=FieldFilter("analytics.agentId", "in", agent_ids[i:i + 30])) \
+            query = self.conversations.where(filter=FieldFilter("analytics.heldBy", "in", agent_ids[i:i + 30])) \
                 .select(["analytics", "channel", "status"])
             out += [snap.to_dict() for snap in query.stream()]
         return [c for c in out if c.get("status") != "closed" and (c.get("analytics") or {}).get("acceptedAt")

@@ -125,7 +125,7 @@ def conversation_reopened(ws: str, conv: dict, at: datetime | None = None) -> bo
     cfg = settings_of(ws)
     episode = int(_facts(conv).get("episode") or 0) + 1
     cleared = {name: firestore.DELETE_FIELD for name in ("escalatedAt", "firstResponseAt", "firstHumanAt",
-                                                           "closedAt", "agentId", "acceptedAt")}
+                                                           "closedAt", "agentId", "acceptedAt", "heldBy")}
     return _record(ws, f"reopened:{conv['id']}:{episode}", moment, conv.get("channel"), None, {"reopened": 1},
                    conv["id"], {**cleared, "episode": episode, "openedAt": moment,
                                 "openedInHours": in_business_hours(cfg, moment)}, cfg)
@@ -203,8 +203,9 @@ def accepted(ws: str, esc: dict) -> bool:
     at = epoch(esc.get("acceptedAt")) or clock.now().timestamp()
     created = epoch(esc.get("createdAt"))
     counts = {"accepted": 1, **(duration("queue", at - created) if created is not None else {})}
-    return _record(ws, f"accepted:{esc['id']}", at, _channel(ws, esc["conversationId"]), esc.get("toAgentId"),
-                   counts, esc["conversationId"], {"agentId": esc.get("toAgentId"), "acceptedAt": at})
+    agent = esc.get("toAgentId")
+    return _record(ws, f"accepted:{esc['id']}", at, _channel(ws, esc["conversationId"]), agent, counts,
+                   esc["conversationId"], {"agentId": agent, "acceptedAt": at, "heldBy": agent})
 
 
 # -- the bot ---------------------------------------------------------------------------------------
@@ -225,7 +226,7 @@ def bot_run(ws: str, channel: str | None, run: dict) -> bool:
 
 # -- occupancy: conversations held vs capacity, over time -----------------------------------------
 # A hold runs from the agent's acceptance (`analytics.acceptedAt`, `analytics.agentId` on the
-# conversation) to its end (close, return to bot, transfer, withdrawal): counted when it ends, as
+# conversation, and `analytics.heldBy` while it runs: what a report queries for running holds) to its end (close, return to bot, transfer, withdrawal): counted when it ends, as
 # `occ.held` seconds on each day it covered (the agent's own document: one write per day touched).
 # Capacity runs while the agent is not offline: `occ.online` seconds and `occ.capacity` =
 # maxConversations x seconds, counted at each status change for the span since the previous one.
@@ -242,7 +243,8 @@ def hold_ended(ws: str, conv: dict, at: float | datetime | None, agent_id: str |
     parts = [(day, {"occ.held": seconds}) for day, seconds in by_day(cfg, start, max(start, end))]
     done = AnalyticsRepository(ws).record_days(f"held:{conv['id']}:{agent}:{start}", parts or
                                                [(day_of(cfg, start), {"occ.held": 0})], conv.get("channel"), agent,
-                                               conv["id"], {"heldUntil": max(start, end)})
+                                               conv["id"], {"heldUntil": max(start, end),
+                                                            "heldBy": firestore.DELETE_FIELD})
     if done:
         log.info("analytics held", extra={"workspaceId": ws, "agentId": agent})
     return done
