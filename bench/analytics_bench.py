@@ -126,13 +126,13 @@ def write_amplification(messages: int) -> None:
     count_analytics()
     table = play(messages, last_text="quiero hablar con un asesor")
     print(f"\nwrite amplification: one conversation of {messages} customer messages, the last one escalated by the bot")
-    print(f"{'step':62} {'writes':>7} {'of which analytics':>19} {'analytics reads':>16}")
-    for name in sorted(table):
+    print(f"{'step (message)':78} {'reads':>6} {'writes':>7} {'of which analytics':>19} {'analytics reads':>16}")
+    for name in sorted(table, key=lambda n: (n.split(" (")[1], n)):
         c = table[name]
         if not c.get("function invocations"):
             continue
-        print(f"{name:62} {c.get('firestore writes', 0):>7} {c.get('analytics writes', 0):>19} "
-              f"{c.get('analytics reads', 0):>16}")
+        print(f"{name:78} {c.get('firestore reads', 0):>6} {c.get('firestore writes', 0):>7} "
+              f"{c.get('analytics writes', 0):>19} {c.get('analytics reads', 0):>16}")
 
 
 def compact_all() -> tuple[int, float]:
@@ -155,6 +155,7 @@ def main() -> int:
     ap.add_argument("--sample", type=int, default=20_000, help="customer message documents actually written")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--messages", type=int, default=3, help="customer messages of the write-amplification conversation")
+    ap.add_argument("--writes-only", action="store_true", help="only the write-amplification table")
     ap.add_argument("--port-offset", type=int, help="the test stack's port offset (default: UTALK_TEST_PORT_OFFSET)")
     args = ap.parse_args()
     if args.port_offset is not None:
@@ -175,6 +176,10 @@ def main() -> int:
         from utalk.models.analytics import AnalyticsQuery
         from utalk.services import analytics_reports as reports
 
+        if args.writes_only:
+            instrument()
+            write_amplification(args.messages)
+            return 0
         ws = f"ws_bench{uuid.uuid4().hex[:6]}"
         last = date(2026, 11, 30)
         days = [last - timedelta(days=i) for i in range(args.days - 1, -1, -1)]

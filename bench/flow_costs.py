@@ -189,7 +189,8 @@ def play(messages: int, last_text: str | None = None) -> dict[str, dict]:
         assert inbound.post(path, data=form, headers={"X-Twilio-Signature": sig}).status_code == 200
 
     for i in range(messages):
-        label = "new conversation" if i == 0 else "existing conversation"
+        label = "new conversation" if i == 0 else "last message, escalated" if last_text and i == messages - 1 \
+            else "existing conversation"
         PUBLISHED.clear()
         TASKS.clear()
         step(f"1 inbound webhook ({label})", table, 1, lambda: webhook(i))
