@@ -71,7 +71,8 @@ def steady(agents_report: dict) -> dict:
     """The agents report without its occupancy, which grows while agents are online (the running
     span counts up to now: tests/integration/test_analytics_occupancy.py checks it)."""
     moving = ("heldSeconds", "capacitySeconds", "occupancy")
-    return {**agents_report, "agents": [{k: v for k, v in a.items() if k != "occupancy"} for a in agents_report["agents"]],
+    return {**agents_report,
+            "agents": [{k: v for k, v in a.items() if k != "occupancy"} for a in agents_report["agents"]],
             "series": [{k: v for k, v in p.items() if k not in moving} for p in agents_report["series"]]}
 
 

@@ -129,6 +129,11 @@ class AnalyticsRepository:
 
         return run(self.scope.db.transaction())
 
+    def present(self) -> list[str]:
+        """Ids of the workspace's agents not offline (their capacity time is running)."""
+        query = self.scope.collection("agents").where(filter=FieldFilter("status", "!=", "offline")).select([])
+        return [snap.id for snap in query.stream()]
+
     def held(self, agent_ids: list[str]) -> list[dict]:
         """The conversations the agents took and still hold (`analytics.heldBy`, set on acceptance
         and deleted when the hold is counted; `heldUntil` at or after `acceptedAt` and the status

@@ -226,7 +226,8 @@ def bot_run(ws: str, channel: str | None, run: dict) -> bool:
 
 # -- occupancy: conversations held vs capacity, over time -----------------------------------------
 # A hold runs from the agent's acceptance (`analytics.acceptedAt`, `analytics.agentId` on the
-# conversation, and `analytics.heldBy` while it runs: what a report queries for running holds) to its end (close, return to bot, transfer, withdrawal): counted when it ends, as
+# conversation, and `analytics.heldBy` while it runs: what a report queries for running holds)
+# to its end (close, return to bot, transfer, withdrawal): counted when it ends, as
 # `occ.held` seconds on each day it covered (the agent's own document: one write per day touched).
 # Capacity runs while the agent is not offline: `occ.online` seconds and `occ.capacity` =
 # maxConversations x seconds, counted at each status change for the span since the previous one.

@@ -251,7 +251,8 @@ def agents(principal: Principal, query: AnalyticsQuery) -> AgentsReport:
     scope = resolve(principal, query, agents_report=True)
     per_agent = scope.by(lambda r: r.get("agent") or "")
     per_agent.pop("", None)
-    ids = [scope.agent] if scope.agent else sorted(set(per_agent) | set(_present(scope.ws)))
+    present = [] if scope.agent else AnalyticsRepository(scope.ws).present()
+    ids = [scope.agent] if scope.agent else sorted(set(per_agent) | set(present))
     profiles = _profiles(scope.ws, ids)
     scope.rows += _running(scope, ids, profiles)
     per_agent = scope.by(lambda r: r.get("agent") or "")
@@ -272,17 +273,11 @@ def agents(principal: Principal, query: AnalyticsQuery) -> AgentsReport:
     series = []
     for p in scope.periods():
         c, occ = per.get(p, {}), occupancy(per.get(p, {}))
-        series.append(AgentPoint(period=p, handled=_int(c.get("accepted")), replies=_int((c.get("out") or {}).get("agent")),
+        series.append(AgentPoint(period=p, handled=_int(c.get("accepted")),
+                                 replies=_int((c.get("out") or {}).get("agent")),
                                  closed=_int(c.get("closed")), heldSeconds=occ.heldSeconds,
                                  capacitySeconds=occ.capacitySeconds, occupancy=occ.occupancy))
     return AgentsReport(range=scope.range(), agents=figures, series=series)
-
-
-def _present(ws: str) -> list[str]:
-    """The workspace's agents not offline (their capacity time is running): one small query."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-    agents_ = WorkspaceScope(ws).collection("agents").where(filter=FieldFilter("status", "!=", "offline"))
-    return [snap.id for snap in agents_.select([]).stream()]
 
 
 def _profiles(ws: str, ids: list[str]) -> dict[str, dict]:
@@ -328,7 +323,7 @@ def export_rows(principal: Principal, query: AnalyticsQuery):
     an agent carry the customer messages of that day and channel)."""
     scope = resolve(principal, query)   # checks before the first byte is streamed
     ids = [scope.agent] if scope.agent else sorted({r["agent"] for r in scope.rows if r.get("agent")}
-                                                  | set(_present(scope.ws)))
+                                                  | set(AnalyticsRepository(scope.ws).present()))
     scope.rows += _running(scope, ids, _profiles(scope.ws, ids))
     cells = scope.by(lambda r: (r["day"], r.get("channel") or "", r.get("agent") or ""))
     days = [(scope.first + timedelta(days=i)) for i in range((scope.last - scope.first).days + 1)]
