@@ -49,6 +49,7 @@ def instrument() -> None:
             result = fn(*args, **kwargs)
             if name in ("run_query", "run_aggregation_query"):
                 COUNTS["firestore queries"] += 1
+                COUNTS["firestore aggregations"] += name == "run_aggregation_query"
                 return _counting_stream(result)
             return result
         return counted
@@ -144,55 +145,13 @@ def main() -> int:
     try:
         stack.start_emulators()
         from devstack.provision import provision
-        from devstack.seed import DEMO_NUMBER, seed
+        from devstack.seed import seed
         provision()
         seed()
         import logging
         logging.getLogger("utalk").setLevel(logging.ERROR)
         instrument()
-        from twilio.request_validator import RequestValidator
-        from utalk.channels.credentials import SANDBOX_AUTH_TOKEN
-        from utalk.config import settings
-
-        inbound, dispatch, bot_run, sender = app("twilio_inbound"), app("bot_dispatch"), app("bot_run"), app("message_sender")
-        timeout = app("escalation_timeout")
-        hold_status_callbacks(app("twilio_status"))
-        path = "/webhooks/twilio/whatsapp"
-        validator = RequestValidator(SANDBOX_AUTH_TOKEN)
-        customer = f"+52155{uuid.uuid4().int % 10 ** 8:08d}"
-        table: dict[str, dict] = {}
-
-        def webhook(i: int):
-            form = {"MessageSid": f"SM{uuid.uuid4().hex}", "AccountSid": "AC" + "0" * 32, "From": f"whatsapp:{customer}",
-                    "To": f"whatsapp:{DEMO_NUMBER}", "Body": f"hola {i}", "NumMedia": "0"}
-            sig = validator.compute_signature(settings().public_base_url + path, form)
-            assert inbound.post(path, data=form, headers={"X-Twilio-Signature": sig}).status_code == 200
-
-        for i in range(args.messages):
-            label = "new conversation" if i == 0 else "existing conversation"
-            PUBLISHED.clear()
-            TASKS.clear()
-            step(f"1 inbound webhook ({label})", table, 1, lambda: webhook(i))
-            received = push(PUBLISHED, "message-received")
-            PUBLISHED.clear()
-            step(f"2 bot_dispatch push ({label})", table, len(received),
-                 lambda: [dispatch.post("/", json=b, headers=invoker("bot_dispatch")) for b in received])
-            queued = list(TASKS)
-            runs = [b for u, b in queued if u.endswith("/bot_run")]
-            checks = [b for u, b in queued if u.endswith("/escalation_timeout")]
-            json_body = {"Content-Type": "application/json"}
-            as_task = lambda name: invoker(name, **json_body)  # noqa: E731
-            step(f"3 bot_run task ({label})", table, len(runs),
-                 lambda: [bot_run.post("/", data=b, headers=as_task("bot_run")) for b in runs])
-            step(f"5 escalation_timeout task, fired later ({label})", table, len(checks),
-                 lambda: [timeout.post("/", data=b, headers=as_task("escalation_timeout")) for b in checks])
-            outbound = push(PUBLISHED, "message-outbound")
-            CALLBACKS.clear()
-            step(f"4 message_sender push ({label})", table, len(outbound),
-                 lambda: [sender.post("/", json=b, headers=invoker("message_sender")) for b in outbound])
-            callbacks = list(CALLBACKS)
-            step(f"6 twilio_status callbacks: sent, delivered, read ({label})", table, 3 * len(callbacks),
-                 lambda: [target(*a) for target, a in callbacks])
+        table = play(args.messages)
         print(json.dumps(table, indent=1, sort_keys=True))
         print(f"\none message on an existing conversation (the conversation's message {args.messages}), all steps:")
         totals: collections.Counter = collections.Counter()
@@ -204,6 +163,58 @@ def main() -> int:
     finally:
         stack.stop()
     return 0
+
+
+def play(messages: int, last_text: str | None = None) -> dict[str, dict]:
+    """One conversation of `messages` customer messages (the last one saying `last_text`, if
+    given) through the chain, each step's counts in the table (instrument() first)."""
+    from devstack.seed import DEMO_NUMBER
+    from twilio.request_validator import RequestValidator
+    from utalk.channels.credentials import SANDBOX_AUTH_TOKEN
+    from utalk.config import settings
+
+    inbound, dispatch, bot_run, sender = app("twilio_inbound"), app("bot_dispatch"), app("bot_run"), app("message_sender")
+    timeout = app("escalation_timeout")
+    hold_status_callbacks(app("twilio_status"))
+    path = "/webhooks/twilio/whatsapp"
+    validator = RequestValidator(SANDBOX_AUTH_TOKEN)
+    customer = f"+52155{uuid.uuid4().int % 10 ** 8:08d}"
+    table: dict[str, dict] = {}
+
+    def webhook(i: int):
+        form = {"MessageSid": f"SM{uuid.uuid4().hex}", "AccountSid": "AC" + "0" * 32, "From": f"whatsapp:{customer}",
+                "To": f"whatsapp:{DEMO_NUMBER}", "NumMedia": "0",
+                "Body": last_text if last_text and i == messages - 1 else f"hola {i}"}
+        sig = validator.compute_signature(settings().public_base_url + path, form)
+        assert inbound.post(path, data=form, headers={"X-Twilio-Signature": sig}).status_code == 200
+
+    for i in range(messages):
+        label = "new conversation" if i == 0 else "last message, escalated" if last_text and i == messages - 1 \
+            else "existing conversation"
+        PUBLISHED.clear()
+        TASKS.clear()
+        step(f"1 inbound webhook ({label})", table, 1, lambda: webhook(i))
+        received = push(PUBLISHED, "message-received")
+        PUBLISHED.clear()
+        step(f"2 bot_dispatch push ({label})", table, len(received),
+             lambda: [dispatch.post("/", json=b, headers=invoker("bot_dispatch")) for b in received])
+        queued = list(TASKS)
+        runs = [b for u, b in queued if u.endswith("/bot_run")]
+        checks = [b for u, b in queued if u.endswith("/escalation_timeout")]
+        json_body = {"Content-Type": "application/json"}
+        as_task = lambda name: invoker(name, **json_body)  # noqa: E731
+        step(f"3 bot_run task ({label})", table, len(runs),
+             lambda: [bot_run.post("/", data=b, headers=as_task("bot_run")) for b in runs])
+        step(f"5 escalation_timeout task, fired later ({label})", table, len(checks),
+             lambda: [timeout.post("/", data=b, headers=as_task("escalation_timeout")) for b in checks])
+        outbound = push(PUBLISHED, "message-outbound")
+        CALLBACKS.clear()
+        step(f"4 message_sender push ({label})", table, len(outbound),
+             lambda: [sender.post("/", json=b, headers=invoker("message_sender")) for b in outbound])
+        callbacks = list(CALLBACKS)
+        step(f"6 twilio_status callbacks: sent, delivered, read ({label})", table, 3 * len(callbacks),
+             lambda: [target(*a) for target, a in callbacks])
+    return table
 
 
 if __name__ == "__main__":

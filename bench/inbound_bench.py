@@ -51,7 +51,9 @@ from devstack.stack import TEST_PORTS, VENV, Ports, Stack, http_ok, port_open  #
 
 PROJECT = "utalk-bench"
 FLOOR_PROJECT = "floor-bench"
-FLOOR_DIR = ROOT.parent / "shared" / "bench" / "floor-webhook"
+# ../shared beside the checkout; from a worktree (/work/wt/<name>) the nearest folder up that has it
+FLOOR_DIR = next((p / "shared" / "bench" / "floor-webhook" for p in ROOT.parents
+                  if (p / "shared" / "bench" / "floor-webhook").is_dir()), ROOT.parent / "shared" / "bench" / "floor-webhook")
 BUSINESS = "+14155238886"
 PAGE = "100000000000777"
 PATH = "/webhooks/twilio/whatsapp"

@@ -247,6 +247,9 @@ FUNCTIONS: tuple[Function, ...] = (
              timeout_seconds=540),
     Function("media_retention", "job_media_retention:sweep", schedule="30 3 * * *", public=False,
              timeout_seconds=540),
+    # analytics (issue 19): finished days' counter shards folded into one rollup per day x channel x agent
+    Function("analytics_compaction", "job_analytics_compaction:sweep", schedule="40 * * * *", public=False,
+             timeout_seconds=540),
 )
 
 

@@ -2,9 +2,10 @@
 business hours, and the nested counter maps."""
 from datetime import datetime, timezone
 
+from utalk.repositories.analytics import fold as add
 from utalk.repositories.analytics import nested
-from utalk.services.analytics import bucket_label, day_of, duration, in_business_hours
-from utalk.services.analytics_reports import add, summary
+from utalk.services.analytics import bucket_label, by_day, day_of, duration, in_business_hours
+from utalk.services.analytics_reports import summary
 
 
 def fold(*docs):
@@ -62,3 +63,11 @@ def test_business_hours_in_the_workspace_zone_minus_holidays():
 
 def test_nested_turns_paths_into_maps():
     assert nested({"a": 1, "b.c": 2, "b.d.e": 3}) == {"a": 1, "b": {"c": 2, "d": {"e": 3}}}
+
+
+def test_a_span_is_cut_at_the_workspace_midnights():
+    mx = {"timeZone": "America/Mexico_City"}
+    midnight = datetime(2025, 12, 2, 6, tzinfo=timezone.utc).timestamp()      # 00:00 in Mexico City
+    assert by_day(mx, midnight - 3600, midnight + 90000) == [("2025-12-01", 3600.0), ("2025-12-02", 86400.0),
+                                                             ("2025-12-03", 3600.0)]
+    assert by_day(mx, midnight, midnight) == []

@@ -1,5 +1,5 @@
 // The analytics report page: signs in through the API, reads the overview and conversations
-// reports of the last N days (the workspace's time zone) and draws them with Chart.js.
+// reports of the last N days (days of the workspace's time zone) and draws them with Chart.js.
 // A `#email=...&password=...` fragment fills the form and submits it (the demo and the headless
 // test use it; a fragment never reaches a server).
 "use strict";
@@ -15,8 +15,17 @@ async function call(path, token, init = {}) {
   return body;
 }
 
-function isoDay(date) {
-  return date.toISOString().slice(0, 10);
+// "Today" is the workspace's (its settings' `timeZone`, the zone the API reads dates in), not the
+// browser's: an admin in another zone, or late in the evening west of UTC, asks for the right days.
+function todayIn(timeZone, at = new Date()) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "2-digit",
+    day: "2-digit" }).formatToParts(at).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}
+
+function daysBefore(day, n) {   // calendar arithmetic on a YYYY-MM-DD, free of any zone
+  const [y, m, d] = day.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d - n)).toISOString().slice(0, 10);
 }
 
 function seconds(value) {
@@ -73,9 +82,9 @@ function draw(overview, conversations) {
 
 async function show(email, password, days) {
   const { token } = await call("/auth/login", null, { method: "POST", body: JSON.stringify({ email, password }) });
-  const to = new Date();
-  const from = new Date(to.getTime() - (days - 1) * 86400000);
-  const query = `?from=${isoDay(from)}&to=${isoDay(to)}`;
+  const { timeZone } = await call("/workspace/settings", token);
+  const to = todayIn(timeZone || "UTC");
+  const query = `?from=${daysBefore(to, days - 1)}&to=${to}`;
   const [overview, conversations, bot] = await Promise.all(
     ["overview", "conversations", "bot"].map((name) => call(`/analytics/${name}${query}`, token)));
   $("range").textContent = `${overview.range.from} → ${overview.range.to} (${overview.range.timeZone})`;

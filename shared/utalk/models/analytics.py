@@ -115,6 +115,17 @@ class AgentLoad(Output):
     occupancy: float | None = None     # current / max, now
 
 
+class Occupancy(Output):
+    """Conversations held vs capacity over the range, in seconds (spans still running count up to
+    now): a hold runs from acceptance to close / return to bot / transfer; capacity is the agent's
+    maxConversations while not offline."""
+    heldSeconds: float = 0
+    onlineSeconds: float = 0
+    capacitySeconds: float = 0
+    averageHeld: float | None = None   # conversations held on average while not offline: held / online
+    occupancy: float | None = None     # held / capacity
+
+
 class AgentFigures(Output):
     agentId: str
     name: str | None = None
@@ -125,6 +136,7 @@ class AgentFigures(Output):
     firstHumanResponse: Duration
     queueWait: Duration
     load: AgentLoad
+    occupancy: Occupancy
 
 
 class AgentPoint(Output):
@@ -132,6 +144,9 @@ class AgentPoint(Output):
     handled: int = 0
     replies: int = 0
     closed: int = 0
+    heldSeconds: float = 0
+    capacitySeconds: float = 0
+    occupancy: float | None = None     # held / capacity in the period
 
 
 class AgentsReport(Output):

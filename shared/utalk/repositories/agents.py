@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from google.cloud import firestore
 
+from utalk import clock
 from utalk.repositories.base import WorkspaceScope, read, safe_id
 from utalk.text import normalise_skills
 
@@ -50,4 +51,4 @@ class AgentRepository:
         return self.agents.where(filter=firestore.FieldFilter("status", "==", "online"))
 
     def set_status(self, user_id: str, status: str) -> None:
-        self.ref(user_id).update({"status": status, "statusChangedAt": firestore.SERVER_TIMESTAMP})
+        self.ref(user_id).update({"status": status, "statusChangedAt": clock.stamp()})

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from google.api_core.exceptions import NotFound
-from google.cloud import firestore
 
+from utalk import clock
 from utalk.repositories.base import WorkspaceScope, read
 
 
@@ -20,7 +20,7 @@ class BotRunRepository:
 
     def save(self, run: dict) -> None:
         """Keyed by the inbound message, so a retried run overwrites instead of adding a second."""
-        self.ref(run["id"]).set({**run, "createdAt": firestore.SERVER_TIMESTAMP})
+        self.ref(run["id"]).set({**run, "createdAt": clock.stamp()})
 
     def set_outcome(self, run_id: str, outcome: str) -> None:
         try:

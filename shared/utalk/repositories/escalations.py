@@ -16,12 +16,12 @@ from google.api_core.exceptions import Aborted
 from google.cloud import firestore
 
 from utalk import errors
+from utalk.clock import stamp   # server time, or the local stack's moved clock
 from utalk.models.escalations import ACTIVE
 from utalk.repositories.agents import DEFAULT_MAX_CONVERSATIONS, has_capacity, pick_agent
 from utalk.repositories.base import WorkspaceScope, read, safe_id
 from utalk.visibility import ensure_may_act, ensure_visible
 
-TS = firestore.SERVER_TIMESTAMP
 MAX_ATTEMPTS = 5   # the library default; then the caller (queue or client) retries
 
 
@@ -44,7 +44,7 @@ def summary(esc: dict) -> dict:
     the change: written with every change of an active escalation, so the conversation alone tells
     the inbox who it is offered to or held by, and since when."""
     return {"id": esc["id"], "status": esc["status"], "reason": esc.get("reason"), "agentId": esc.get("toAgentId"),
-            "createdAt": esc.get("createdAt") or TS, "since": TS}
+            "createdAt": esc.get("createdAt") or stamp(), "since": stamp()}
 
 
 def _free_slot(txn, agent_ref, agent: dict | None) -> None:
@@ -105,10 +105,10 @@ class EscalationRepository:
             if conv.get("status") == "closed":
                 raise errors.Conflict("The conversation is closed", code="conversation_closed")
             txn.create(esc_ref, {**record, "status": "pending", "toAgentId": None, "rejectedBy": [],
-                                 "createdAt": TS, "updatedAt": TS})
+                                 "createdAt": stamp(), "updatedAt": stamp()})
             changes = {"status": "escalated", "botEnabled": False, "escalationId": record["id"],
                        "assignedAgent": None, "escalation": summary({**record, "status": "pending"}),
-                       "updatedAt": TS}
+                       "updatedAt": stamp()}
             txn.update(conv_ref, changes)
             return Outcome(True, {**record, "status": "pending"}, {**conv, **changes}, created=True)
 
@@ -130,8 +130,8 @@ class EscalationRepository:
             conv = read(conv_ref, txn)
             if conv is None or conv.get("status") == "closed" or conv.get("escalationId") != escalation_id:
                 # Closed or handed back before an agent was found: nothing left to assign.
-                txn.update(esc_ref, {"status": "completed", "completion": "closed", "completedAt": TS,
-                                     "updatedAt": TS})
+                txn.update(esc_ref, {"status": "completed", "completion": "closed", "completedAt": stamp(),
+                                     "updatedAt": stamp()})
                 return Outcome(True, esc, conv, note="completed")
             agents = [{**s.to_dict(), "userId": s.id} for s in online.stream(transaction=txn)]
             agent = pick_agent(agents, skills=esc.get("skills") or (), rejected=esc.get("rejectedBy") or (),
@@ -142,12 +142,12 @@ class EscalationRepository:
             txn.update(self.agents.document(agent["userId"]), {
                 "currentConversations": int(agent.get("currentConversations") or 0) + 1,
                 "maxConversations": int(agent.get("maxConversations") or DEFAULT_MAX_CONVERSATIONS),
-                "lastAssignedAt": TS})
+                "lastAssignedAt": stamp()})
             offer = {"status": "assigned", "toAgentId": agent["userId"], "offerId": uuid.uuid4().hex,
                      "offerExpiresAt": offer_expires_at}
-            txn.update(esc_ref, {**offer, "assignedAt": TS, "updatedAt": TS})
+            txn.update(esc_ref, {**offer, "assignedAt": stamp(), "updatedAt": stamp()})
             offered = {**esc, **offer}
-            txn.update(conv_ref, {"assignedAgent": agent["userId"], "escalation": summary(offered), "updatedAt": TS})
+            txn.update(conv_ref, {"assignedAgent": agent["userId"], "escalation": summary(offered), "updatedAt": stamp()})
             return Outcome(True, offered, conv, agent_id=agent["userId"], note="assigned")
 
         return self._run(run)
@@ -165,9 +165,9 @@ class EscalationRepository:
                                       details={"status": esc.get("status")})
             if esc["status"] == "accepted":
                 return Outcome(False, esc, agent_id=agent_id)
-            txn.update(esc_ref, {"status": "accepted", "acceptedAt": TS, "updatedAt": TS})
+            txn.update(esc_ref, {"status": "accepted", "acceptedAt": stamp(), "updatedAt": stamp()})
             accepted = {**esc, "status": "accepted"}
-            txn.update(self.conv_ref(esc["conversationId"]), {"escalation": summary(accepted), "updatedAt": TS})
+            txn.update(self.conv_ref(esc["conversationId"]), {"escalation": summary(accepted), "updatedAt": stamp()})
             return Outcome(True, accepted, agent_id=agent_id)
 
         return self._run(run)
@@ -199,10 +199,10 @@ class EscalationRepository:
         agent_ref = self.agents.document(agent_id)
         _free_slot(txn, agent_ref, read(agent_ref, txn))
         txn.update(esc_ref, {"status": "pending", "toAgentId": None, "assignedAt": None, "offerId": None,
-                             "offerExpiresAt": None, "updatedAt": TS, **fields})
+                             "offerExpiresAt": None, "updatedAt": stamp(), **fields})
         waiting = {**esc, "status": "pending", "toAgentId": None}
         txn.update(self.conv_ref(esc["conversationId"]), {"assignedAgent": None, "escalation": summary(waiting),
-                                                          "updatedAt": TS})
+                                                          "updatedAt": stamp()})
         return Outcome(True, waiting, agent_id=agent_id, previous_agent_id=agent_id, freed_slot=True)
 
     # -- offers that lapse, agents who leave --------------------------------------------------------
@@ -280,20 +280,20 @@ class EscalationRepository:
             created = esc is None
             # A person chose this agent: the offer does not lapse, and an earlier offer's expiry
             # task finds its offer gone (offerId None).
-            given = {"status": status, "toAgentId": target_id, "assignedAt": TS, "updatedAt": TS,
-                     "offerId": None, "offerExpiresAt": None, **({"acceptedAt": TS} if status == "accepted" else {})}
+            given = {"status": status, "toAgentId": target_id, "assignedAt": stamp(), "updatedAt": stamp(),
+                     "offerId": None, "offerExpiresAt": None, **({"acceptedAt": stamp()} if status == "accepted" else {})}
             if created:
-                esc = {**new_record, "rejectedBy": [], "createdAt": TS}
+                esc = {**new_record, "rejectedBy": [], "createdAt": stamp()}
                 txn.create(self.ref(esc["id"]), {**esc, **given})
             else:
                 txn.update(self.ref(esc["id"]), given)
             if prev is not None:
                 _free_slot(txn, prev_ref, prev)
             txn.update(target_ref, {"currentConversations": int(target.get("currentConversations") or 0) + 1,
-                                    "lastAssignedAt": TS})
+                                    "lastAssignedAt": stamp()})
             esc = {**esc, "status": status, "toAgentId": target_id}
             changes = {"status": "escalated", "botEnabled": False, "assignedAgent": target_id,
-                       "escalationId": esc["id"], "escalation": summary(esc), "updatedAt": TS}
+                       "escalationId": esc["id"], "escalation": summary(esc), "updatedAt": stamp()}
             txn.update(conv_ref, changes)
             return Outcome(True, esc, {**conv, **changes},
                            agent_id=target_id, previous_agent_id=current, freed_slot=prev is not None,
@@ -330,17 +330,17 @@ class EscalationRepository:
             if status and conv.get("status") != status:
                 changes["status"] = status
                 if status == "closed":
-                    changes["closedAt"] = TS
+                    changes["closedAt"] = stamp()
             if resume_bot and conv.get("botEnabled") is not True:
                 changes["botEnabled"] = True
             if not changes:
                 return Outcome(False, esc, conv)
             if active:
                 txn.update(self.ref(esc_id), {"status": "completed", "completion": completion,
-                                              "completedAt": TS, "updatedAt": TS})
+                                              "completedAt": stamp(), "updatedAt": stamp()})
             if agent is not None:
                 _free_slot(txn, agent_ref, agent)
-            txn.update(conv_ref, {**changes, "updatedAt": TS})
+            txn.update(conv_ref, {**changes, "updatedAt": stamp()})
             return Outcome(True, esc if active else None, {**conv, **changes}, previous_agent_id=holder,
                            freed_slot=agent is not None, extra={"changes": changes, "before": conv})
 

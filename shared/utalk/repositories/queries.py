@@ -89,8 +89,17 @@ MESSAGES_AWAITING = QuerySpec(
     order=(("sentAt", "ASCENDING"),),
 )
 
+# Analytics counter shards of finished days, over every workspace: the compaction job
+# (repositories/sweeps.py analytics_shards; docs/analytics.md).
+ANALYTICS_SHARDS = QuerySpec(
+    collection="analyticsDaily",
+    filters=("kind",),
+    order=(("day", "ASCENDING"),),
+    scope="COLLECTION_GROUP",
+)
+
 # Messages are listed by createdAt alone (single-field index, automatic), so no composite spec.
 # Equality-only queries (refresh-token families, online agents, the agents' roster ordered by id)
 # merge single-field indexes.
 ALL = (CONVERSATIONS_BY_ACTIVITY, *CUSTOMER_LOOKUPS.values(), ESCALATIONS_WAITING, ESCALATIONS_LIST, USERS_BY_EMAIL,
-       ESCALATIONS_LAPSED, CONVERSATIONS_IDLE, CONVERSATIONS_IDLE_IN_WORKSPACE, MESSAGES_AWAITING)
+       ESCALATIONS_LAPSED, CONVERSATIONS_IDLE, CONVERSATIONS_IDLE_IN_WORKSPACE, MESSAGES_AWAITING, ANALYTICS_SHARDS)

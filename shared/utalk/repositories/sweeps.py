@@ -116,3 +116,27 @@ def workspaces_with_setting_below(field: str, bound: float, cursor: str | None, 
     docs = list(query.stream())
     rows = [(d.id, d.get(path)) for d in docs]
     return rows, encode_cursor([rows[-1][1], rows[-1][0]]) if len(docs) == limit else None
+
+
+def analytics_shards(last_day: str, cursor: str | None, limit: int
+                     ) -> tuple[list[tuple[str, str, str, str]], str | None]:
+    """(workspace, day, channel, agent) of analytics counter shards of days up to `last_day`,
+    oldest day first, each group once per page (index: analyticsDaily kind ASC, day ASC,
+    collection-group scope). The compaction deletes what it folds, so a later run finds only
+    what arrived since."""
+    spec = queries.ANALYTICS_SHARDS
+    db = clients.firestore()
+    query = db.collection_group(spec.collection).where(filter=firestore.FieldFilter("kind", "==", "shard")) \
+        .where(filter=firestore.FieldFilter("day", "<=", last_day)) \
+        .order_by("day").order_by("__name__").select(["day", "channel", "agent"]).limit(limit)
+    if cursor:
+        day, name = decode_cursor(cursor, cursor_key, cursor_key)
+        try:
+            query = query.start_after({"day": day, "__name__": db.document(name)})
+        except (TypeError, ValueError):
+            raise errors.BadRequest("Invalid cursor", code="invalid_cursor") from None
+    docs = list(query.stream())
+    rows = list(dict.fromkeys((d.reference.parent.parent.id, d.get("day"), d.get("channel") or "",
+                               d.get("agent") or "") for d in docs))
+    after = encode_cursor([docs[-1].get("day"), docs[-1].reference.path]) if len(docs) == limit else None
+    return rows, after

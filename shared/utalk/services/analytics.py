@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from datetime import time as midnight
 
 from google.cloud import firestore
 
-from utalk import logs
-from utalk.models.common import utcnow
+from utalk import clock, logs
 from utalk.repositories.analytics import AnalyticsRepository
 from utalk.services import business_hours
 from utalk.services.business_hours import zone
@@ -27,6 +27,7 @@ log = logs.get("analytics")
 BUCKETS = (5, 10, 15, 30, 45, 60, 90, 120, 180, 300, 450, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200,
            10800, 14400, 21600, 28800, 43200, 86400, 172800, 259200, 604800)
 DURATIONS = ("frt_in", "frt_out", "fhrt", "resolution", "queue", "latency")
+MAX_SPAN_DAYS = 400     # a hold or a presence longer than this counts its first 400 days
 _SETTINGS_TTL = 300.0
 _settings_cache: dict[str, tuple[float, dict]] = {}
 _KEY = re.compile(r"[^A-Za-z0-9_-]")
@@ -78,6 +79,18 @@ def _facts(conv: dict) -> dict:
     return conv.get("analytics") or {}
 
 
+def by_day(cfg: dict, start: float, end: float) -> list[tuple[str, float]]:
+    """The span [start, end) (epoch seconds) cut at the workspace's midnights: (day, seconds)
+    in order; at most MAX_SPAN_DAYS of them (a batch holds 500 writes)."""
+    tz, out, at = zone(cfg), [], start
+    while at < end and len(out) < MAX_SPAN_DAYS:
+        local = datetime.fromtimestamp(at, tz)
+        cut = min(end, datetime.combine(local.date() + timedelta(days=1), midnight(), tz).timestamp())
+        out.append((local.date().isoformat(), cut - at))
+        at = cut
+    return out
+
+
 def _record(ws: str, key: str, at: float, channel, agent, counts: dict, conv_id=None, facts=None,
             cfg: dict | None = None) -> bool:
     done = AnalyticsRepository(ws).record(key, day_of(cfg or settings_of(ws), at), channel, agent, counts,
@@ -96,7 +109,7 @@ def customer_message(ws: str, conv: dict, message_id: str, cfg: dict | None = No
         return False
     from utalk.repositories.messages import MessageRepository
     message = MessageRepository(ws).get(conv["id"], message_id) or {}
-    at = epoch(message.get("createdAt")) or epoch(conv.get("createdAt")) or utcnow().timestamp()
+    at = epoch(message.get("createdAt")) or epoch(conv.get("createdAt")) or clock.now().timestamp()
     cfg = settings_of(ws, cfg)
     episode = int(facts.get("episode") or 0)
     return _record(ws, f"opened:{conv['id']}:{episode}", at, conv.get("channel"), None, {"opened": 1},
@@ -108,11 +121,11 @@ def conversation_reopened(ws: str, conv: dict, at: datetime | None = None) -> bo
     """The hook for `conversation:updated` reason `reopened` (wave/lifecycle calls it where it
     reopens a closed conversation): counts the reopen and starts the next episode, whose first
     response, escalation and resolution are measured afresh from `at` (the reopening message)."""
-    moment = epoch(at) or utcnow().timestamp()
+    moment = epoch(at) or clock.now().timestamp()
     cfg = settings_of(ws)
     episode = int(_facts(conv).get("episode") or 0) + 1
     cleared = {name: firestore.DELETE_FIELD for name in ("escalatedAt", "firstResponseAt", "firstHumanAt",
-                                                           "closedAt", "agentId", "acceptedAt")}
+                                                           "closedAt", "agentId", "acceptedAt", "heldBy")}
     return _record(ws, f"reopened:{conv['id']}:{episode}", moment, conv.get("channel"), None, {"reopened": 1},
                    conv["id"], {**cleared, "episode": episode, "openedAt": moment,
                                 "openedInHours": in_business_hours(cfg, moment)}, cfg)
@@ -123,6 +136,7 @@ def conversation_closed(ws: str, conv: dict, closed_at: datetime) -> bool:
     resolution time from the episode's opening, and whether the bot contained it (no escalation)."""
     facts = _facts(conv)
     at = closed_at.timestamp()
+    hold_ended(ws, conv, at)       # before the close's own facts: its key is its own
     counts = {"closed": 1, "contained": 0 if facts.get("escalatedAt") is not None else 1}
     if facts.get("openedAt") is not None:
         counts.update(duration("resolution", at - facts["openedAt"]))
@@ -137,7 +151,7 @@ def outbound_message(ws: str, conv: dict, message: dict) -> None:
     sender = message.get("senderType")
     if sender not in ("bot", "agent"):
         return
-    at = epoch(message.get("createdAt")) or utcnow().timestamp()
+    at = epoch(message.get("createdAt")) or clock.now().timestamp()
     agent = message.get("senderId") if sender == "agent" else None
     channel, conv_id, facts = conv.get("channel"), conv["id"], _facts(conv)
     episode = int(facts.get("episode") or 0)
@@ -161,7 +175,7 @@ def escalation_started(ws: str, conv: dict | None, esc_id: str) -> bool:
     esc = EscalationRepository(ws).get(esc_id)
     if esc is None or conv is None:
         return False
-    at = epoch(esc.get("createdAt")) or utcnow().timestamp()
+    at = epoch(esc.get("createdAt")) or clock.now().timestamp()
     facts = {} if _facts(conv).get("escalatedAt") is not None else {"escalatedAt": at,
                                                                     "escalationReason": esc.get("reason")}
     return _record(ws, f"escalated:{esc_id}", at, conv.get("channel"), None,
@@ -174,23 +188,24 @@ def _channel(ws: str, conv_id: str) -> str | None:
 
 
 def offered(ws: str, esc: dict, agent_id: str, channel: str | None = None) -> bool:
-    return _record(ws, f"offer:{esc['id']}:{agent_id}", utcnow().timestamp(),
+    return _record(ws, f"offer:{esc['id']}:{agent_id}", clock.now().timestamp(),
                    channel or _channel(ws, esc["conversationId"]), agent_id, {"offers": 1})
 
 
 def rejected(ws: str, esc: dict, agent_id: str) -> bool:
-    return _record(ws, f"rejected:{esc['id']}:{agent_id}", utcnow().timestamp(),
+    return _record(ws, f"rejected:{esc['id']}:{agent_id}", clock.now().timestamp(),
                    _channel(ws, esc["conversationId"]), agent_id, {"rejected": 1})
 
 
 def accepted(ws: str, esc: dict) -> bool:
     """An agent took the escalation (accepted an offer, or took it for themselves): handled by
     them, and the queue wait from the escalation's creation to now."""
-    at = epoch(esc.get("acceptedAt")) or utcnow().timestamp()
+    at = epoch(esc.get("acceptedAt")) or clock.now().timestamp()
     created = epoch(esc.get("createdAt"))
     counts = {"accepted": 1, **(duration("queue", at - created) if created is not None else {})}
-    return _record(ws, f"accepted:{esc['id']}", at, _channel(ws, esc["conversationId"]), esc.get("toAgentId"),
-                   counts, esc["conversationId"], {"agentId": esc.get("toAgentId"), "acceptedAt": at})
+    agent = esc.get("toAgentId")
+    return _record(ws, f"accepted:{esc['id']}", at, _channel(ws, esc["conversationId"]), agent, counts,
+                   esc["conversationId"], {"agentId": agent, "acceptedAt": at, "heldBy": agent})
 
 
 # -- the bot ---------------------------------------------------------------------------------------
@@ -205,5 +220,48 @@ def bot_run(ws: str, channel: str | None, run: dict) -> bool:
               **duration("latency", ms / 1000), f"model.{model}.runs": 1, f"model.{model}.tokensIn": tokens_in,
               f"model.{model}.tokensOut": tokens_out, f"model.{model}.costUsd": cost,
               f"model.{model}.latencyMs": ms}
-    at = epoch(run.get("createdAt")) or utcnow().timestamp()
+    at = epoch(run.get("createdAt")) or clock.now().timestamp()
     return _record(ws, f"botrun:{run['id']}", at, channel, None, counts)
+
+
+# -- occupancy: conversations held vs capacity, over time -----------------------------------------
+# A hold runs from the agent's acceptance (`analytics.acceptedAt`, `analytics.agentId` on the
+# conversation, and `analytics.heldBy` while it runs: what a report queries for running holds)
+# to its end (close, return to bot, transfer, withdrawal): counted when it ends, as
+# `occ.held` seconds on each day it covered (the agent's own document: one write per day touched).
+# Capacity runs while the agent is not offline: `occ.online` seconds and `occ.capacity` =
+# maxConversations x seconds, counted at each status change for the span since the previous one.
+# A report adds the spans still running (services/analytics_reports.py).
+def hold_ended(ws: str, conv: dict, at: float | datetime | None, agent_id: str | None = None) -> bool:
+    """The conversation's hold (by `agent_id`, if given: the one it is taken from) ended at `at`
+    (a stored time where there is one). Once per hold: its key is its agent and start."""
+    facts = _facts(conv)
+    agent, start = facts.get("agentId"), facts.get("acceptedAt")
+    if not agent or start is None or (agent_id and agent != agent_id) or (facts.get("heldUntil") or 0) >= start:
+        return False
+    end = epoch(at) if isinstance(at, datetime) else at if at is not None else clock.now().timestamp()
+    cfg = settings_of(ws)
+    parts = [(day, {"occ.held": seconds}) for day, seconds in by_day(cfg, start, max(start, end))]
+    done = AnalyticsRepository(ws).record_days(f"held:{conv['id']}:{agent}:{start}", parts or
+                                               [(day_of(cfg, start), {"occ.held": 0})], conv.get("channel"), agent,
+                                               conv["id"], {"heldUntil": max(start, end),
+                                                            "heldBy": firestore.DELETE_FIELD})
+    if done:
+        log.info("analytics held", extra={"workspaceId": ws, "agentId": agent})
+    return done
+
+
+def presence_changed(ws: str, agent_id: str, before: dict, after: dict) -> bool:
+    """An agent's status was set (`after` as stored): the span since the previous setting counts
+    as capacity time unless the agent was offline. Once per span: its key is its start."""
+    if (before.get("status") or "offline") == "offline":
+        return False
+    start = epoch(before.get("statusChangedAt")) or epoch(before.get("createdAt"))
+    end = epoch(after.get("statusChangedAt"))
+    if start is None or end is None or end <= start:
+        return False
+    from utalk.repositories.agents import DEFAULT_MAX_CONVERSATIONS
+    cap = int(before.get("maxConversations") or DEFAULT_MAX_CONVERSATIONS)
+    parts = [(day, {"occ.online": seconds, "occ.capacity": seconds * cap})
+             for day, seconds in by_day(settings_of(ws), start, end)]
+    return AnalyticsRepository(ws).record_days(f"online:{agent_id}:{start}", parts, None, agent_id)

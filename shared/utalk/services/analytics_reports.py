@@ -13,18 +13,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import get_args
 
-from utalk import errors
+from utalk import clock, errors
 from utalk.auth.tokens import Principal
 from utalk.models.analytics import (MAX_DAYS, AgentFigures, AgentLoad, AgentPoint, AgentsReport, AnalyticsQuery,
                                     BotPoint, BotReport, Bucket, ConversationsPoint, ConversationsReport, Duration,
-                                    ModelUsage, Offers, Overview, Range, Rates, Volume, VolumePoint)
+                                    ModelUsage, Occupancy, Offers, Overview, Range, Rates, Volume, VolumePoint)
 from utalk.models.conversations import ChannelKind
-from utalk.repositories.analytics import AnalyticsRepository
+from utalk.repositories.analytics import AnalyticsRepository, fold
 from utalk.repositories.base import WorkspaceScope
-from utalk.services.analytics import BUCKETS, settings_of, zone
+from utalk.services.analytics import BUCKETS, by_day, epoch, settings_of, zone
 
 DEFAULT_DAYS = 7
-_DIMENSIONS = ("day", "channel", "agent")
 CHANNELS = get_args(ChannelKind)
 
 
@@ -55,13 +54,13 @@ class Scope:
         """The rows folded by `key(row)`."""
         out: dict = {}
         for row in self.rows:
-            add(out.setdefault(key(row), {}), row)
+            fold(out.setdefault(key(row), {}), row)
         return out
 
     def total(self) -> dict:
         out: dict = {}
         for row in self.rows:
-            add(out, row)
+            fold(out, row)
         return out
 
     def bounds(self, first: date, last: date) -> tuple[datetime, datetime]:
@@ -69,21 +68,10 @@ class Scope:
         return (datetime.combine(first, time(), tz), datetime.combine(last + timedelta(days=1), time(), tz))
 
 
-def add(into: dict, row: dict, top: bool = True) -> None:
-    """Sum a counter document into `into` (numbers add, maps recurse; its dimensions are skipped)."""
-    for key, value in row.items():
-        if top and key in _DIMENSIONS:
-            continue
-        if isinstance(value, dict):
-            add(into.setdefault(key, {}), value, False)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            into[key] = into.get(key, 0) + value
-
-
 def merged(*parts: dict) -> dict:
     out: dict = {}
     for part in parts:
-        add(out, part or {})
+        fold(out, part or {})
     return out
 
 
@@ -225,12 +213,49 @@ def conversations(principal: Principal, query: AnalyticsQuery) -> ConversationsR
         series=series)
 
 
+def occupancy(c: dict) -> Occupancy:
+    occ = c.get("occ") or {}
+    held, online, cap = (round(float(occ.get(k) or 0), 3) for k in ("held", "online", "capacity"))
+    return Occupancy(heldSeconds=held, onlineSeconds=online, capacitySeconds=cap, averageHeld=ratio(held, online),
+                     occupancy=ratio(held, cap))
+
+
+def _running(scope: Scope, ids: list[str], profiles: dict[str, dict]) -> list[dict]:
+    """Counter-shaped rows for the spans not yet ended (docs/analytics.md, occupancy): holds from
+    their acceptance and presence from the last status change, up to now, on the range's days."""
+    if not ids:
+        return []
+    cfg, now = {"timeZone": scope.tz}, clock.now().timestamp()
+    first, last = scope.first.isoformat(), scope.last.isoformat()
+
+    def rows(agent: str, channel: str, start: float, fields) -> list[dict]:
+        return [{"day": day, "channel": channel, "agent": agent, "occ": fields(seconds)}
+                for day, seconds in by_day(cfg, start, now) if first <= day <= last]
+
+    out = []
+    for conv in AnalyticsRepository(scope.ws).held(ids):
+        if scope.query.channel in (None, conv.get("channel")):
+            out += rows(conv["analytics"]["agentId"], conv.get("channel") or "", conv["analytics"]["acceptedAt"],
+                        lambda s: {"held": s})
+    if scope.query.channel is None:      # presence has no channel
+        for agent in ids:
+            p = profiles.get(agent) or {}
+            start = epoch(p.get("statusChangedAt")) or epoch(p.get("createdAt"))
+            if (p.get("status") or "offline") != "offline" and start is not None:
+                cap = int(p.get("maxConversations") or 0)
+                out += rows(agent, "", start, lambda s, cap=cap: {"online": s, "capacity": s * cap})
+    return out
+
+
 def agents(principal: Principal, query: AnalyticsQuery) -> AgentsReport:
     scope = resolve(principal, query, agents_report=True)
     per_agent = scope.by(lambda r: r.get("agent") or "")
     per_agent.pop("", None)
-    ids = [scope.agent] if scope.agent else sorted(per_agent)
+    present = [] if scope.agent else AnalyticsRepository(scope.ws).present()
+    ids = [scope.agent] if scope.agent else sorted(set(per_agent) | set(present))
     profiles = _profiles(scope.ws, ids)
+    scope.rows += _running(scope, ids, profiles)
+    per_agent = scope.by(lambda r: r.get("agent") or "")
     figures = []
     for agent_id in ids:
         c, profile = per_agent.get(agent_id, {}), profiles.get(agent_id) or {}
@@ -242,11 +267,16 @@ def agents(principal: Principal, query: AnalyticsQuery) -> AgentsReport:
                           rejected=_int(c.get("rejected"))),
             firstHumanResponse=summary(c.get("fhrt")), queueWait=summary(c.get("queue")),
             load=AgentLoad(status=profile.get("status"), currentConversations=current, maxConversations=cap,
-                           occupancy=ratio(current, cap))))
+                           occupancy=ratio(current, cap)),
+            occupancy=occupancy(c)))
     per = scope.by(lambda r: scope.period(r["day"]) if r.get("agent") else None)
-    series = [AgentPoint(period=p, handled=_int(per.get(p, {}).get("accepted")),
-                         replies=_int((per.get(p, {}).get("out") or {}).get("agent")),
-                         closed=_int(per.get(p, {}).get("closed"))) for p in scope.periods()]
+    series = []
+    for p in scope.periods():
+        c, occ = per.get(p, {}), occupancy(per.get(p, {}))
+        series.append(AgentPoint(period=p, handled=_int(c.get("accepted")),
+                                 replies=_int((c.get("out") or {}).get("agent")),
+                                 closed=_int(c.get("closed")), heldSeconds=occ.heldSeconds,
+                                 capacitySeconds=occ.capacitySeconds, occupancy=occ.occupancy))
     return AgentsReport(range=scope.range(), agents=figures, series=series)
 
 
@@ -285,13 +315,16 @@ CSV_COLUMNS = ("day", "channel", "agent", "opened", "reopened", "closed", "conta
                "messagesAgent", "escalations", "offers", "accepted", "rejected", "firstResponseN",
                "firstResponseMeanSeconds", "firstHumanResponseN", "firstHumanResponseMeanSeconds", "resolutionN",
                "resolutionMeanSeconds", "queueWaitN", "queueWaitMeanSeconds", "botRuns", "tokensIn", "tokensOut",
-               "costUsd")
+               "costUsd", "heldSeconds", "onlineSeconds", "capacitySeconds", "occupancy")
 
 
 def export_rows(principal: Principal, query: AnalyticsQuery):
     """The CSV, one line at a time: one row per day x channel x agent that has figures (rows without
     an agent carry the customer messages of that day and channel)."""
     scope = resolve(principal, query)   # checks before the first byte is streamed
+    ids = [scope.agent] if scope.agent else sorted({r["agent"] for r in scope.rows if r.get("agent")}
+                                                  | set(AnalyticsRepository(scope.ws).present()))
+    scope.rows += _running(scope, ids, _profiles(scope.ws, ids))
     cells = scope.by(lambda r: (r["day"], r.get("channel") or "", r.get("agent") or ""))
     days = [(scope.first + timedelta(days=i)) for i in range((scope.last - scope.first).days + 1)]
     channels = [scope.query.channel] if scope.query.channel else list(CHANNELS)
@@ -310,13 +343,14 @@ def export_rows(principal: Principal, query: AnalyticsQuery):
             v = volume(c, None if agent else int(c.get("_in", 0)))
             frt, fhrt, res, queue = (first_response(c), summary(c.get("fhrt")), summary(c.get("resolution")),
                                      summary(c.get("queue")))
-            b = c.get("bot") or {}
+            b, occ = c.get("bot") or {}, occupancy(c)
             writer.writerow([day, channel, agent, v["opened"], v["reopened"], v["closed"], v["contained"],
                              "" if v["messagesIn"] is None else v["messagesIn"], v["messagesBot"], v["messagesAgent"],
                              v["escalations"], _int(c.get("offers")), _int(c.get("accepted")),
                              _int(c.get("rejected")), frt.n, _blank(frt.mean), fhrt.n, _blank(fhrt.mean), res.n,
                              _blank(res.mean), queue.n, _blank(queue.mean), _int(b.get("runs")),
-                             _int(b.get("tokensIn")), _int(b.get("tokensOut")), round(float(b.get("costUsd") or 0), 6)])
+                             _int(b.get("tokensIn")), _int(b.get("tokensOut")), round(float(b.get("costUsd") or 0), 6),
+                             occ.heldSeconds, occ.onlineSeconds, occ.capacitySeconds, _blank(occ.occupancy)])
             yield out.getvalue()
             out.seek(0)
             out.truncate()

@@ -32,6 +32,7 @@ from utalk.auth.tokens import Principal
 from utalk.models.escalations import AssignmentTask, ConversationAssignedPayload, EscalationSummary, OfferTask
 from utalk.models.events import ConversationUpdated
 from utalk.repositories.agents import AgentRepository
+from utalk.repositories.conversations import ConversationRepository
 from utalk.repositories.escalations import EscalationRepository
 from utalk.repositories.workspaces import workspace_settings
 from utalk.services import analytics, business_hours
@@ -177,6 +178,10 @@ def release_agent(workspace_id: str, agent_id: str) -> dict:
         outcome = repo.withdraw(esc_id, agent_id)
         if outcome.changed:
             released += 1
+            conv_id = outcome.escalation["conversationId"]
+            conv = ConversationRepository(workspace_id).get(conv_id)
+            if conv:
+                analytics.hold_ended(workspace_id, {**conv, "id": conv_id}, None, agent_id=agent_id)
             back_to_queue(workspace_id, outcome.escalation, agent_id)
     return {"released": released}
 
@@ -191,10 +196,12 @@ def set_presence(principal: Principal, status: str) -> dict:
     if agent.get("active") is False:
         raise errors.Forbidden("This account is not active", code="account_inactive")
     repo.set_status(principal.user_id, status)
+    after = repo.get(principal.user_id) or {}
+    analytics.presence_changed(principal.workspace_id, principal.user_id, agent, after)
     if status == "online":
         request(principal.workspace_id)
     elif status == "offline":
         release_agent(principal.workspace_id, principal.user_id)
-    return {"userId": principal.user_id, **{k: v for k, v in (repo.get(principal.user_id) or {}).items()
+    return {"userId": principal.user_id, **{k: v for k, v in after.items()
                                             if k in ("status", "maxConversations", "currentConversations",
                                                      "skills")}}

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import re
 
-from utalk import errors, events, pubsub
+from utalk import clock, errors, events, pubsub
 from utalk.auth.tokens import Principal
-from utalk.models.common import utcnow
 from utalk.models.conversations import TRANSITIONS, Conversation, ConversationQuery
 from utalk.models.escalation_summary import WAITING
 from utalk.models.events import ConversationUpdated
@@ -135,11 +134,11 @@ def set_status(principal: Principal, conversation_id_: str, status: str) -> Conv
     after = ConversationRepository(ws).get(conversation_id_)
     changes = outcome.extra.get("changes", {}) if outcome.changed else {}
     _account(ws, {**(outcome.extra.get("before") or outcome.conversation or {}), "id": conversation_id_},
-             changes, status, after.get("closedAt"))
+             changes, status, after.get("closedAt"), after.get("updatedAt"))
     return to_conversation(after)
 
 
-def _account(workspace_id: str, before: dict, changes: dict, status: str, closed_at) -> None:
+def _account(workspace_id: str, before: dict, changes: dict, status: str, closed_at, released_at=None) -> None:
     """Analytics of a status change, with `closedAt` as stored (the transaction's server time). A
     repeated close (no change) is still offered: the first attempt may have died before counting;
     the event key counts it once."""
@@ -148,7 +147,9 @@ def _account(workspace_id: str, before: dict, changes: dict, status: str, closed
     if status == "closed" and closed_at:
         analytics.conversation_closed(workspace_id, before, closed_at)
     elif "status" in changes and before.get("status") == "closed":
-        analytics.conversation_reopened(workspace_id, before, utcnow())
+        analytics.conversation_reopened(workspace_id, before, clock.now())
+    elif "assignedAgent" in changes:     # back to the bot: the holder's hold ends with the release
+        analytics.hold_ended(workspace_id, before, released_at)
 
 
 def mark_read(principal: Principal, conversation_id_: str) -> Conversation:

@@ -111,6 +111,10 @@ def assign(principal: Principal, conversation_id: str, agent_id: str) -> Escalat
     esc = outcome.escalation
     stored = repo.get(esc["id"]) or esc
     if outcome.changed:
+        previous = outcome.previous_agent_id
+        if previous and previous != agent_id:      # transferred: the previous holder's hold ends now
+            analytics.hold_ended(principal.workspace_id, {**(outcome.conversation or {}), "id": conversation_id},
+                                 stored.get("assignedAt"), agent_id=previous)
         if stored.get("status") == "accepted":     # taken for themselves
             analytics.accepted(principal.workspace_id, stored)
         else:
@@ -159,6 +163,8 @@ def return_to_bot(principal: Principal, conversation_id: str) -> dict:
     outcome = EscalationRepository(principal.workspace_id).release(
         conversation_id, "returned_to_bot", by=principal, status="open", resume_bot=True,
         visible_to=restricted_to(principal))
+    if outcome.changed:
+        analytics.hold_ended(principal.workspace_id, {**outcome.extra["before"], "id": conversation_id}, None)
     after_release(principal.workspace_id, conversation_id, outcome, principal.user_id)
     return {"conversationId": conversation_id, "botEnabled": True, "status": "open", "changed": outcome.changed}
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from utalk import errors, events, logs, pubsub
+from utalk import clock, errors, events, logs, pubsub
 from utalk.channels import adapter_for
 from utalk.channels.base import InboundItem
 from utalk.channels.routes import Entry
@@ -86,7 +86,8 @@ def store(entry: Entry, item: InboundItem) -> Stored:
     ws, channel, channel_id = route["workspaceId"], route.get("type") or "whatsapp", route["channelId"]
     conv_id = item.conversation_id
     msg_id = message_id(item.provider, item.provider_message_id)
-    message = _message(item, ws, conv_id, msg_id, channel)   # channel: analytics counts by it
+    at = clock.stamp()      # the server's time, or the local stack's moved clock (utalk/clock.py)
+    message = _message(item, ws, conv_id, msg_id, channel, at)   # channel: analytics counts by it
     adapter = None
 
     records = []
@@ -107,12 +108,11 @@ def store(entry: Entry, item: InboundItem) -> Stored:
 
     direction = message["direction"]
     last = {"text": (message.get("text") or "")[:PREVIEW] or None, "direction": direction,
-            "type": message["type"], "at": firestore.SERVER_TIMESTAMP}
-    fields = {"messageCount": firestore.Increment(1), "lastMessage": last,
-              "lastMessageAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
+            "type": message["type"], "at": at}
+    fields = {"messageCount": firestore.Increment(1), "lastMessage": last, "lastMessageAt": at, "updatedAt": at}
     if not item.outbound:
         fields["unreadCount"] = firestore.Increment(1)
-        fields["lastInboundAt"] = firestore.SERVER_TIMESTAMP     # the channel's reply window opens here
+        fields["lastInboundAt"] = at     # the channel's reply window opens here
     constants = {"id": conv_id, "workspaceId": ws, "channel": channel, "channelId": channel_id,
                  "participants": [item.customer, item.business],
                  "customer": customer_fields(item.customer, item.profile)}
@@ -144,7 +144,7 @@ def store(entry: Entry, item: InboundItem) -> Stored:
             constants["customer"] = customer_fields(item.customer, {**item.profile, **profile})
         Batch(repo.scope.db).set(repo.conversations.document(conv_id), {
             **constants, "status": "open", "botEnabled": True, "assignedAgent": None,
-            "createdAt": firestore.SERVER_TIMESTAMP}, merge=True).commit()
+            "createdAt": at}, merge=True).commit()
         opened = ConversationNew(conversationId=conv_id, channel=channel, channelId=channel_id,
                                  customer=Customer.model_validate(constants["customer"]))
     if not known:
@@ -164,7 +164,7 @@ def customer_fields(address: str, profile: dict) -> dict:
     return fields
 
 
-def _message(item: InboundItem, ws: str, conv_id: str, msg_id: str, channel: str) -> dict:
+def _message(item: InboundItem, ws: str, conv_id: str, msg_id: str, channel: str, at) -> dict:
     metadata = item.metadata   # the item's own: this request's, filled in below
     if item.reply_to:
         metadata["replyTo"] = item.reply_to
@@ -173,7 +173,7 @@ def _message(item: InboundItem, ws: str, conv_id: str, msg_id: str, channel: str
                "text": item.text, "mediaId": None, "location": item.location,
                "sender": item.customer, "senderType": "customer", "senderId": None, "direction": "inbound",
                "status": "received", "errorCode": None, "errorMessage": None, "metadata": metadata,
-               "channel": channel, "createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
+               "channel": channel, "createdAt": at, "updatedAt": at}
     if item.outbound:
         # A person at the business answered from the provider's own tool: the thread must show it,
         # as the business's message, already sent (delivery and read then move it forward).

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from google.cloud import firestore
 
-from utalk import errors, events, logs, pubsub
+from utalk import clock, errors, events, logs, pubsub
 from utalk.auth.tokens import Principal
 from utalk.channels import adapter_for, credentials
 from utalk.channels.base import Outbound, PermanentSendError, TransientSendError
@@ -116,18 +116,18 @@ def queue_outbound(workspace_id: str, conversation_id: str, *, text=None, media:
     msg_type = "location" if location else "template" if template else \
         (media[0].get("kind") or "file") if media else "text"
     media_ids = [record["id"] for record in media]
+    at = clock.stamp()      # the server's time, or the local stack's moved clock
     message = {"id": outbound_id(message_id), "conversationId": conversation_id, "workspaceId": workspace_id,
                "messageId": message_id, "providerId": None, "type": msg_type, "text": text,
                "mediaId": media_ids[0] if media_ids else None, "mediaIds": media_ids or None,
                "location": location, "sender": sender_id, "senderType": sender_type, "senderId": sender_id,
                "direction": "outbound", "status": "queued", "errorCode": None, "errorMessage": None,
                "metadata": {k: v for k, v in (("template", template), ("send", options)) if v},
-               "createdAt": firestore.SERVER_TIMESTAMP, "updatedAt": firestore.SERVER_TIMESTAMP}
+               "createdAt": at, "updatedAt": at}
     preview = (text or "")[:200] or None
-    fields = {"messageCount": firestore.Increment(1), "lastMessageAt": firestore.SERVER_TIMESTAMP,
-              "lastMessage": {"text": preview, "direction": "outbound", "type": msg_type,
-                              "at": firestore.SERVER_TIMESTAMP},
-              "updatedAt": firestore.SERVER_TIMESTAMP}
+    fields = {"messageCount": firestore.Increment(1), "lastMessageAt": at,
+              "lastMessage": {"text": preview, "direction": "outbound", "type": msg_type, "at": at},
+              "updatedAt": at}
     try:
         repo.store(message, fields)
     except Duplicate:

@@ -5,7 +5,7 @@ import uuid
 
 from google.cloud import firestore
 
-from utalk import errors
+from utalk import clock, errors
 from utalk.auth.passwords import hash_password
 from utalk.auth.tokens import Principal
 from utalk.models.users import AgentProfile, CreateUser, UpdateUser, User
@@ -34,7 +34,7 @@ def create_user(admin: Principal, body: CreateUser) -> User:
         agent = {"userId": user_id, "status": given.get("status", "offline"),
                  "maxConversations": given.get("maxConversations", DEFAULT_MAX_CONVERSATIONS),
                  "currentConversations": 0, "skills": given.get("skills", []),
-                 "createdAt": firestore.SERVER_TIMESTAMP}
+                 "createdAt": clock.stamp()}    # where its capacity time starts (analytics occupancy)
     repo.create(user, agent)
     return get_user(admin.workspace_id, user_id)
 
