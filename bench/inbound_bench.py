@@ -51,7 +51,8 @@ from devstack.stack import TEST_PORTS, VENV, Ports, Stack, http_ok, port_open  #
 
 PROJECT = "utalk-bench"
 FLOOR_PROJECT = "floor-bench"
-FLOOR_DIR = ROOT.parent / "shared" / "bench" / "floor-webhook"
+# A worktree elsewhere than beside ../shared names it (as relay_bench.py its peer: UTALK_BENCH_PEER_DIR).
+FLOOR_DIR = Path(os.environ.get("UTALK_BENCH_FLOOR_DIR", ROOT.parent / "shared" / "bench" / "floor-webhook"))
 BUSINESS = "+14155238886"
 PAGE = "100000000000777"
 PATH = "/webhooks/twilio/whatsapp"
