@@ -1,4 +1,4 @@
-"""The visitor API of web chats (public): sessions, messages, history, typing, read.
+"""The visitor API of web chats (public): sessions, sign-out, messages, history, typing, read.
 
 Every route names its web channel by key and answers CORS only for that channel's allowed origins;
 all but `sessions` take the visitor's own token (never an agent's: auth/visitor_tokens.py).
@@ -6,8 +6,8 @@ all but `sessions` take the visitor's own token (never an agent's: auth/visitor_
 import flask
 
 from utalk import http
-from utalk.models.webchat import (HistoryQuery, OpenSession, Typing, VisitorHistory, VisitorMessage, VisitorMessageSent,
-                                  VisitorRead, VisitorSession)
+from utalk.models.webchat import (HistoryQuery, OpenSession, SignOut, Typing, VisitorHistory, VisitorMessage,
+                                  VisitorMessageSent, VisitorRead, VisitorSession)
 from utalk.services import webchat
 
 
@@ -21,7 +21,7 @@ def _visitor(call: http.Call):
 
 
 # Beyond the HTTP layer: 401 (a visitor token, refresh token or identity hash refused), 403 (an
-# Origin the channel does not allow), 404 (no such web chat: the path has one).
+# Origin the channel does not allow, a blocked visitor), 404 (no such web chat: the path has one).
 VISITOR = (401, 403)
 
 
@@ -29,7 +29,13 @@ VISITOR = (401, 403)
                raises=VISITOR)
 def open_session(call: http.Call):
     return webchat.open_session(call.params["channelKey"], call.body, http.client_ip(call.request),
-                                call.request.headers.get("Origin")), 201
+                                call.request.headers.get("Origin"), call.request.headers.get("Authorization", "")), 201
+
+
+@http.endpoint("webchat_signout", auth=False, body=SignOut, cors=_origins, response={204: None}, raises=VISITOR)
+def sign_out(call: http.Call):
+    webchat.sign_out(call.params["channelKey"], call.body.refreshToken, call.request.headers.get("Origin"))
+    return flask.Response(status=204)
 
 
 @http.endpoint("webchat_send", auth=False, body=VisitorMessage, cors=_origins,

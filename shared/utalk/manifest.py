@@ -213,6 +213,10 @@ FUNCTIONS: tuple[Function, ...] = (
     # web chat visitors (issue 18): public, authenticated by the visitor's own token, CORS per channel
     Function("webchat_session", "api_webchat:open_session", "POST", f"{API}/webchat/{{channelKey}}/sessions",
              secrets=JWT + SEALED),
+    Function("webchat_signout", "api_webchat:sign_out", "POST", f"{API}/webchat/{{channelKey}}/signout",
+             secrets=JWT + SEALED),
+    Function("webchat_block_visitor", "api_visitors:block", "POST",
+             f"{API}/conversations/{{conversationId}}/block-visitor", secrets=JWT),
     # A visitor's message is stored as a webhook's is (grouped Commit and Publish): one instance serves many.
     Function("webchat_send", "api_webchat:send", "POST", f"{API}/webchat/{{channelKey}}/messages", memory="512Mi",
              cpu="1", concurrency=8, secrets=JWT + SEALED),

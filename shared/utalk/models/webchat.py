@@ -18,6 +18,18 @@ class OpenSession(Input):
     name: str | None = Field(default=None, min_length=1, max_length=100)
 
 
+class SignOut(Input):
+    """The visitor ends the chat: its refresh token (and every one rotated from it) stops working."""
+    refreshToken: str = Field(min_length=1, max_length=2000)
+
+
+class VisitorBlocked(Output):
+    """A conversation's web visitor blocked: how many of its refresh families were revoked."""
+    conversationId: str
+    blocked: bool
+    revokedSessions: int
+
+
 class VisitorMessage(Input):
     messageId: str                            # client UUID v4: a retried send is stored once
     text: str = Field(min_length=1, max_length=MAX_TEXT)
@@ -63,7 +75,9 @@ class Shown(Output):
     @classmethod
     def of(cls, message: dict, visitor_id: str) -> "Shown":
         own = message.get("direction") == "inbound"
-        client_id = (message.get("providerId") or "").removeprefix(f"{visitor_id}:") if own else None
+        # providerId is "<visitor>:<messageId>"; a message carried over from the visitor's
+        # anonymous conversation names that visitor, so the prefix is cut whatever it is.
+        client_id = (message.get("providerId") or "").rpartition(":")[2] if own else None
         return cls(id=message["id"], messageId=client_id, type=message.get("type") or "text",
                    text=message.get("text"), direction=message["direction"], senderType=message["senderType"],
                    status=message.get("status") or "received", createdAt=message.get("createdAt"))
@@ -82,6 +96,7 @@ class VisitorSession(Output):
     identified: bool
     resumed: bool
     widget: dict
+    mergedFrom: str | None = None             # the anonymous conversation carried into this one
 
 
 class VisitorMessageSent(Output):
