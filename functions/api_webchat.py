@@ -6,6 +6,8 @@ all but `sessions` take the visitor's own token (never an agent's: auth/visitor_
 import flask
 
 from utalk import http
+from utalk.models.common import Page
+from utalk.models.media import Media
 from utalk.models.webchat import (HistoryQuery, OpenSession, SignOut, Typing, VisitorHistory, VisitorMessage,
                                   VisitorMessageSent, VisitorRead, VisitorSession)
 from utalk.services import webchat
@@ -44,6 +46,20 @@ def send(call: http.Call):
     visitor, entry = _visitor(call)
     shown, created = webchat.send(visitor, entry, call.body, http.client_ip(call.request))
     return shown, 201 if created else 200
+
+
+@http.endpoint("webchat_media_upload", auth=False, request="multipart/form-data", cors=_origins,
+               response={201: Page[Media]}, raises=VISITOR + (400, 404, 415))
+def upload(call: http.Call):
+    visitor, _ = _visitor(call)
+    items = webchat.upload(visitor, call.request)
+    return {"items": [m.model_dump(mode="json") for m in items]}, 201
+
+
+@http.endpoint("webchat_media_get", auth=False, cors=_origins, response=Media, raises=VISITOR + (404,))
+def media(call: http.Call):
+    visitor, _ = _visitor(call)
+    return webchat.media(visitor, call.params["mediaId"])
 
 
 @http.endpoint("webchat_history", auth=False, query=HistoryQuery, cors=_origins, response=VisitorHistory,

@@ -189,10 +189,36 @@ def send(visitor: Visitor, entry: routes.Entry, body: VisitorMessage, client_ip:
     from utalk.services import inbound   # the Firestore and Pub/Sub clients: only the routes that store load them
 
     ratelimit.take((limits.IP, client_ip), (limits.WEBCHAT_MESSAGES, f"{visitor.workspace_id}/{visitor.visitor_id}"))
-    item = web.item(visitor.visitor_id, visitor.channel_key, body.messageId, body.text, {})
+    media = ()
+    if body.mediaId:   # one read, only for an attachment: a text's path stays read-free
+        from utalk.services.outbound_media import checked
+
+        [record] = checked(visitor.workspace_id, {"id": visitor.conversation_id, "channel": "web"}, [body.mediaId])
+        media = ({"id": record["id"], "kind": record.get("kind")},)
+    item = web.item(visitor.visitor_id, visitor.channel_key, body.messageId, body.text, {}, media)
     stored = inbound.store(entry, item)
     return {"id": stored.message_id, "messageId": body.messageId, "conversationId": stored.conversation_id,
             "status": "received"}, not stored.duplicate
+
+
+def upload(visitor: Visitor, request) -> list:
+    """The visitor's files, into its own conversation only, under the media API's limits
+    (services/media_upload.py: allowed types 415, sizes and quota 413, 10 files a minute per
+    uploader, here the visitor); agents see them as every upload (media:uploaded, GET /media/{id})."""
+    from utalk.auth.tokens import Principal
+    from utalk.services.media_upload import upload_multipart
+
+    uploader = Principal(user_id=visitor.address, role="visitor", workspace_id=visitor.workspace_id, tenant_id="",
+                         expires_at=visitor.expires_at)
+    return upload_multipart(uploader, request, own_conversation=visitor.conversation_id)
+
+
+def media(visitor: Visitor, media_id: str):
+    """A file of the visitor's own conversation (its own or an agent's) with a signed URL; any
+    other media is 404, so ids of other conversations cannot be probed."""
+    from utalk.services.media_urls import get_in
+
+    return get_in(visitor.workspace_id, visitor.conversation_id, media_id)
 
 
 def history(visitor: Visitor, q: HistoryQuery) -> dict:
