@@ -1,11 +1,13 @@
-"""Web chat visitors: sessions, messages, history, typing and read, for the visitor API.
+"""Web chat visitors: sessions, messages and attachments, history, typing and read, for the visitor API.
 
 A request names its web channel by the public key in its path; the channel's route (with its
 allowed origins, widget texts and opened identity secret) comes from the webhooks' route cache
 (`channels/routes.py`: no read in the steady state). A visitor's message is one more channel's
 inbound item (`channels/web.item`) stored by `services/inbound.store`, so the bot, escalation,
 assignment and agents' replies work as on every channel; what reaches the visitor live goes
-through the relay's visitor room (relay/visitors.py).
+through the relay's visitor room (relay/visitors.py). Refresh tokens are revocable families of
+repositories/refresh_tokens.py (kind `visitor`, services/visitor_revocation.py); an anonymous visitor
+who identifies with its own token brings its conversation (repositories/conversation_merge.py).
 
 Limits (429 with Retry-After; rows WEBCHAT_* of utalk/limits.py, counted by utalk/ratelimit.py):
 new visitors per IP per hour and per day (each new visitor is a new conversation), messages and
@@ -208,6 +210,8 @@ def upload(visitor: Visitor, request) -> list:
     from utalk.auth.tokens import Principal
     from utalk.services.media_upload import upload_multipart
 
+    # The uploader the media records and its rate limit name; no role check runs on it (the
+    # conversation is the visitor's own, given as `own_conversation`).
     uploader = Principal(user_id=visitor.address, role="visitor", workspace_id=visitor.workspace_id, tenant_id="",
                          expires_at=visitor.expires_at)
     return upload_multipart(uploader, request, own_conversation=visitor.conversation_id)
