@@ -4,6 +4,6 @@ from utalk.models.webchat import VisitorBlocked
 from utalk.services import visitor_revocation
 
 
-@http.endpoint("webchat_block_visitor", role="admin", response=VisitorBlocked, raises=(404,))
+@http.endpoint("webchat_block_visitor", role="admin", response=VisitorBlocked, raises=(404, 422))
 def block(call: http.Call):
     return visitor_revocation.block(call.principal, call.params["conversationId"])

@@ -28,7 +28,7 @@ VISITOR = (401, 403)
 
 
 @http.endpoint("webchat_session", auth=False, body=OpenSession, cors=_origins, response={201: VisitorSession},
-               raises=VISITOR)
+               raises=VISITOR + (409,))    # 409: a merge that kept meeting concurrent changes
 def open_session(call: http.Call):
     return webchat.open_session(call.params["channelKey"], call.body, http.client_ip(call.request),
                                 call.request.headers.get("Origin"), call.request.headers.get("Authorization", "")), 201
@@ -49,7 +49,7 @@ def send(call: http.Call):
 
 
 @http.endpoint("webchat_media_upload", auth=False, request="multipart/form-data", cors=_origins,
-               response={201: Page[Media]}, raises=VISITOR + (400, 404, 415))
+               response={201: Page[Media]}, raises=VISITOR + (400, 404, 415, 422))
 def upload(call: http.Call):
     visitor, _ = _visitor(call)
     items = webchat.upload(visitor, call.request)
