@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from utalk.models.common import Input, Output, Page, Timestamp
 from utalk.models.messages import MAX_TEXT
@@ -80,6 +80,14 @@ class Shown(Output):
     senderType: str                           # customer (the visitor) | bot | agent
     status: str
     createdAt: Timestamp | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_media(self, handler):
+        # mediaId only on a message that has a file: a text's shape stays what clients already read.
+        data = handler(self)
+        if data.get("mediaId") is None:
+            data.pop("mediaId", None)
+        return data
 
     @classmethod
     def of(cls, message: dict, visitor_id: str) -> "Shown":
