@@ -62,7 +62,7 @@ def test_an_anonymous_visitor_who_identifies_brings_its_conversation_once_and_in
     assert r.status_code == 401
 
 
-def test_a_first_identification_takes_the_anonymous_conversation_s_state(api):
+def test_a_first_identification_opens_the_identified_conversation_with_the_thread(api):
     chat = web_channel(api, identity=True)
     anonymous = Visitor.open(api, chat)
     assert anonymous.say("hola").status_code == 201
@@ -99,3 +99,28 @@ def test_no_history_moves_without_a_verified_identity_or_between_identified_visi
     stranger = Visitor.open(api, other)
     r = _identify(api, chat, alice, stranger)
     assert r.status_code == 401
+
+
+def test_an_assigned_anonymous_conversation_is_closed_and_frees_its_agent_when_carried_over(api):
+    from bot_support import new_agents
+    from messaging_support import db
+
+    chat = web_channel(api, identity=True)
+    anonymous = Visitor.open(api, chat)
+    assert anonymous.say("necesito ayuda").status_code == 201
+    (_, agent_id), = new_agents(api, chat, 1)
+    r = chat.api.post(f"/api/v1/conversations/{anonymous.conversation_id}/assign", json={"agentId": agent_id})
+    assert r.status_code == 200, r.text
+
+    def load() -> int:
+        agent = db().collection("workspaces").document(chat.ws).collection("agents").document(agent_id).get()
+        return int(agent.to_dict().get("currentConversations") or 0)
+    assert load() == 1
+    who = {"identifier": "cliente-88", "identifierHash": identifier_hash("cliente-88")}
+    r = _identify(api, chat, who, anonymous)
+    assert r.status_code == 201, r.text
+    source = conversation(chat.ws, anonymous.conversation_id)
+    assert source["status"] == "closed" and source.get("assignedAgent") is None
+    assert load() == 0                                                # the agent's slot is given back
+    target = conversation(chat.ws, r.json()["conversationId"])
+    assert target["status"] == "open" and target["messageCount"] == 1 and target.get("assignedAgent") is None

@@ -20,23 +20,26 @@ from utalk.repositories.base import WorkspaceScope, read
 
 MAX_LOST = 10                  # pages lost to concurrent changes before answering 409 (the client retries)
 PAGE = 200                     # messages per batch: 2 writes each, plus the two conversations
-KEPT = ("status", "botEnabled", "assignedAgent", "createdAt", "lastMessage", "lastMessageAt", "lastInboundAt",
-        "escalation", "priority", "tags")   # the conversation state a new target takes over
+# What a new target takes over from the source; its assignment and escalation are not moved (the
+# caller closes the source through the conversation service, which frees the agent's slot).
+KEPT = ("createdAt", "lastMessage", "lastMessageAt", "lastInboundAt", "priority", "tags")
 
 
-def merge(workspace_id: str, source_id: str, target_id: str, fixed: dict, sender: str) -> int:
-    """Move every message of `source_id` into `target_id` (made with `fixed` fields and the
-    source's state when it does not exist yet); the source is left empty and `closed`, naming
-    `mergedInto`. Returns how many messages this call moved (0 when done already)."""
+def merge(workspace_id: str, source_id: str, target_id: str, fixed: dict, sender: str) -> int | None:
+    """Move every message of `source_id` into `target_id` (made open, with `fixed` fields and the
+    source's first and last message times, when it does not exist yet); the source is left empty,
+    naming `mergedInto`. Returns how many messages this call moved (0 when done already), None when
+    there is no source."""
     scope = WorkspaceScope(workspace_id)
     conversations = scope.collection("conversations")
     source_ref, target_ref = conversations.document(source_id), conversations.document(target_id)
     source = read(source_ref)
     if source is None:
-        return 0                              # the anonymous visitor never wrote: nothing to carry
+        return None                           # the anonymous visitor never wrote: nothing to carry
     try:                                      # first, so a retry finds it and does not take the state again
-        target_ref.create({**{k: source[k] for k in KEPT if k in source}, **fixed, "messageCount": 0,
-                           "unreadCount": 0, "updatedAt": firestore.SERVER_TIMESTAMP})
+        target_ref.create({**{k: source[k] for k in KEPT if k in source}, **fixed, "status": "open",
+                           "botEnabled": True, "assignedAgent": None, "messageCount": 0, "unreadCount": 0,
+                           "updatedAt": firestore.SERVER_TIMESTAMP})
     except AlreadyExists:                     # the identified visitor has a conversation: it keeps its state
         pass
     moved, lost = 0, 0
@@ -67,8 +70,8 @@ def merge(workspace_id: str, source_id: str, target_id: str, fixed: dict, sender
             continue
         moved += len(page)
     _later_last_message(target_ref, source)
-    source_ref.set({"status": "closed", "mergedInto": target_id, "assignedAgent": None, "botEnabled": False,
-                    "messageCount": 0, "unreadCount": 0, "updatedAt": firestore.SERVER_TIMESTAMP}, merge=True)
+    source_ref.set({"mergedInto": target_id, "messageCount": 0, "unreadCount": 0,
+                    "updatedAt": firestore.SERVER_TIMESTAMP}, merge=True)
     return moved
 
 

@@ -95,10 +95,19 @@ def _carry_anonymous(entry: routes.Entry, key: str, authorization: str, visitor:
         return None
     _refuse_blocked(visitor.workspace_id, anonymous.conversation_id)
     customer = web.customer_address(visitor.visitor_id)
-    merge(visitor.workspace_id, anonymous.conversation_id, visitor.conversation_id, {
+    moved = merge(visitor.workspace_id, anonymous.conversation_id, visitor.conversation_id, {
         "id": visitor.conversation_id, "workspaceId": visitor.workspace_id, "channel": "web",
         "channelId": visitor.channel_id, "participants": [customer, web.customer_address(key)],
         "customer": {"address": customer}}, sender=customer)
+    if moved is not None:
+        # Closed as an admin closes it: the escalation completes, the agent's slot is freed, agents
+        # hear it; again on a retry, it changes nothing.
+        from utalk.auth.tokens import Principal
+        from utalk.services.conversations import set_status
+
+        system = Principal(user_id="system:webchat-merge", role="admin", workspace_id=visitor.workspace_id,
+                           tenant_id="", expires_at=0)
+        set_status(system, anonymous.conversation_id, "closed")
     refresh_tokens.revoke_families(visitor.workspace_id, "merged", kind=VISITOR_KIND, channelId=visitor.channel_id,
                                    userId=anonymous.visitor_id)
     return anonymous.conversation_id
