@@ -13,7 +13,7 @@ for --seconds against:
   messenger : our messenger_inbound the same way, with Meta's notification (JSON, one entry, one
               message) signed with X-Hub-Signature-256: the same store path behind another adapter;
   webchat   : our webchat_send the same way: a web chat visitor's message (JSON, the visitor's
-              bearer token, one of 1,000 visitors each behind its own address in X-Forwarded-For),
+              bearer token, one of 5,000 visitors each behind its own address in X-Forwarded-For),
               through the per-IP and per-visitor limits into the same store path.
 All use the same Firestore emulator. Topics exist but have no subscriptions, so the function is
 measured alone (in production the bot and relay run in other instances).
@@ -51,14 +51,21 @@ from devstack.stack import TEST_PORTS, VENV, Ports, Stack, http_ok, port_open  #
 
 PROJECT = "utalk-bench"
 FLOOR_PROJECT = "floor-bench"
-# ../shared beside the checkout; from a worktree (/work/wt/<name>) the nearest folder up that has it
-FLOOR_DIR = next((p / "shared" / "bench" / "floor-webhook" for p in ROOT.parents
-                  if (p / "shared" / "bench" / "floor-webhook").is_dir()), ROOT.parent / "shared" / "bench" / "floor-webhook")
+# ../shared beside the checkout, or the nearest folder up that has it (a worktree under /work/wt);
+# UTALK_BENCH_FLOOR_DIR names it anywhere else (as relay_bench.py's UTALK_BENCH_PEER_DIR its peer).
+FLOOR_DIR = Path(os.environ.get("UTALK_BENCH_FLOOR_DIR") or next(
+    (p / "shared" / "bench" / "floor-webhook" for p in ROOT.parents if (p / "shared" / "bench" / "floor-webhook").is_dir()),
+    ROOT.parent / "shared" / "bench" / "floor-webhook"))
 BUSINESS = "+14155238886"
 PAGE = "100000000000777"
 PATH = "/webhooks/twilio/whatsapp"
 MESSENGER_PATH = "/webhooks/messenger"
 NCONV = 1000
+# Web chat visitors: each may send 20 messages a minute (limits.WEBCHAT_MESSAGES), so 1,000 of them
+# cap a clean run at ~333 req/s; above that they are refused with 429 (cheap, and counted as failures).
+# 5,000 leave room past the goal (0.7x of a ~700 req/s floor); their first messages, which open a
+# conversation, fall in the 40 s warm-up.
+WEB_VISITORS = 5000
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,10 @@ class Target:
     kind: str
     public_url: str       # what Twilio signs
     secret: str           # the channel's auth token / app secret
+
+    @property
+    def customers(self) -> int:
+        return WEB_VISITORS if self.kind == "webchat" else NCONV
 
     @property
     def replayed(self) -> tuple[str, ...]:
@@ -119,7 +130,7 @@ def drive(target: Target, concurrency: int, seconds: float) -> dict:
     signer, run = target.signer(), uuid.uuid4().hex[:8]
 
     def make(rnd: random.Random, tag: str):
-        body, headers = target.request(signer, f"{run}{tag}", rnd.randrange(NCONV))
+        body, headers = target.request(signer, f"{run}{tag}", rnd.randrange(target.customers))
         return "POST", target.path, body, headers
 
     return harness.drive(target.port, make, concurrency, seconds)
@@ -138,7 +149,7 @@ def drive_wrk(target: Target, concurrency: int, seconds: float) -> dict:
     threads = min(2, concurrency)
     with tempfile.NamedTemporaryFile("w", suffix=".reqs", delete=False) as f:
         for n in range(count):
-            body, headers = target.request(signer, f"{run}n{n}", rnd.randrange(NCONV))
+            body, headers = target.request(signer, f"{run}n{n}", rnd.randrange(target.customers))
             f.write("".join(f"{headers[name]}\t" for name in target.replayed) + f"{body}\n")
         reqs = f.name
         sig_header = ",".join(target.replayed)

@@ -1,4 +1,4 @@
-"""The visitor API of web chats (public): sessions, messages, history, typing, read.
+"""The visitor API of web chats (public): sessions, sign-out, messages, history, typing, read.
 
 Every route names its web channel by key and answers CORS only for that channel's allowed origins;
 all but `sessions` take the visitor's own token (never an agent's: auth/visitor_tokens.py).
@@ -6,8 +6,10 @@ all but `sessions` take the visitor's own token (never an agent's: auth/visitor_
 import flask
 
 from utalk import http
-from utalk.models.webchat import (HistoryQuery, OpenSession, Typing, VisitorHistory, VisitorMessage, VisitorMessageSent,
-                                  VisitorRead, VisitorSession)
+from utalk.models.common import Page
+from utalk.models.media import Media
+from utalk.models.webchat import (HistoryQuery, OpenSession, SignOut, Typing, VisitorHistory, VisitorMessage,
+                                  VisitorMessageSent, VisitorRead, VisitorSession)
 from utalk.services import webchat
 
 
@@ -21,15 +23,21 @@ def _visitor(call: http.Call):
 
 
 # Beyond the HTTP layer: 401 (a visitor token, refresh token or identity hash refused), 403 (an
-# Origin the channel does not allow), 404 (no such web chat: the path has one).
+# Origin the channel does not allow, a blocked visitor), 404 (no such web chat: the path has one).
 VISITOR = (401, 403)
 
 
 @http.endpoint("webchat_session", auth=False, body=OpenSession, cors=_origins, response={201: VisitorSession},
-               raises=VISITOR)
+               raises=VISITOR + (409,))    # 409: a merge that kept meeting concurrent changes
 def open_session(call: http.Call):
     return webchat.open_session(call.params["channelKey"], call.body, http.client_ip(call.request),
-                                call.request.headers.get("Origin")), 201
+                                call.request.headers.get("Origin"), call.request.headers.get("Authorization", "")), 201
+
+
+@http.endpoint("webchat_signout", auth=False, body=SignOut, cors=_origins, response={204: None}, raises=VISITOR)
+def sign_out(call: http.Call):
+    webchat.sign_out(call.params["channelKey"], call.body.refreshToken, call.request.headers.get("Origin"))
+    return flask.Response(status=204)
 
 
 @http.endpoint("webchat_send", auth=False, body=VisitorMessage, cors=_origins,
@@ -38,6 +46,20 @@ def send(call: http.Call):
     visitor, entry = _visitor(call)
     shown, created = webchat.send(visitor, entry, call.body, http.client_ip(call.request))
     return shown, 201 if created else 200
+
+
+@http.endpoint("webchat_media_upload", auth=False, request="multipart/form-data", cors=_origins,
+               response={201: Page[Media]}, raises=VISITOR + (400, 404, 415, 422))
+def upload(call: http.Call):
+    visitor, _ = _visitor(call)
+    items = webchat.upload(visitor, call.request)
+    return {"items": [m.model_dump(mode="json") for m in items]}, 201
+
+
+@http.endpoint("webchat_media_get", auth=False, cors=_origins, response=Media, raises=VISITOR + (404,))
+def media(call: http.Call):
+    visitor, _ = _visitor(call)
+    return webchat.media(visitor, call.params["mediaId"])
 
 
 @http.endpoint("webchat_history", auth=False, query=HistoryQuery, cors=_origins, response=VisitorHistory,

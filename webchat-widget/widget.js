@@ -9,7 +9,8 @@
  * typing live over the relay (socket.io-client, loaded from the same place as this file). After a
  * relay restart socket.io reconnects and the history is read again, so nothing is missed.
  * Everything the server sends is shown as text, never as HTML. Optional: data-identifier and
- * data-identifier-hash (the host site's HMAC of a logged-in customer: docs/webchat.md).
+ * data-identifier-hash (the host site's HMAC of a logged-in customer: docs/webchat.md). The attach
+ * button uploads a file to the visitor's conversation (POST .../media) and sends it as a message.
  */
 (function () {
   "use strict";
@@ -48,6 +49,7 @@
     ".utalk-wc-form{display:flex;gap:6px;padding:8px;border-top:1px solid #ddd}",
     ".utalk-wc-form textarea{flex:1;resize:none;height:40px;padding:6px;border:1px solid #999;border-radius:6px}",
     ".utalk-wc-send{border:0;border-radius:6px;padding:0 14px;background:#1a73e8;color:#fff;cursor:pointer}",
+    ".utalk-wc-attach{border:1px solid #999;border-radius:6px;padding:0 10px;background:#fff;color:#111;cursor:pointer}",
     ".utalk-wc-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}"
   ].join("");
 
@@ -72,11 +74,16 @@
   var label = el("label", { "for": "utalk-wc-input", "class": "utalk-wc-sr" }, "Your message");
   var input = el("textarea", { id: "utalk-wc-input", name: "message", rows: "1", maxlength: "4096" });
   var send = el("button", { type: "submit", "class": "utalk-wc-send" }, "Send");
+  // A real button (focusable, Enter/Space) opens the file picker of a visually hidden input.
+  var attach = el("button", { type: "button", "class": "utalk-wc-attach", "aria-label": "Attach a file",
+                              "aria-controls": "utalk-wc-file" }, "📎");
+  var file = el("input", { type: "file", id: "utalk-wc-file", "class": "utalk-wc-sr", tabindex: "-1",
+                           "aria-label": "File to send", accept: "image/*,audio/*,video/*,application/pdf,.docx,.xlsx,.pptx,.vcf" });
   var launch = el("button", { type: "button", "class": "utalk-wc-launch", "aria-expanded": "false",
                               "aria-controls": "utalk-wc-panel" }, "Chat with us");
   titles.append(title, agentLine);
   head.append(titles, close);
-  form.append(label, input, send);
+  form.append(label, input, attach, file, send);
   panel.append(head, log, typing, form);
   root.append(panel, launch);
 
@@ -93,6 +100,12 @@
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
   });
   input.addEventListener("input", signalTyping);
+  attach.addEventListener("click", function () { file.click(); });
+  file.addEventListener("change", function () {
+    var chosen = file.files && file.files[0];
+    file.value = "";
+    if (chosen && state.session) { sendFile(chosen); }
+  });
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var text = input.value.trim();
@@ -111,7 +124,9 @@
       item = el("li", { "class": "utalk-wc-msg", "data-side": side, "data-sender": m.senderType });
       var who = side === "visitor" ? "You" : m.senderType === "agent" ? (state.agentName || "Agent")
         : m.senderType === "greeting" ? title.textContent : "Assistant";
-      item.append(el("span", { "class": "utalk-wc-who" }, who), el("span", { "class": "utalk-wc-text" }, m.text || ""));
+      var shown = m.text || "";
+      if (m.mediaId || m.fileName) { shown = "📎 " + (m.fileName || m.type || "file") + (m.text ? "\n" + m.text : ""); }
+      item.append(el("span", { "class": "utalk-wc-who" }, who), el("span", { "class": "utalk-wc-text" }, shown));
       state.shown[key] = item;
       insertInOrder(item, m.createdAt);
     }
@@ -152,22 +167,32 @@
   function openSession() {
     var saved = null;
     try { saved = JSON.parse(localStorage.getItem(STORE) || "null"); } catch (e) { saved = null; }
-    var body = {};
+    var identity = null;
     if (script.dataset.identifier && script.dataset.identifierHash) {
-      body = { identifier: script.dataset.identifier, identifierHash: script.dataset.identifierHash };
+      identity = { identifier: script.dataset.identifier, identifierHash: script.dataset.identifierHash };
     }
-    if (saved && saved.refreshToken && !body.identifier) { body = { refreshToken: saved.refreshToken }; }
+    // A saved anonymous visitor who is now logged in on the site resumes first, so that its token
+    // can carry its conversation into the identified one (docs/webchat.md); a saved identified
+    // session is resumed only for the same identity (another customer may have logged in).
+    var resume = saved && saved.refreshToken && (!identity || saved.identified === false ||
+                                                 saved.identifierHash === identity.identifierHash);
+    var body = resume ? { refreshToken: saved.refreshToken } : (identity || {});
     state.session = null;
     return call("POST", "/sessions", body).catch(function (err) {
-      if (body.refreshToken && err.status === 401) {          // expired: start over as a new visitor
+      if (body.refreshToken && err.status === 401) {          // expired or revoked: start over
         localStorage.removeItem(STORE);
-        return call("POST", "/sessions", {});
+        return call("POST", "/sessions", identity || {});
       }
       throw err;
     }).then(function (session) {
+      if (!identity || session.identified) { return session; }
+      state.session = session;                                // its token goes with the identity
+      return call("POST", "/sessions", identity);
+    }).then(function (session) {
       state.session = session;
       localStorage.setItem(STORE, JSON.stringify({ refreshToken: session.refreshToken,
-                                                   visitorId: session.visitorId }));
+                                                   visitorId: session.visitorId, identified: session.identified,
+                                                   identifierHash: identity && identity.identifierHash }));
       var widget = session.widget || {};
       title.textContent = widget.title || "Chat";
       input.setAttribute("placeholder", widget.placeholder || "");
@@ -195,20 +220,40 @@
     });
   }
 
-  function sendMessage(text, messageId, attempt) {
-    render({ messageId: messageId, text: text, direction: "inbound", senderType: "customer", status: "sending" });
-    call("POST", "/messages", { messageId: messageId, text: text }).then(function (stored) {
+  function sendMessage(text, messageId, attempt, media) {
+    render({ messageId: messageId, text: text, direction: "inbound", senderType: "customer", status: "sending",
+             fileName: media && media.fileName });
+    var body = { messageId: messageId };
+    if (text) { body.text = text; }
+    if (media) { body.mediaId = media.id; }
+    call("POST", "/messages", body).then(function (stored) {
       state.shown[messageId].setAttribute("data-status", stored.status);
     }).catch(function (err) {
       attempt = (attempt || 0) + 1;
       state.shown[messageId].setAttribute("data-status", "retrying");
-      if (err.status === 401) { return openSession().then(function () { sendMessage(text, messageId, attempt); }); }
+      if (err.status === 401) { return openSession().then(function () { sendMessage(text, messageId, attempt, media); }); }
       if ((!err.status || err.status >= 500 || err.status === 429) && attempt < 5) {   // same id: stored once
-        setTimeout(function () { sendMessage(text, messageId, attempt); }, 1000 * attempt);
+        setTimeout(function () { sendMessage(text, messageId, attempt, media); }, 1000 * attempt);
       } else {
         state.shown[messageId].setAttribute("data-status", "failed");
       }
     });
+  }
+
+  function sendFile(chosen) {
+    var form = new FormData();                      // the browser sets the multipart boundary
+    form.append("file", chosen, chosen.name);
+    fetch(API + "/media", { method: "POST", headers: { Authorization: "Bearer " + state.session.token }, body: form })
+      .then(function (r) {
+        return r.json().then(function (data) {
+          if (!r.ok) { throw new Error((data.error || {}).code || r.status); }
+          return data.items[0];
+        });
+      })
+      .then(function (media) { sendMessage(null, uuid4(), 0, media); })
+      .catch(function (err) {                       // 413/415/429: say so, send nothing
+        typing.textContent = "The file could not be sent (" + (err && err.message || err) + ")";
+      });
   }
 
   var reading = false;

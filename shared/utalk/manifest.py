@@ -217,9 +217,18 @@ FUNCTIONS: tuple[Function, ...] = (
     # web chat visitors (issue 18): public, authenticated by the visitor's own token, CORS per channel
     Function("webchat_session", "api_webchat:open_session", "POST", f"{API}/webchat/{{channelKey}}/sessions",
              secrets=JWT + SEALED),
+    Function("webchat_signout", "api_webchat:sign_out", "POST", f"{API}/webchat/{{channelKey}}/signout",
+             secrets=JWT + SEALED),
+    Function("webchat_block_visitor", "api_visitors:block", "POST",
+             f"{API}/conversations/{{conversationId}}/block-visitor", secrets=JWT),
     # A visitor's message is stored as a webhook's is (grouped Commit and Publish): one instance serves many.
     Function("webchat_send", "api_webchat:send", "POST", f"{API}/webchat/{{channelKey}}/messages", memory="512Mi",
              cpu="1", concurrency=8, secrets=JWT + SEALED),
+    # a visitor's files, through the media API's limits (the multipart route streams up to 32 MB)
+    Function("webchat_media_upload", "api_webchat:upload", "POST", f"{API}/webchat/{{channelKey}}/media",
+             memory="512Mi", timeout_seconds=300, max_body_bytes=32 * 1024 * 1024, secrets=JWT + SEALED),
+    Function("webchat_media_get", "api_webchat:media", "GET", f"{API}/webchat/{{channelKey}}/media/{{mediaId}}",
+             secrets=JWT + SEALED),
     Function("webchat_history", "api_webchat:history", "GET", f"{API}/webchat/{{channelKey}}/messages",
              secrets=JWT + SEALED),
     Function("webchat_typing", "api_webchat:typing", "POST", f"{API}/webchat/{{channelKey}}/typing",

@@ -167,3 +167,66 @@ def test_a_visitor_talks_to_the_bot_then_an_agent_in_a_real_browser(api, stack, 
     finally:
         agent_socket.disconnect()
         shop.close()
+
+
+def test_a_visitor_attaches_a_file_then_logs_in_and_keeps_the_thread_in_a_real_browser(api, stack, relay_port, browser,
+                                                                                       tmp_path):
+    """The attach button (keyboard reachable, labelled) uploads and sends a file; when the shop then
+    names the logged-in customer (data-identifier + its hash), the widget brings the anonymous
+    conversation into the identified one."""
+    from media_support import PNG
+    from messaging_support import messages
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from webchat_support import identifier_hash
+
+    gateway = f"http://127.0.0.1:{stack.ports.gateway}"
+    holder: dict = {"identity": ""}
+
+    def page() -> bytes:
+        html = demo_page(holder["key"], gateway, f"http://127.0.0.1:{relay_port}")
+        return html.replace(b"data-channel=", holder["identity"].encode() + b" data-channel=")
+
+    shop = Shop(page)
+    try:
+        chat = web_channel(api, identity=True, origins=(shop.origin,))
+        holder["key"] = chat.key
+        browser.get(shop.origin + "/")
+        _until(browser, lambda: browser.find_element(By.CSS_SELECTOR, ".utalk-wc").get_attribute("data-connected")
+               == "true")
+        browser.find_element(By.CSS_SELECTOR, ".utalk-wc-launch").send_keys("\n")
+        _until(browser, lambda: browser.switch_to.active_element.get_attribute("id") == "utalk-wc-input")
+        browser.switch_to.active_element.send_keys(Keys.TAB)           # the next stop is the labelled attach button
+        attach = browser.switch_to.active_element
+        assert attach.tag_name == "button" and attach.get_attribute("aria-label") == "Attach a file"
+
+        picture = tmp_path / "ticket.png"
+        picture.write_bytes(PNG)
+        browser.find_element(By.ID, "utalk-wc-file").send_keys(str(picture))   # what the picker hands over
+        _until(browser, lambda: any("ticket.png" in t for t in _texts(browser, "customer")))
+        _until(browser, lambda: browser.find_element(By.CSS_SELECTOR, '.utalk-wc-msg[data-sender="customer"]')
+               .get_attribute("data-status") == "received")
+        anonymous = _conversation(browser)
+        [stored] = messages(chat.ws, anonymous)
+        assert stored["type"] == "image" and stored["mediaId"]
+
+        holder["identity"] = f'data-identifier="cliente-5" data-identifier-hash="{identifier_hash("cliente-5")}"'
+        browser.refresh()                                                # the customer logged in on the shop
+        _until(browser, lambda: _conversation(browser) != anonymous)
+        identified = _conversation(browser)
+        assert identified.startswith("conv_web:u")
+        [moved] = wait_for(lambda: messages(chat.ws, identified))
+        assert moved["mediaId"] == stored["mediaId"] and messages(chat.ws, anonymous) == []
+        browser.find_element(By.CSS_SELECTOR, ".utalk-wc-launch").click()
+        _until(browser, lambda: len(_texts(browser, "customer")) == 1)  # the thread came along, once
+    finally:
+        shop.close()
+
+
+def _conversation(driver) -> str:
+    """The conversation of the session the widget keeps (its localStorage entry)."""
+    import json
+
+    key = driver.execute_script("return Object.keys(localStorage).find(k => k.startsWith('utalk-webchat:'));")
+    saved = json.loads(driver.execute_script("return localStorage.getItem(arguments[0]);", key) or "{}")
+    return f"conv_web:{saved.get('visitorId')}_web:{key.split(':', 1)[1]}"

@@ -1,10 +1,10 @@
 """Web chat visitors' tokens (HS256 JWT): an audience and types of their own.
 
 A visitor token (`type: visitor`, 1 h) authorises one visitor of one web channel: the visitor API
-and the relay's visitor socket. A refresh token (`type: visitor_refresh`, 30 days) only opens a new
-session for the same visitor (`POST /webchat/{channelKey}/sessions` with `refreshToken`). Both have
-audience `utalk-visitor`: agent routes verify audience `utalk` and type `access`
-(auth/tokens.py), so a visitor token is refused there, and these verifiers refuse agents' tokens.
+and the relay's visitor socket. It has audience `utalk-visitor`: agent routes verify audience
+`utalk` and type `access` (auth/tokens.py), so a visitor token is refused there, and this verifier
+refuses agents' tokens. The refresh token (30 days) that opens a new session for the same visitor
+is no JWT: it is a rotating, revocable token of repositories/refresh_tokens.py (kind `visitor`).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from utalk.auth.tokens import ALGORITHM, ISSUER, InvalidToken, verifying_secrets
 from utalk.config import settings
 
 AUDIENCE = "utalk-visitor"
-ACCESS, REFRESH = "visitor", "visitor_refresh"
+ACCESS = "visitor"
 ACCESS_TTL_SECONDS = 3600
 REFRESH_TTL_SECONDS = 30 * 24 * 3600
 _REQUIRED = ["exp", "iat", "sub", "iss", "aud"]
@@ -44,16 +44,16 @@ class Visitor:
         return f"web:{self.visitor_id}"
 
 
-def issue(visitor: Visitor, kind: str = ACCESS, now: float | None = None) -> tuple[str, int]:
+def issue(visitor: Visitor, now: float | None = None) -> tuple[str, int]:
     now = int(now if now is not None else time.time())
-    exp = now + (ACCESS_TTL_SECONDS if kind == ACCESS else REFRESH_TTL_SECONDS)
+    exp = now + ACCESS_TTL_SECONDS
     claims = {"sub": visitor.visitor_id, "workspaceId": visitor.workspace_id, "channelId": visitor.channel_id,
-              "channelKey": visitor.channel_key, "identified": visitor.identified, "type": kind,
+              "channelKey": visitor.channel_key, "identified": visitor.identified, "type": ACCESS,
               "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": exp, "jti": uuid.uuid4().hex}
     return jwt.encode(claims, settings().jwt_secret, algorithm=ALGORITHM), exp
 
 
-def verify(token: str, kind: str = ACCESS) -> Visitor:
+def verify(token: str) -> Visitor:
     """Verified with the current secret or, after a rotation, a previous one (as agents' tokens)."""
     claims = None
     for secret in verifying_secrets():
@@ -68,6 +68,6 @@ def verify(token: str, kind: str = ACCESS) -> Visitor:
     if claims is None:
         raise InvalidToken("InvalidSignatureError")
     fields = [claims.get(k) for k in ("sub", "workspaceId", "channelId", "channelKey")]
-    if claims.get("type") != kind or not all(isinstance(v, str) and v for v in fields):
+    if claims.get("type") != ACCESS or not all(isinstance(v, str) and v for v in fields):
         raise InvalidToken("claims")
     return Visitor(*fields, identified=claims.get("identified") is True, expires_at=int(claims["exp"]))

@@ -28,6 +28,7 @@ class InboundItem:
     conversation_id: str
     text: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    media: tuple[dict, ...] = ()              # already stored media records (a web visitor's uploads): id, kind
     location: dict | None = None              # {latitude, longitude, label}
     profile: dict = field(default_factory=dict)    # the customer as the webhook describes them: name, waId
     reply_to: str | None = None               # provider id of the message this one answers

@@ -23,12 +23,14 @@ def conversation_id(visitor_id: str, channel_key: str) -> str:
     return f"conv_web:{visitor_id}_web:{channel_key}"
 
 
-def item(visitor_id: str, channel_key: str, message_id: str, text: str, profile: dict) -> InboundItem:
+def item(visitor_id: str, channel_key: str, message_id: str, text: str | None, profile: dict,
+         media: tuple[dict, ...] = ()) -> InboundItem:
     """A visitor's message. Its client `messageId` is unique per visitor only, so the dedup key
     names the visitor too (one visitor's retry maps to one document, two visitors never collide)."""
     return InboundItem(provider=PROVIDER, provider_message_id=f"{visitor_id}:{message_id}",
                        customer=customer_address(visitor_id), business=customer_address(channel_key),
-                       conversation_id=conversation_id(visitor_id, channel_key), text=text, profile=profile)
+                       conversation_id=conversation_id(visitor_id, channel_key), text=text, profile=profile,
+                       media=media)
 
 
 class Web:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from utalk.models.common import Input, Output, Page, Timestamp
 from utalk.models.messages import MAX_TEXT
@@ -18,9 +18,29 @@ class OpenSession(Input):
     name: str | None = Field(default=None, min_length=1, max_length=100)
 
 
+class SignOut(Input):
+    """The visitor ends the chat: its refresh token (and every one rotated from it) stops working."""
+    refreshToken: str = Field(min_length=1, max_length=2000)
+
+
+class VisitorBlocked(Output):
+    """A conversation's web visitor blocked: how many of its refresh families were revoked."""
+    conversationId: str
+    blocked: bool
+    revokedSessions: int
+
+
 class VisitorMessage(Input):
+    """Text, an attachment the visitor uploaded to its conversation (`mediaId`), or both."""
     messageId: str                            # client UUID v4: a retried send is stored once
-    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    mediaId: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _something(self) -> "VisitorMessage":
+        if self.text is None and self.mediaId is None:
+            raise ValueError("send text, mediaId or both")
+        return self
 
     @field_validator("messageId")
     @classmethod
@@ -34,8 +54,8 @@ class VisitorMessage(Input):
 
     @field_validator("text")
     @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
+    def _not_blank(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
             raise ValueError("must not be blank")
         return v
 
@@ -55,17 +75,29 @@ class Shown(Output):
     messageId: str | None = None              # the visitor's own id of a message they sent
     type: str
     text: str | None = None
+    mediaId: str | None = None                # its file: GET /webchat/{key}/media/{mediaId}
     direction: str
     senderType: str                           # customer (the visitor) | bot | agent
     status: str
     createdAt: Timestamp | None = None
 
+    @model_serializer(mode="wrap")
+    def _without_empty_media(self, handler):
+        # mediaId only on a message that has a file: a text's shape stays what clients already read.
+        data = handler(self)
+        if data.get("mediaId") is None:
+            data.pop("mediaId", None)
+        return data
+
     @classmethod
     def of(cls, message: dict, visitor_id: str) -> "Shown":
         own = message.get("direction") == "inbound"
-        client_id = (message.get("providerId") or "").removeprefix(f"{visitor_id}:") if own else None
+        # providerId is "<visitor>:<messageId>"; a message carried over from the visitor's
+        # anonymous conversation names that visitor, so the prefix is cut whatever it is.
+        client_id = (message.get("providerId") or "").rpartition(":")[2] if own else None
         return cls(id=message["id"], messageId=client_id, type=message.get("type") or "text",
-                   text=message.get("text"), direction=message["direction"], senderType=message["senderType"],
+                   text=message.get("text"), mediaId=message.get("mediaId"), direction=message["direction"],
+                   senderType=message["senderType"],
                    status=message.get("status") or "received", createdAt=message.get("createdAt"))
 
 
@@ -82,6 +114,7 @@ class VisitorSession(Output):
     identified: bool
     resumed: bool
     widget: dict
+    mergedFrom: str | None = None             # the anonymous conversation carried into this one
 
 
 class VisitorMessageSent(Output):

@@ -12,6 +12,10 @@ hashes are stored), so a successor's secret is derived from its predecessor's: H
 successor jti). Whoever presents the old secret within the grace can recompute it; the database
 alone cannot (it holds no secret), nor can a thief of the old token alone (the successor's jti is
 random and only in the database).
+
+Two kinds of owner share this: agents (`kind` absent: "user") and web chat visitors (`kind:
+visitor`, with their `channelId` and whether the host site `identified` them). A token is only
+ever rotated or revoked by the path of its own kind (`match`), so neither can stand for the other.
 """
 from __future__ import annotations
 
@@ -29,6 +33,9 @@ from utalk import clients
 
 TOKENS, FAMILIES = "refreshTokens", "tokenFamilies"
 REUSE_GRACE_SECONDS = 30
+# What a token and its family record of their owner (agents: the first three; visitors all).
+OWNER_FIELDS = ("userId", "workspaceId", "tenantId", "kind", "channelId", "identified")
+USER = {"kind": None}                  # agents' records carry no kind
 
 
 @dataclass
@@ -59,10 +66,17 @@ def _new(owner: dict, family_id: str, ttl_seconds: int, now: datetime,
     """A new token: random for a login, derived from its predecessor's secret for a rotation."""
     jti = uuid.uuid4().hex
     secret = _successor_secret(predecessor_secret, jti) if predecessor_secret else secrets.token_urlsafe(32)
-    record = {"familyId": family_id, "userId": owner["userId"], "workspaceId": owner["workspaceId"],
-              "tenantId": owner["tenantId"], "secretHash": _hash(secret), "createdAt": now,
+    record = {**_owner(owner), "familyId": family_id, "secretHash": _hash(secret), "createdAt": now,
               "expiresAt": now + timedelta(seconds=ttl_seconds), "usedAt": None}
     return jti, f"{jti}.{secret}", record
+
+
+def _owner(owner: dict) -> dict:
+    return {k: owner[k] for k in OWNER_FIELDS if owner.get(k) is not None}
+
+
+def _matches(record: dict, match: dict) -> bool:
+    return all(record.get(k) == v for k, v in match.items())
 
 
 def start_family(owner: dict, ttl_seconds: int) -> str:
@@ -72,15 +86,15 @@ def start_family(owner: dict, ttl_seconds: int) -> str:
     jti, token, record = _new(owner, family_id, ttl_seconds, now)
     batch = db.batch()
     batch.create(db.collection(FAMILIES).document(family_id),
-                 {"userId": owner["userId"], "workspaceId": owner["workspaceId"], "createdAt": now,
-                  "revokedAt": None})
+                 {**{k: v for k, v in _owner(owner).items() if k != "tenantId"}, "createdAt": now, "revokedAt": None})
     batch.create(db.collection(TOKENS).document(jti), record)
     batch.commit()
     return token
 
 
-def rotate(token: str, ttl_seconds: int, now: datetime | None = None) -> Rotation:
-    """`now` is the clock (tests inject it); outcomes as in Rotation."""
+def rotate(token: str, ttl_seconds: int, now: datetime | None = None, match: dict = USER) -> Rotation:
+    """`now` is the clock (tests inject it); outcomes as in Rotation. A token whose record does not
+    have every field of `match` (another kind of owner, another chat) is "invalid", nothing written."""
     parts = _split(token)
     if parts is None:
         return Rotation("invalid")
@@ -95,7 +109,7 @@ def rotate(token: str, ttl_seconds: int, now: datetime | None = None) -> Rotatio
         if not snap.exists:
             return Rotation("invalid")
         record = snap.to_dict()
-        if not hmac.compare_digest(record["secretHash"], _hash(secret)):
+        if not hmac.compare_digest(record["secretHash"], _hash(secret)) or not _matches(record, match):
             return Rotation("invalid")
         fam_ref = db.collection(FAMILIES).document(record["familyId"])
         family = fam_ref.get(transaction=txn).to_dict() or {}
@@ -118,31 +132,45 @@ def rotate(token: str, ttl_seconds: int, now: datetime | None = None) -> Rotatio
     return run(db.transaction())
 
 
-def revoke(token: str) -> bool:
-    """Revoke the family of a token (logout). False when the token is not ours."""
+def revoke(token: str, reason: str = "logout", match: dict = USER) -> bool:
+    """Revoke the family of a token (logout). False when the token is not ours (or not `match`'s)."""
     parts = _split(token)
     if parts is None:
         return False
     jti, secret = parts
     db = clients.firestore()
     snap = db.collection(TOKENS).document(jti).get()
-    if not snap.exists or not hmac.compare_digest(snap.get("secretHash"), _hash(secret)):
+    if not snap.exists or not hmac.compare_digest(snap.get("secretHash"), _hash(secret)) \
+            or not _matches(snap.to_dict(), match):
         return False
     db.collection(FAMILIES).document(snap.get("familyId")).update(
-        {"revokedAt": firestore.SERVER_TIMESTAMP, "revokedReason": "logout"})
+        {"revokedAt": firestore.SERVER_TIMESTAMP, "revokedReason": reason})
     return True
 
 
 def revoke_user(workspace_id: str, user_id: str, reason: str) -> int:
     """Revoke every family of a user (deactivation): their refresh tokens stop working at once."""
+    return revoke_families(workspace_id, reason, userId=user_id)
+
+
+def revoke_families(workspace_id: str, reason: str, **equal) -> int:
+    """Revoke every live family of the workspace whose fields equal `equal` (a user's, a visitor's,
+    a chat's identified visitors'), in pages of batches: a chat may have thousands."""
     db = clients.firestore()
-    query = db.collection(FAMILIES).where(filter=firestore.FieldFilter("userId", "==", user_id)) \
-        .where(filter=firestore.FieldFilter("workspaceId", "==", workspace_id)) \
-        .where(filter=firestore.FieldFilter("revokedAt", "==", None))
-    batch, count = db.batch(), 0
-    for snap in query.stream():
-        batch.update(snap.reference, {"revokedAt": firestore.SERVER_TIMESTAMP, "revokedReason": reason})
-        count += 1
-    if count:
+    query = db.collection(FAMILIES).where(filter=firestore.FieldFilter("workspaceId", "==", workspace_id))
+    for field, value in equal.items():
+        query = query.where(filter=firestore.FieldFilter(field, "==", value))
+    query = query.where(filter=firestore.FieldFilter("revokedAt", "==", None)).limit(PAGE)
+    count = 0
+    while True:
+        snaps = list(query.stream())   # a page written is no longer matched (revokedAt is set)
+        if not snaps:
+            return count
+        batch = db.batch()
+        for snap in snaps:
+            batch.update(snap.reference, {"revokedAt": firestore.SERVER_TIMESTAMP, "revokedReason": reason})
         batch.commit()
-    return count
+        count += len(snaps)
+
+
+PAGE = 400   # writes per batch, under Firestore's 500

@@ -132,6 +132,10 @@ def set_credentials(admin: Principal, channel_id: str, body: UpdateCredentials) 
                          {"accountSid": account, "updatedAt": firestore.SERVER_TIMESTAMP,
                           **{f"credentials.{k}": v for k, v in credentials.state(body.values()).items()}},
                          route_fields)
+    if channel_type == "web" and "identitySecret" in body.values():
+        from utalk.services.visitor_revocation import revoke_identified
+
+        revoke_identified(admin.workspace_id, channel_id)   # what the old secret vouched for ends
     return _shown(repo, channel_id)
 
 

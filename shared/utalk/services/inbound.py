@@ -106,6 +106,9 @@ def store(entry: Entry, item: InboundItem) -> Stored:
             if not records and message["type"] == "text" and not message["text"]:
                 message["type"] = "file"
 
+    if item.media:   # uploaded through our own media API already (web chat visitors): nothing to fetch
+        message["mediaId"], message["type"] = item.media[0]["id"], item.media[0].get("kind") or "file"
+
     direction = message["direction"]
     last = {"text": (message.get("text") or "")[:PREVIEW] or None, "direction": direction,
             "type": message["type"], "at": at}

@@ -126,10 +126,12 @@ def _record(principal: Principal, media_id: str, conversation_id: str, ftype: ty
 
 
 # -- multipart -------------------------------------------------------------------------------------
-def upload_multipart(principal: Principal, request) -> list[Media]:
+def upload_multipart(principal: Principal, request, own_conversation: str | None = None) -> list[Media]:
+    """`own_conversation`: the uploader's only conversation (a web chat visitor's, named by its
+    token): the upload goes there, and naming any other is 404 like a conversation one may not see."""
     boundary = multipart.boundary_of(request)
     repo = MediaRepository(principal.workspace_id)
-    conversation_id = request.args.get("conversationId") or None
+    conversation_id = request.args.get("conversationId") or own_conversation
     checked = False
     records: list[dict] = []
     stored: list[str] = []
@@ -143,7 +145,10 @@ def upload_multipart(principal: Principal, request) -> list[Media]:
                 raise errors.BadRequest("Send conversationId (query or a form field before the files)",
                                         code="conversation_required")
             if not checked:  # before the first byte is stored (the files-per-conversation count: at the end)
-                _conversation(principal, conversation_id)
+                if own_conversation is None:
+                    _conversation(principal, conversation_id)
+                elif conversation_id != own_conversation:
+                    raise errors.NotFound("No such conversation", code="conversation_not_found")
                 _check_quota(repo, request.content_length or 0)
                 checked = True
             if len(records) == limits.MAX_FILES_PER_UPLOAD:

@@ -51,3 +51,11 @@ def get(principal: Principal, media_id: str) -> Media:
     except errors.NotFound:
         raise errors.NotFound("No such media", code="media_not_found") from None
     return with_url(record)
+
+
+def get_in(workspace_id: str, conversation_id: str, media_id: str) -> Media:
+    """A media of one conversation only (a web chat visitor's own): any other is 404 `media_not_found`."""
+    record = MediaRepository(workspace_id).get(media_id)
+    if record is None or record.get("conversationId") != conversation_id:
+        raise errors.NotFound("No such media", code="media_not_found")
+    return with_url(record)

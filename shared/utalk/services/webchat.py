@@ -1,11 +1,13 @@
-"""Web chat visitors: sessions, messages, history, typing and read, for the visitor API.
+"""Web chat visitors: sessions, messages and attachments, history, typing and read, for the visitor API.
 
 A request names its web channel by the public key in its path; the channel's route (with its
 allowed origins, widget texts and opened identity secret) comes from the webhooks' route cache
 (`channels/routes.py`: no read in the steady state). A visitor's message is one more channel's
 inbound item (`channels/web.item`) stored by `services/inbound.store`, so the bot, escalation,
 assignment and agents' replies work as on every channel; what reaches the visitor live goes
-through the relay's visitor room (relay/visitors.py).
+through the relay's visitor room (relay/visitors.py). Refresh tokens are revocable families of
+repositories/refresh_tokens.py (kind `visitor`, services/visitor_revocation.py); an anonymous visitor
+who identifies with its own token brings its conversation (repositories/conversation_merge.py).
 
 Limits (429 with Retry-After; rows WEBCHAT_* of utalk/limits.py, counted by utalk/ratelimit.py):
 new visitors per IP per hour and per day (each new visitor is a new conversation), messages and
@@ -17,15 +19,21 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 
-from utalk import errors, events, limits, pubsub, ratelimit
+from utalk import errors, events, limits, logs, pubsub, ratelimit
 from utalk.auth import visitor_tokens
 from utalk.auth.tokens import InvalidToken
 from utalk.auth.visitor_tokens import Visitor
 from utalk.channels import routes, web
+from utalk.channels.web import conversation_id
 from utalk.models.common import utcnow
 from utalk.models.events import Typing as TypingEvent
 from utalk.models.webchat import HistoryQuery, OpenSession, Shown, VisitorMessage
+from utalk.repositories import refresh_tokens
+from utalk.services.visitor_revocation import owner_of
+
+log = logs.get("webchat")
 
 SHOWN_SENDERS = ("customer", "bot", "agent")
 KEY = re.compile(r"^wk_[0-9a-f]{32}$")   # services/channels.web_key: anything else is no key, without a read
@@ -53,27 +61,91 @@ def check_origin(entry: routes.Entry, origin: str | None) -> None:
         raise errors.Forbidden("This site may not embed this chat", code="origin_not_allowed")
 
 
-def open_session(key: str, body: OpenSession, client_ip: str, origin: str | None) -> dict:
+def open_session(key: str, body: OpenSession, client_ip: str, origin: str | None, authorization: str = "") -> dict:
+    """A new, resumed or identified visitor's session. An identified one opened with the visitor
+    token of the anonymous visitor it was (`authorization`) carries that visitor's conversation in."""
     entry = channel(key)
     check_origin(entry, origin)
     ws, channel_id = entry.doc["workspaceId"], entry.doc["channelId"]
     if body.refreshToken:
         if body.identifier or body.identifierHash:
             raise errors.ValidationFailed("Resume with refreshToken alone", code="invalid_session_request")
-        try:
-            before = visitor_tokens.verify(body.refreshToken, visitor_tokens.REFRESH)
-        except InvalidToken:
-            raise errors.Unauthorized("Invalid or expired refresh token", code="invalid_token") from None
-        if (before.workspace_id, before.channel_id, before.channel_key) != (ws, channel_id, key):
-            raise errors.Unauthorized("This refresh token is for another chat", code="invalid_token")
-        return _session(before, entry, resumed=True)
+        return _resume(entry, key, body.refreshToken)
     if body.identifier is not None or body.identifierHash is not None:
         visitor_id = _identified(entry, body)
+        _refuse_blocked(ws, conversation_id(visitor_id, key))
     else:
         visitor_id = "v" + secrets.token_hex(16)    # 128 random bits: the conversation is the visitor's alone
     ratelimit.take((limits.WEBCHAT_NEW_VISITORS, client_ip), (limits.WEBCHAT_CONVERSATIONS, client_ip))
     visitor = Visitor(visitor_id, ws, channel_id, key, identified=visitor_id.startswith("u"), expires_at=0)
-    return _session(visitor, entry, resumed=False)
+    merged = _carry_anonymous(entry, key, authorization, visitor) if visitor.identified and authorization else None
+    return {**_session(visitor, entry, resumed=False), "mergedFrom": merged}
+
+
+def _carry_anonymous(entry: routes.Entry, key: str, authorization: str, visitor: Visitor) -> str | None:
+    """The anonymous visitor whose token came with a verified identity becomes that identified
+    visitor: its messages move into the identified conversation (repositories/conversation_merge.py)
+    and its refresh path ends. Only the holder of the anonymous token can bring it, and only into an
+    identity the host site signed; an identified token brings nothing (two accounts never mix)."""
+    from utalk.repositories.conversation_merge import merge
+    from utalk.services.visitor_revocation import VISITOR_KIND
+
+    anonymous, _ = authenticate(key, authorization, None)
+    if anonymous.identified:
+        return None
+    _refuse_blocked(visitor.workspace_id, anonymous.conversation_id)
+    customer = web.customer_address(visitor.visitor_id)
+    moved = merge(visitor.workspace_id, anonymous.conversation_id, visitor.conversation_id, {
+        "id": visitor.conversation_id, "workspaceId": visitor.workspace_id, "channel": "web",
+        "channelId": visitor.channel_id, "participants": [customer, web.customer_address(key)],
+        "customer": {"address": customer}}, sender=customer)
+    if moved is not None:
+        # Closed as an admin closes it: the escalation completes, the agent's slot is freed, agents
+        # hear it; again on a retry, it changes nothing.
+        from utalk.auth.tokens import Principal
+        from utalk.services.conversations import set_status
+
+        system = Principal(user_id="system:webchat-merge", role="admin", workspace_id=visitor.workspace_id,
+                           tenant_id="", expires_at=0)
+        set_status(system, anonymous.conversation_id, "closed")
+    refresh_tokens.revoke_families(visitor.workspace_id, "merged", kind=VISITOR_KIND, channelId=visitor.channel_id,
+                                   userId=anonymous.visitor_id)
+    return anonymous.conversation_id
+
+
+def _resume(entry: routes.Entry, key: str, token: str) -> dict:
+    """The same visitor again: its refresh token rotates (refresh_tokens: a used one presented
+    again after the grace revokes its family, as agents' do); a revoked family (signed out,
+    blocked, identity secret rotated) is 401 and the widget starts over."""
+    ws, channel_id = entry.doc["workspaceId"], entry.doc["channelId"]
+    rotation = refresh_tokens.rotate(token, visitor_tokens.REFRESH_TTL_SECONDS, match=owner_of(ws, channel_id))
+    if rotation.outcome == "reuse":
+        log.warning("visitor refresh token reuse: family revoked", extra={"workspaceId": ws})
+    if rotation.outcome != "ok":
+        code = "invalid_token" if rotation.outcome == "invalid" else f"refresh_{rotation.outcome}"
+        raise errors.Unauthorized("Invalid, expired or revoked refresh token", code=code)
+    record = rotation.record
+    visitor = Visitor(record["userId"], ws, channel_id, key, identified=record.get("identified") is True,
+                      expires_at=0)
+    _refuse_blocked(ws, visitor.conversation_id)
+    return _session(visitor, entry, resumed=True, refresh=rotation.token)
+
+
+def sign_out(key: str, token: str, origin: str | None) -> None:
+    """The visitor ends the chat: its refresh token's family is revoked (the access token it holds
+    lives out its hour: tokens are stateless on the hot path)."""
+    entry = channel(key)
+    check_origin(entry, origin)
+    if not refresh_tokens.revoke(token, reason="signed_out", match=owner_of(entry.doc["workspaceId"],
+                                                                             entry.doc["channelId"])):
+        raise errors.Unauthorized("Invalid refresh token", code="invalid_token")
+
+
+def _refuse_blocked(ws: str, conv_id: str) -> None:
+    from utalk.repositories.conversations import ConversationRepository
+
+    if (ConversationRepository(ws).get(conv_id) or {}).get("visitorBlockedAt"):
+        raise errors.Forbidden("This visitor may not chat here", code="visitor_blocked")
 
 
 def _identified(entry: routes.Entry, body: OpenSession) -> str:
@@ -91,11 +163,16 @@ def _identified(entry: routes.Entry, body: OpenSession) -> str:
     return "u" + hashlib.sha256(f"{entry.doc['channelId']}:{body.identifier}".encode()).hexdigest()[:32]
 
 
-def _session(visitor: Visitor, entry: routes.Entry, resumed: bool) -> dict:
+def _session(visitor: Visitor, entry: routes.Entry, resumed: bool, refresh: str | None = None) -> dict:
+    """Tokens for `visitor`: a new refresh family unless `refresh` (a rotation's successor) is given."""
     token, expires = visitor_tokens.issue(visitor)
-    refresh, refresh_expires = visitor_tokens.issue(visitor, visitor_tokens.REFRESH)
+    if refresh is None:
+        refresh = refresh_tokens.start_family({**owner_of(visitor.workspace_id, visitor.channel_id),
+                                               "userId": visitor.visitor_id, "identified": visitor.identified},
+                                              visitor_tokens.REFRESH_TTL_SECONDS)
     return {"visitorId": visitor.visitor_id, "conversationId": visitor.conversation_id, "token": token,
-            "expiresAt": expires, "refreshToken": refresh, "refreshExpiresAt": refresh_expires,
+            "expiresAt": expires, "refreshToken": refresh,
+            "refreshExpiresAt": int(time.time()) + visitor_tokens.REFRESH_TTL_SECONDS,
             "identified": visitor.identified, "resumed": resumed, "widget": entry.doc.get("widget") or {}}
 
 
@@ -123,10 +200,38 @@ def send(visitor: Visitor, entry: routes.Entry, body: VisitorMessage, client_ip:
     from utalk.services import inbound   # the Firestore and Pub/Sub clients: only the routes that store load them
 
     ratelimit.take((limits.IP, client_ip), (limits.WEBCHAT_MESSAGES, f"{visitor.workspace_id}/{visitor.visitor_id}"))
-    item = web.item(visitor.visitor_id, visitor.channel_key, body.messageId, body.text, {})
+    media = ()
+    if body.mediaId:   # one read, only for an attachment: a text's path stays read-free
+        from utalk.services.outbound_media import checked
+
+        [record] = checked(visitor.workspace_id, {"id": visitor.conversation_id, "channel": "web"}, [body.mediaId])
+        media = ({"id": record["id"], "kind": record.get("kind")},)
+    item = web.item(visitor.visitor_id, visitor.channel_key, body.messageId, body.text, {}, media)
     stored = inbound.store(entry, item)
     return {"id": stored.message_id, "messageId": body.messageId, "conversationId": stored.conversation_id,
             "status": "received"}, not stored.duplicate
+
+
+def upload(visitor: Visitor, request) -> list:
+    """The visitor's files, into its own conversation only, under the media API's limits
+    (services/media_upload.py: allowed types 415, sizes and quota 413, 10 files a minute per
+    uploader, here the visitor); agents see them as every upload (media:uploaded, GET /media/{id})."""
+    from utalk.auth.tokens import Principal
+    from utalk.services.media_upload import upload_multipart
+
+    # The uploader the media records and its rate limit name; no role check runs on it (the
+    # conversation is the visitor's own, given as `own_conversation`).
+    uploader = Principal(user_id=visitor.address, role="visitor", workspace_id=visitor.workspace_id, tenant_id="",
+                         expires_at=visitor.expires_at)
+    return upload_multipart(uploader, request, own_conversation=visitor.conversation_id)
+
+
+def media(visitor: Visitor, media_id: str):
+    """A file of the visitor's own conversation (its own or an agent's) with a signed URL; any
+    other media is 404, so ids of other conversations cannot be probed."""
+    from utalk.services.media_urls import get_in
+
+    return get_in(visitor.workspace_id, visitor.conversation_id, media_id)
 
 
 def history(visitor: Visitor, q: HistoryQuery) -> dict:

@@ -1,0 +1,45 @@
+"""Ending web chat visitors' refresh paths: an admin blocks a visitor, a chat's identity secret is
+rotated. Visitors' refresh tokens are refresh_tokens' families of kind `visitor` (with their
+channel and whether the host site identified them), so each is one query over those families.
+
+The visitor's access token (stateless, the send path reads nothing) lives out its hour.
+"""
+from __future__ import annotations
+
+from google.cloud import firestore
+
+from utalk import errors
+from utalk.repositories import refresh_tokens
+from utalk.repositories.conversations import ConversationRepository
+
+VISITOR_KIND = "visitor"       # refresh_tokens' owner kind of web chat visitors
+
+
+def owner_of(ws: str, channel_id: str) -> dict:
+    """What a visitor's refresh record must hold to be used on this chat."""
+    return {"kind": VISITOR_KIND, "workspaceId": ws, "channelId": channel_id}
+
+
+def block(admin, conversation_id: str) -> dict:
+    """An admin blocks a conversation's web visitor: every refresh family of it is revoked and its
+    conversation marked, so neither a refresh nor an identified session opens again for it."""
+    repo = ConversationRepository(admin.workspace_id)
+    conv = repo.get(conversation_id)
+    if conv is None:
+        raise errors.NotFound("No such conversation", code="conversation_not_found")
+    address = (conv.get("customer") or {}).get("address") or ""
+    if conv.get("channel") != "web" or not address.startswith("web:"):
+        raise errors.ValidationFailed("Only a web chat's visitor can be blocked", code="not_a_web_conversation")
+    if not conv.get("visitorBlockedAt"):
+        repo.conversations.document(conversation_id).update(
+            {"visitorBlockedAt": firestore.SERVER_TIMESTAMP, "visitorBlockedBy": admin.user_id})
+    revoked = refresh_tokens.revoke_families(admin.workspace_id, "blocked", kind=VISITOR_KIND,
+                                             channelId=conv.get("channelId"), userId=address.removeprefix("web:"))
+    return {"conversationId": conversation_id, "blocked": True, "revokedSessions": revoked}
+
+
+def revoke_identified(workspace_id: str, channel_id: str) -> int:
+    """The channel's identity secret was rotated: what the old one vouched for ends (the host site
+    signs its visitors again with the new one)."""
+    return refresh_tokens.revoke_families(workspace_id, "identity_rotated", kind=VISITOR_KIND, channelId=channel_id,
+                                          identified=True)
