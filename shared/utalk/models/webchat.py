@@ -8,6 +8,9 @@ from pydantic import Field, field_validator
 from utalk.models.common import Input, Output, Page, Timestamp
 from utalk.models.messages import MAX_TEXT
 
+# A UUID v4 in its canonical form, any case: what the widget's crypto.randomUUID() sends.
+UUID4 = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
+
 
 class OpenSession(Input):
     """A new anonymous visitor (empty body); a returning one (`refreshToken`); or a visitor the host
@@ -19,8 +22,9 @@ class OpenSession(Input):
 
 
 class VisitorMessage(Input):
-    messageId: str                            # client UUID v4: a retried send is stored once
-    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    # client UUID v4 (crypto.randomUUID()): a retried send is stored once; the pattern is in the contract
+    messageId: str = Field(pattern=UUID4)
+    text: str = Field(min_length=1, max_length=MAX_TEXT, pattern=r"\S")   # not blank, in the contract too
 
     @field_validator("messageId")
     @classmethod
