@@ -5,11 +5,8 @@ import uuid
 
 from pydantic import Field, field_validator
 
-from utalk.models.common import Input, Output, Page, Timestamp
+from utalk.models.common import UUID4, Input, Output, Page, Timestamp
 from utalk.models.messages import MAX_TEXT
-
-# A UUID v4 in its canonical form, any case: what the widget's crypto.randomUUID() sends.
-UUID4 = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
 
 
 class OpenSession(Input):
