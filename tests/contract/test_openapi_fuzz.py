@@ -53,6 +53,7 @@ SENT: collections.Counter = collections.Counter()   # (operationId, role, status
 CASES: collections.Counter = collections.Counter()  # operationId -> cases generated
 STATEFUL_CALLS: collections.Counter = collections.Counter()  # operationId -> calls of the stateful run
 TOKEN_SCHEMES = {"bearerAuth", "visitorAuth"}
+REACHED: set[str] = set()   # operations that answered a 2xx to their own method
 FLAG = "analytics.export_agent_names"
 
 
@@ -160,6 +161,8 @@ def test_every_operation_answers_as_declared(case, world):
         headers = {"Authorization": token} if security & TOKEN_SCHEMES and not own_auth else {}
         response = case.call(base_url=world["base"], headers={**headers, "X-Forwarded-For": _address()})
         SENT[(name, "visitor" if "visitorAuth" in security else role, response.status_code)] += 1
+        if 200 <= response.status_code < 300 and response.request.method == case.operation.method.upper():
+            REACHED.add(name)   # not an OPTIONS the coverage phase sent (204 from any route)
         case.validate_response(response, checks=CHECKS)
 
 
@@ -209,3 +212,16 @@ def test_linked_operations_statefully(world):
                                              for op, _ in links.values())}
     STATEFUL_CALLS.update(calls)
     assert followed, f"no link was followed: {dict(calls)}"
+
+
+# Routes that only a seeded value gets past 401/404 (a visitor token, a channelKey, a flagKey).
+SEEDED = ("webchat_send", "webchat_history", "webchat_typing", "webchat_read", "flags_set_override",
+          "flags_clear_override")
+
+
+def test_the_seeded_routes_were_reached_past_their_refusals(world):
+    """Runs after the fuzz above (file order): each of SEEDED answered at least one 2xx in it."""
+    ran = [op for op in SEEDED if CASES[op]]
+    if not ran:
+        pytest.skip("the fuzz of these operations did not run (a -k selection)")
+    assert REACHED >= set(ran), f"never past 401/404: {sorted(set(ran) - REACHED)}"
