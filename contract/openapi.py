@@ -49,6 +49,10 @@ SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                    "description": "The access token of `POST /api/v1/auth/login` (HS256, short-lived; "
                                   "refresh with `POST /api/v1/auth/refresh`)."},
+    "visitorAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                    "description": "A web chat visitor's token (`token` of `POST /api/v1/webchat/{channelKey}/sessions`; "
+                                   "audience `utalk-visitor`, 1 h). Valid only on the visitor routes of its own "
+                                   "channel; agent routes refuse it (401), and these routes refuse an agent's token."},
     "twilioSignature": {"type": "apiKey", "in": "header", "name": "X-Twilio-Signature",
                         "description": "Twilio's HMAC-SHA1 of the configured public URL and the sorted form "
                                        "fields, keyed by the channel's auth token. Bad or missing: 403."},
@@ -56,6 +60,25 @@ SECURITY_SCHEMES = {
                       "description": "`sha256=` + HMAC-SHA256 of the raw body keyed by the Meta app secret "
                                      "of the Page's channel. Bad or missing: 403."},
 }
+# Stateful links (OpenAPI `links`): what a success of the producer names, and the operations that
+# take it. Each is attached to every JSON success of the producer; a client (schemathesis's state
+# machine, tests/contract) follows them: create a user, then get, change, deactivate that user.
+LINKS: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
+    "users_create": {f"{verb}User": (op, {"userId": "$response.body#/id"}) for verb, op in (
+        ("Get", "users_get"), ("Update", "users_update"), ("Deactivate", "users_deactivate"))},
+    "channels_create": {f"{verb}Channel": (op, {"channelId": "$response.body#/id"}) for verb, op in (
+        ("Get", "channels_get"), ("Update", "channels_update"), ("SetCredentialsOf", "channels_set_credentials"),
+        ("Delete", "channels_delete"))},
+    "media_upload_start": {"GetMedia": ("media_get", {"mediaId": "$response.body#/mediaId"}),
+                           "CompleteUpload": ("media_upload_complete", {"mediaId": "$response.body#/mediaId"})},
+    "messages_send": {"GetConversation": ("conversations_get", {"conversationId": "$response.body#/conversationId"}),
+                      "ListMessages": ("messages_list", {"conversationId": "$response.body#/conversationId"})},
+    "conversations_escalate": {
+        "AcceptEscalation": ("escalations_accept", {"escalationId": "$response.body#/escalation/id"}),
+        "RejectEscalation": ("escalations_reject", {"escalationId": "$response.body#/escalation/id"})},
+    "flags_set_override": {"ClearOverride": ("flags_clear_override", {"flagKey": "$request.path.flagKey"})},
+}
+
 # Which signature a provider webhook carries (by path prefix); the rest of /webhooks/ carries none.
 WEBHOOK_SIGNATURES = {("POST", "/webhooks/twilio/"): "twilioSignature", ("POST", "/webhooks/messenger"): "metaSignature"}
 
@@ -173,6 +196,9 @@ def _operation(fn: manifest.Function, entry, schemas: dict, refs: dict) -> dict:
         content = _content(value, refs)
         if content:
             resp["content"] = content
+        if fn.name in LINKS and model(value) is not None:
+            resp["links"] = {name: {"operationId": op, "parameters": params}
+                             for name, (op, params) in sorted(LINKS[fn.name].items())}
         if fn.deprecated or (c.body is not None and deprecation.field_deprecations(c.body)):
             resp["headers"] = {k: {"$ref": f"#/components/headers/{k}"} for k in ("X-Deprecated", "Sunset", "Link")}
         responses[str(status)] = resp
@@ -182,6 +208,8 @@ def _operation(fn: manifest.Function, entry, schemas: dict, refs: dict) -> dict:
     op["responses"] = responses
     if c.auth:
         op["security"] = [{"bearerAuth": []}]
+    elif getattr(entry, "security", None):   # a route that checks its own token (api_webchat.visitor_route)
+        op["security"] = [{entry.security: []}]
     else:
         scheme = next((s for (method, prefix), s in WEBHOOK_SIGNATURES.items()
                        if fn.method == method and fn.path.startswith(prefix)), None)

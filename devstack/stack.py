@@ -134,6 +134,8 @@ class Stack:
                 "UTALK_AI_PROVIDER": "offline", "UTALK_AI_TIMEOUT_SECONDS": "2", "UTALK_AI_MAX_RETRIES": "1"}
                if p.openai_api else {}),
             **({"UTALK_AI_WINDOW_SECONDS": str(self.ai_window_seconds)} if self.ai_window_seconds else {}),
+            # Tests see a flag change within a second and every usage count at once (utalk/flags.py).
+            **({"UTALK_FLAGS_CACHE_SECONDS": "1", "UTALK_FLAGS_FLUSH_SECONDS": "0"} if self.env_name == "test" else {}),
         }
 
     def apply_env(self) -> None:

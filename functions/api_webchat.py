@@ -22,6 +22,13 @@ def _visitor(call: http.Call):
                                 call.request.headers.get("Origin"))
 
 
+def visitor_route(entry):
+    """Mark a route as taking the visitor's token (the contract's `visitorAuth`, not `bearerAuth`):
+    the HTTP layer does not authenticate it, `_visitor` does."""
+    entry.security = "visitorAuth"
+    return entry
+
+
 # Beyond the HTTP layer: 401 (a visitor token, refresh token or identity hash refused), 403 (an
 # Origin the channel does not allow, a blocked visitor), 404 (no such web chat: the path has one).
 VISITOR = (401, 403)
@@ -40,6 +47,7 @@ def sign_out(call: http.Call):
     return flask.Response(status=204)
 
 
+@visitor_route
 @http.endpoint("webchat_send", auth=False, body=VisitorMessage, cors=_origins,
                response={200: VisitorMessageSent, 201: VisitorMessageSent}, raises=VISITOR)
 def send(call: http.Call):
@@ -48,6 +56,7 @@ def send(call: http.Call):
     return shown, 201 if created else 200
 
 
+@visitor_route
 @http.endpoint("webchat_media_upload", auth=False, request="multipart/form-data", cors=_origins,
                response={201: Page[Media]}, raises=VISITOR + (400, 404, 415, 422))
 def upload(call: http.Call):
@@ -56,12 +65,14 @@ def upload(call: http.Call):
     return {"items": [m.model_dump(mode="json") for m in items]}, 201
 
 
+@visitor_route
 @http.endpoint("webchat_media_get", auth=False, cors=_origins, response=Media, raises=VISITOR + (404,))
 def media(call: http.Call):
     visitor, _ = _visitor(call)
     return webchat.media(visitor, call.params["mediaId"])
 
 
+@visitor_route
 @http.endpoint("webchat_history", auth=False, query=HistoryQuery, cors=_origins, response=VisitorHistory,
                raises=VISITOR)
 def history(call: http.Call):
@@ -69,6 +80,7 @@ def history(call: http.Call):
     return webchat.history(visitor, call.query)
 
 
+@visitor_route
 @http.endpoint("webchat_typing", auth=False, body=Typing, cors=_origins, response={204: None}, raises=VISITOR)
 def typing(call: http.Call):
     visitor, _ = _visitor(call)
@@ -76,6 +88,7 @@ def typing(call: http.Call):
     return flask.Response(status=204)
 
 
+@visitor_route
 @http.endpoint("webchat_read", auth=False, cors=_origins, response=VisitorRead, raises=VISITOR)
 def mark_read(call: http.Call):
     visitor, _ = _visitor(call)

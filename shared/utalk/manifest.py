@@ -242,6 +242,12 @@ FUNCTIONS: tuple[Function, ...] = (
              secrets=JWT),
     Function("workspace_settings_update", "api_workspace:update_settings", "PATCH", f"{API}/workspace/settings",
              secrets=JWT),
+    # feature flags of the workspace (issue 15): definitions are the operators' (scripts/ops flag-set)
+    Function("flags_list", "api_flags:list_flags", "GET", f"{API}/workspace/flags", secrets=JWT),
+    Function("flags_set_override", "api_flags:set_override", "PUT", f"{API}/workspace/flags/{{flagKey}}",
+             secrets=JWT),
+    Function("flags_clear_override", "api_flags:clear_override", "DELETE", f"{API}/workspace/flags/{{flagKey}}",
+             secrets=JWT),
     # analytics (issue 19): reports read counters and aggregation counts, never per-message documents
     Function("analytics_overview", "api_analytics:overview", "GET", f"{API}/analytics/overview", secrets=JWT),
     Function("analytics_conversations", "api_analytics:conversations", "GET", f"{API}/analytics/conversations",

@@ -157,10 +157,12 @@ def world(module_api):
     media = r.json()["items"][0]["id"]
     r = ws.api.post("/api/v1/channels", json={"type": "web", "name": "walk", "allowedOrigins": ["https://a.example"]})
     assert r.status_code == 201, r.text
+    from utalk.services import flags   # a feature flag the workspace may override (operators define them)
+    flags.define("walk.flag", percent=50, overridable=True, operator="walk")
     return {"api": api, "ws": ws, "params": {"conversationId": conversation, "userId": ws.admin["id"],
                                             "escalationId": escalation, "messageId": message,
                                             "channelId": ws.channel["id"], "mediaId": media,
-                                            "channelKey": r.json()["channelKey"]}}
+                                            "channelKey": r.json()["channelKey"], "flagKey": "walk.flag"}}
 
 
 def _identities(world, copies: int) -> dict[str, list[str | None]]:

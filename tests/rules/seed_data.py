@@ -87,6 +87,8 @@ WORKSPACE_DOCS = {
     # Who changed the settings and what (services/settings.py): server only, even for the admin.
     "auditLog/aud_1": {"action": "settings.updated", "actorId": "admin_a",
                        "changes": [{"path": "autoCloseDays", "before": 30, "after": 10}]},
+    # The workspace's feature flag overrides (services/flags.py): set through the API, server only.
+    "flagOverrides/analytics.export_agent_names": {"key": "analytics.export_agent_names", "enabled": True},
 }
 
 GLOBAL_DOCS = {
@@ -96,6 +98,9 @@ GLOBAL_DOCS = {
     "tokenFamilies/fam_1": {"userId": "u1", "revoked": False},
     "rateLimits/login:1.2.3.4": {"count": 3},
     "channelRoutes/whatsapp:+15550001": {"workspaceId": WS_A, "channelId": "ch_1"},
+    # Feature flag definitions and their usage counters (operators only: scripts/ops).
+    "featureFlags/analytics.export_agent_names": {"percent": 10, "enabled": True, "tenants": {TENANT_A: True}},
+    "featureFlags/analytics.export_agent_names/usage/2026-01-01~0": {"day": "2026-01-01", "on": 3, "off": 9},
 }
 
 

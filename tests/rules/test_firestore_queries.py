@@ -73,11 +73,13 @@ CASES = [
     # protected collections, even for the workspace's own admin
     *[("admin_a", "workspaces/ws_a", c, False, None, None)
       for c in ("users", "access", "secrets", "channelSecrets", "idempotency", "botRuns", "escalations", "media",
-                "auditLog")],
+                "auditLog", "flagOverrides")],
     ("admin_a", CG, "auditLog", True, None, None),
+    ("admin_a", CG, "flagOverrides", True, None, None),
+    ("admin_a", CG, "usage", True, None, None),
     *[("admin_a", "", c, False, None, None)
       for c in ("userEmails", "refreshTokens", "tokenFamilies", "rateLimits", "channelRoutes", "tenants",
-                "workspaces")],
+                "workspaces", "featureFlags")],
     ("admin_a", CG, "users", True, None, None),
     ("admin_a", CG, "secrets", True, None, None),
     ("admin_a", CG, "channelSecrets", True, None, None),

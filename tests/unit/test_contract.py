@@ -126,3 +126,49 @@ def test_the_asyncapi_document_is_asyncapi_3():
         assert op["action"] in ("send", "receive")
         for ref in op["messages"] + op.get("reply", {}).get("messages", []):
             assert ref["$ref"].rsplit("/", 1)[1] in ASYNC["channels"]["socket"]["messages"]
+
+
+def _by_id(doc: dict) -> dict[str, tuple[str, dict]]:
+    return {op["operationId"]: (path, op) for path, item in doc["paths"].items() for op in item.values()}
+
+
+def _resolve(doc: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = _component(doc, schema)
+    return schema
+
+
+def test_every_link_names_a_real_operation_its_path_params_and_fields_the_response_has():
+    """A link schemathesis follows must fill the target's path params from what the producer answers."""
+    ops, linked = _by_id(COMMITTED), 0
+    for producer, (_, op) in ops.items():
+        for status, response in op["responses"].items():
+            for name, link in response.get("links", {}).items():
+                linked += 1
+                target_path, _ = ops[link["operationId"]]
+                assert set(link["parameters"]) == set(manifest.route_params(target_path)), (producer, name)
+                for expression in link["parameters"].values():
+                    if expression.startswith("$request.path."):
+                        assert expression.removeprefix("$request.path.") in manifest.route_params(ops[producer][0])
+                        continue
+                    schema = _resolve(COMMITTED, response["content"]["application/json"]["schema"])
+                    for part in expression.removeprefix("$response.body#/").split("/"):
+                        assert part in schema.get("properties", {}), (producer, name, expression)
+                        schema = _resolve(COMMITTED, schema["properties"][part])
+    assert linked >= len(openapi.LINKS)
+    assert {"GetUser", "UpdateUser", "DeactivateUser"} <= set(ops["users_create"][1]["responses"]["201"]["links"])
+
+
+def test_the_visitor_token_is_its_own_scheme_on_the_visitor_routes_only():
+    schemes = COMMITTED["components"]["securitySchemes"]
+    assert schemes["visitorAuth"]["scheme"] == "bearer" and "visitorAuth" != "bearerAuth"
+    by_scheme: dict[str, set[str]] = {}
+    for name, (path, op) in _by_id(COMMITTED).items():
+        for requirement in op.get("security", []):
+            for scheme in requirement:
+                by_scheme.setdefault(scheme, set()).add(name)
+    assert by_scheme["visitorAuth"] == {"webchat_send", "webchat_history", "webchat_typing", "webchat_read"}
+    assert not by_scheme["visitorAuth"] & by_scheme["bearerAuth"]
+    assert not any("/webchat/" in _by_id(COMMITTED)[n][0] for n in by_scheme["bearerAuth"])
+    # Opening a session takes no token at all (it hands one out).
+    assert _by_id(COMMITTED)["webchat_session"][1]["security"] == []

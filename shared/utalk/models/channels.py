@@ -52,15 +52,20 @@ def _meta_id(v: str | None) -> str | None:
     return v
 
 
+# The field validators' own patterns, stated in the contract too (so generated input can pass them).
+def _secret_field():
+    return Field(default=None, json_schema_extra={"pattern": _SECRET.pattern})
+
+
 class ChannelCredentials(Input):
     """Provider secrets as an admin submits them: write-only, never returned. Twilio: the account's
     authToken. Messenger: the Page access token, the app secret (it signs the webhooks) and the
     verify token of the app's webhook subscription."""
-    authToken: SecretStr | None = None
-    pageToken: SecretStr | None = None
-    appSecret: SecretStr | None = None
-    verifyToken: SecretStr | None = None
-    identitySecret: SecretStr | None = None   # web: HMAC key of identified visitors (shared with the host site)
+    authToken: SecretStr | None = _secret_field()
+    pageToken: SecretStr | None = _secret_field()
+    appSecret: SecretStr | None = _secret_field()
+    verifyToken: SecretStr | None = _secret_field()
+    identitySecret: SecretStr | None = _secret_field()   # web: HMAC key of identified visitors (shared with the host site)
 
     @field_validator("authToken", "pageToken", "appSecret", "verifyToken", "identitySecret")
     @classmethod
@@ -94,11 +99,11 @@ class CreateChannel(Input):
 
     type: ChannelType = "whatsapp"
     name: str = Field(min_length=1, max_length=100)
-    phoneNumber: str | None = None            # WhatsApp
-    pageId: str | None = None                 # Facebook
+    phoneNumber: str | None = Field(default=None, json_schema_extra={"pattern": r"^(whatsapp:)?\+[1-9]\d{6,14}$"})   # WhatsApp
+    pageId: str | None = Field(default=None, json_schema_extra={"pattern": META_ID.pattern})   # Facebook
     provider: Provider | None = None          # default: sandbox in local/test, else twilio / messenger
-    accountSid: str | None = None             # Twilio account (not a secret)
-    appId: str | None = None                  # Meta app (not a secret): tells our own echoes apart
+    accountSid: str | None = Field(default=None, json_schema_extra={"pattern": ACCOUNT_SID.pattern})   # Twilio account (not a secret)
+    appId: str | None = Field(default=None, json_schema_extra={"pattern": META_ID.pattern})   # Meta app (not a secret): tells our own echoes apart
     allowedOrigins: list[str] | None = Field(default=None, max_length=MAX_ORIGINS)   # web
     widget: WidgetTexts | None = None         # web
     credentials: ChannelCredentials | None = None

@@ -47,6 +47,10 @@ def _document_id(value: str) -> str:
     return value
 
 
+# A client's UUID v4 in its canonical form, any case (crypto.randomUUID(), str(uuid.uuid4())): the
+# idempotency key of a sent message, stated in the contract so generated clients send one.
+UUID4 = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
+
 # An id that names one document: what task bodies and message attributes carry.
 DocId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_document_id)]
 

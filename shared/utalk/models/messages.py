@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from utalk.models.common import Input, Output, Timestamp
+from utalk.models.common import UUID4, Input, Output, Timestamp
 
 MAX_TEXT = 4096
 MAX_MEDIA = 10                           # spec: messages.maxMediaPerMessage
@@ -35,7 +35,7 @@ class SendMessage(Input):
     model_config = ConfigDict(json_schema_extra={"examples": [{"conversationId": "conv_+14155238886_+5215512345678", "messageId": "6f1c2b0e-9a8d-4c3b-8a7e-1d2c3b4a5f60", "text": "Hola, ¿en qué te ayudo?"}]})
 
     conversationId: str = Field(min_length=1, max_length=200)
-    messageId: str                       # client UUID v4: the idempotency key
+    messageId: str = Field(pattern=UUID4)   # client UUID v4: the idempotency key
     text: str | None = Field(default=None, max_length=MAX_TEXT)
     mediaId: str | None = Field(default=None, max_length=200)       # one attachment (the spec's field)
     mediaIds: list[str] = Field(default_factory=list, max_length=MAX_MEDIA)  # or several, in order

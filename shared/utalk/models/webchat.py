@@ -5,7 +5,7 @@ import uuid
 
 from pydantic import Field, field_validator, model_serializer, model_validator
 
-from utalk.models.common import Input, Output, Page, Timestamp
+from utalk.models.common import UUID4, Input, Output, Page, Timestamp
 from utalk.models.messages import MAX_TEXT
 
 
@@ -32,12 +32,13 @@ class VisitorBlocked(Output):
 
 class VisitorMessage(Input):
     """Text, an attachment the visitor uploaded to its conversation (`mediaId`), or both."""
-    messageId: str                            # client UUID v4: a retried send is stored once
-    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    # client UUID v4 (crypto.randomUUID()): a retried send is stored once; the pattern is in the contract
+    messageId: str = Field(pattern=UUID4)
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT, pattern=r"\S")   # not blank
     mediaId: str | None = Field(default=None, min_length=1, max_length=100)
 
     @model_validator(mode="after")
-    def _something(self) -> "VisitorMessage":
+    def _text_or_media(self) -> "VisitorMessage":
         if self.text is None and self.mediaId is None:
             raise ValueError("send text, mediaId or both")
         return self

@@ -334,17 +334,24 @@ def export_rows(principal: Principal, query: AnalyticsQuery):
         if n:
             cells.setdefault((d.isoformat(), ch, ""), {})["_in"] = n
 
+    names = _agent_names(principal, scope, {a for (_, _, a) in cells if a})
+
     def generate():
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
+        if names is not None:   # the spreadsheet form: a BOM so Excel reads UTF-8 names, and the names
+            out.write(BOM)
+            writer.writerow(CSV_COLUMNS[:3] + ("agentName",) + CSV_COLUMNS[3:])
+        else:
+            writer.writerow(CSV_COLUMNS)
         for (day, channel, agent) in sorted(cells):
             c = cells[(day, channel, agent)]
             v = volume(c, None if agent else int(c.get("_in", 0)))
             frt, fhrt, res, queue = (first_response(c), summary(c.get("fhrt")), summary(c.get("resolution")),
                                      summary(c.get("queue")))
             b, occ = c.get("bot") or {}, occupancy(c)
-            writer.writerow([day, channel, agent, v["opened"], v["reopened"], v["closed"], v["contained"],
+            writer.writerow([day, channel, agent, *([names.get(agent, "")] if names is not None else []),
+                             v["opened"], v["reopened"], v["closed"], v["contained"],
                              "" if v["messagesIn"] is None else v["messagesIn"], v["messagesBot"], v["messagesAgent"],
                              v["escalations"], _int(c.get("offers")), _int(c.get("accepted")),
                              _int(c.get("rejected")), frt.n, _blank(frt.mean), fhrt.n, _blank(fhrt.mean), res.n,
@@ -368,3 +375,22 @@ def _customer_counts(scope: Scope, keys: list[tuple[date, str]]) -> list[int]:
 
 def _blank(value):
     return "" if value is None else value
+
+
+# The export for spreadsheets (feature flag, docs/feature-flags.md): the agent's name beside the id,
+# and a UTF-8 byte order mark, without which Excel shows "José" as "JosÃ©".
+EXPORT_FLAG = "analytics.export_agent_names"
+BOM = "\ufeff"
+
+
+def _agent_names(principal: Principal, scope: Scope, agents: set[str]) -> dict[str, str] | None:
+    """The names of the export's agents when the flag is on for the workspace, else None (one
+    batched read of their user documents)."""
+    from utalk import flags
+    from utalk.repositories import inbox
+
+    if not flags.is_on(EXPORT_FLAG, principal.workspace_id, principal.tenant_id):
+        return None
+    flags.used(EXPORT_FLAG)
+    users = inbox.get_many(WorkspaceScope(scope.ws), "users", sorted(agents), fields=["name"])
+    return {agent: (users.get(agent) or {}).get("name") or "" for agent in agents}
