@@ -21,7 +21,9 @@ def main(argv: list[str]) -> int:
         for problem in problems:
             print(problem, file=sys.stderr)
         return 1 if problems else 0
-    json.dump(documents.generated(), sys.stdout, indent=2, default=str)
+    # Both documents, by their path in the repository (JSON keys must be strings).
+    json.dump({str(path.relative_to(documents.ROOT)): doc for path, doc in documents.generated().items()},
+              sys.stdout, indent=2, default=str)
     return 0
 
 
