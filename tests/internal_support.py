@@ -153,6 +153,18 @@ def _media_retention(api) -> Target:
     return Target("media_retention", ws.id, {}, lambda: not media.get().exists)
 
 
+def _analytics_compaction(api) -> Target:
+    from utalk.repositories.analytics import AnalyticsRepository
+
+    ws, _, _ = _quiet_message(api, "hola")
+    day = (datetime.now(timezone.utc) - timedelta(days=3)).date().isoformat()   # long finished everywhere
+    # A counter shard of that day, as an event writes it: only a compaction run folds it into a rollup.
+    AnalyticsRepository(ws.id).record(f"scenario:{uuid.uuid4()}", day, "whatsapp", None, {"opened": 1})
+    rollup = db().collection("workspaces").document(ws.id).collection("analyticsDaily").document(
+        f"{day}~whatsapp~-~r")
+    return Target("analytics_compaction", ws.id, {}, lambda: rollup.get().exists)
+
+
 def _esc_doc(ws_id: str, esc_id: str):
     return db().collection("workspaces").document(ws_id).collection("escalations").document(esc_id)
 
@@ -168,6 +180,7 @@ PREPARE: dict[str, Callable] = {
     "assignment_run": _assignment_run, "message_sender": _message_sender, "assignment_sweep": _assignment_sweep,
     "offer_timeout": _offer_timeout, "agent_release": _agent_release,
     "conversations_autoclose": _conversations_autoclose, "media_retention": _media_retention,
+    "analytics_compaction": _analytics_compaction,
 }
 
 

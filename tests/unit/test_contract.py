@@ -167,7 +167,8 @@ def test_the_visitor_token_is_its_own_scheme_on_the_visitor_routes_only():
         for requirement in op.get("security", []):
             for scheme in requirement:
                 by_scheme.setdefault(scheme, set()).add(name)
-    assert by_scheme["visitorAuth"] == {"webchat_send", "webchat_history", "webchat_typing", "webchat_read"}
+    assert by_scheme["visitorAuth"] == {"webchat_send", "webchat_history", "webchat_typing", "webchat_read",
+                                       "webchat_media_upload", "webchat_media_get"}
     assert not by_scheme["visitorAuth"] & by_scheme["bearerAuth"]
     assert not any("/webchat/" in _by_id(COMMITTED)[n][0] for n in by_scheme["bearerAuth"])
     # Opening a session takes no token at all (it hands one out).

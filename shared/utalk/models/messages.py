@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -28,7 +28,9 @@ class Location(Input):
 class Template(Input):
     """An approved WhatsApp template (Twilio Content API): allowed outside the 24 h window."""
     contentSid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
-    variables: dict[str, str] = Field(default_factory=dict, max_length=50)
+    # Content API placeholders are named ("1", "2", "name"); Firestore refuses an empty map key.
+    variables: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")], Annotated[str, Field(max_length=1024)]] = \
+        Field(default_factory=dict, max_length=50)
 
 
 class SendMessage(Input):
