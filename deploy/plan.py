@@ -220,9 +220,8 @@ def secret_mounts(secrets: tuple[str, ...], state: State) -> list[str]:
     """`--set-secrets` entries: each secret at its newest enabled version, plus the one before it
     as <NAME>_PREVIOUS for the secrets rotated without a gap (manifest.ROTATED_WITH_PREVIOUS)."""
     mounts = [f"{s}={s}:{secret_version(state, s)}" for s in secrets]
-    mounts += [f"{s}_PREVIOUS={s}:{secret_version(state, s, 1)}" for s in secrets
-               if s in manifest.ROTATED_WITH_PREVIOUS and secret_version(state, s, 1) is not None]
-    return mounts
+    previous = {s: secret_version(state, s, 1) for s in secrets if s in manifest.ROTATED_WITH_PREVIOUS}
+    return mounts + [f"{s}_PREVIOUS={s}:{v}" for s, v in previous.items() if v is not None]
 
 
 def function_settings(fn: manifest.Function, spec: Spec, tgt: Target, state: State) -> list[str]:

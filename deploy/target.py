@@ -82,5 +82,5 @@ def origins(flag: str) -> tuple[tuple[str, ...], list[str]]:
     """--cors-origins split into (good origins, bad ones): an origin is scheme://host[:port] with no
     path, lower-case as browsers send it, and https unless it is this machine."""
     given = [o.strip() for o in flag.split(",") if o.strip()]
-    good = tuple(dict.fromkeys(o.rstrip("/") for o in given if _ORIGIN.match(o.rstrip("/"))))
-    return good, [o for o in given if not _ORIGIN.match(o.rstrip("/"))]
+    good = [o for o in given if _ORIGIN.match(o.rstrip("/"))]
+    return tuple(dict.fromkeys(o.rstrip("/") for o in good)), [o for o in given if o not in good]

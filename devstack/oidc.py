@@ -80,6 +80,7 @@ def sign(payload: dict, key: dict) -> str:
     return token.decode() if isinstance(token, bytes) else token
 
 
+# By key id and key: the auth tests forge tokens with another key under the same key id.
 _signers: dict[tuple[str, str], object] = {}
 
 

@@ -189,14 +189,15 @@ def backfill_name_keys(dry_run: bool = False, page: int = 400) -> dict:
             counts["scanned"] += 1
             customer = (snap.to_dict() or {}).get("customer")
             name = customer.get("name") if isinstance(customer, dict) else None
-            if not isinstance(name, str) or not name:
+            key = normalize(name) if isinstance(name, str) and name else None
+            if key is None:
                 counts["unnamed"] += 1
-            elif customer.get("nameKey") == normalize(name):
+            elif customer.get("nameKey") == key:
                 counts["current"] += 1
             else:
                 counts["updated"] += 1
                 changed += 1
-                batch.update(snap.reference, {"customer.nameKey": normalize(name)})
+                batch.update(snap.reference, {"customer.nameKey": key})
         if changed and not dry_run:
             batch.commit()
         after = snaps[-1]
