@@ -87,14 +87,14 @@ class Relay:
             self._schedule_expiry(sid, session)
             return
         try:
-            held = await self.visibility.prepare(principal)
+            prepared = await self.visibility.prepare(principal)
         except Exception:
             log.exception("workspace settings unreadable; connect refused", extra={"sid": sid})
             raise socketio.exceptions.ConnectionRefusedError("unavailable", {"code": "unavailable"}) from None
         session = Session(principal, TokenBucket(self.cfg.events_per_minute))
         self.sessions[sid] = session
         ws, user = principal.workspace_id, principal.user_id
-        self.visibility.connected(sid, session, held)
+        self.visibility.connected(sid, session, prepared)
         self._schedule_expiry(sid, session)
         try:
             await self.presence.connected(ws, user, sid)

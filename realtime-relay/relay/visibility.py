@@ -83,31 +83,35 @@ class Visibility:
         self._tasks: set[asyncio.Task] = set()
 
     # -- connect and disconnect -------------------------------------------------------------------
-    async def prepare(self, principal) -> frozenset[str]:
+    async def prepare(self, principal) -> tuple[bool, frozenset[str]]:
         """Before a connect (agents only): this instance's view of the workspace's setting, and if
-        the agent is limited by it, the conversations assigned to them."""
+        the agent is limited by it, the conversations assigned to them. The view is returned, not
+        looked up again by `connected`: a periodic refresh in between drops views of workspaces with
+        no agent connected yet (this one, until `connected` counts it)."""
         ws = principal.workspace_id
         if principal.role != "agent":
-            return frozenset()
-        if ws not in self._view:
-            await self._read_setting(ws)
-        if self._view.get(ws, False):
-            return frozenset()
+            return False, frozenset()
+        view = self._view[ws] if ws in self._view else await self._read_setting(ws)
+        if view:
+            return True, frozenset()
         query = self.db.collection(f"workspaces/{ws}/conversations") \
             .where(filter=FieldFilter("assignedAgent", "==", principal.user_id)).select([]).limit(MAX_HELD)
         with self._watching(ws) as watch:
             held = {snap.id async for snap in query.stream()}
         for conv, holder in watch.changes.items():
             (held.add if holder == principal.user_id else held.discard)(conv)
-        return frozenset(held)
+        return False, frozenset(held)
 
-    def connected(self, sid: str, session: Session, held: frozenset[str] = frozenset()) -> None:
+    def connected(self, sid: str, session: Session, prepared: tuple[bool, frozenset[str]]) -> None:
         """Decide the socket's sight and put it in its rooms (workspace or limited, its own agent
-        room, the conversations it holds), in one step (after prepare)."""
+        room, the conversations it holds), in one step (after prepare, with what it returned)."""
         ws, role = session.workspace_id, session.principal.role
+        view, held = prepared
         if role == "agent":
             self._agents[ws] += 1
-        session.sees_all = sees_all(role, self._view.get(ws, False))
+            # A refresh or settings change that landed after prepare is newer: keep it.
+            view = self._view.setdefault(ws, view)
+        session.sees_all = sees_all(role, view)
         self.manager.basic_enter_room(sid, NS, rooms.workspace(ws) if session.sees_all else rooms.limited(ws))
         self.manager.basic_enter_room(sid, NS, rooms.agent(ws, session.user_id))
         if not session.sees_all and held:
@@ -123,17 +127,17 @@ class Visibility:
                 del self._agents[ws]
                 self._view.pop(ws, None)
 
-    async def _read_setting(self, ws: str) -> None:
+    async def _read_setting(self, ws: str) -> bool:
         pending = self._reading.get(ws)
         if pending is None:
             pending = self._reading[ws] = asyncio.ensure_future(self._fetch(ws))
             pending.add_done_callback(lambda _: self._reading.pop(ws, None))
-        await asyncio.shield(pending)
+        return await asyncio.shield(pending)
 
-    async def _fetch(self, ws: str) -> None:
+    async def _fetch(self, ws: str) -> bool:
         snap = await self._read(f"workspaces/{ws}", "settings")
         # A refresh that raced this read keeps its (newer) value.
-        self._view.setdefault(ws, agents_see_all(snap.to_dict() if snap.exists else None))
+        return self._view.setdefault(ws, agents_see_all(snap.to_dict() if snap.exists else None))
 
     async def _read(self, path: str, field: str):
         """One document, one field of it. Through get_all, which reads its stream to the end:
