@@ -42,3 +42,38 @@ def test_a_rotated_secret_still_verifies_while_it_is_previous(monkeypatch):
                 jwt.encode({**claims, "exp": int(time.time()) - 60}, old_secret, algorithm="HS256")):
         with pytest.raises(tokens.InvalidToken):
             tokens.verify_access_token(bad)
+
+
+def test_a_token_verified_once_is_refused_once_it_expires(monkeypatch):
+    """Verified tokens are remembered per instance (tokens.decode); the memory keeps PyJWT's rules."""
+    token, exp = tokens.issue_access_token("u1", "agent", "ws_1", "t")
+    assert tokens.verify_access_token(token).user_id == "u1"
+    assert tokens.verify_access_token(token).user_id == "u1"           # from memory
+    monkeypatch.setattr(tokens.time, "time", lambda: exp)             # exp <= now: expired
+    with pytest.raises(tokens.InvalidToken):
+        tokens.verify_access_token(token)
+
+
+def test_a_remembered_token_signed_with_a_previous_secret_stops_when_the_rotation_ends(monkeypatch):
+    old_secret = "the-secret-before-the-rotation-0123456789"
+    claims = jwt.decode(tokens.issue_access_token("u1", "agent", "ws_1", "t")[0], settings().jwt_secret,
+                        algorithms=["HS256"], audience="utalk")
+    signed_before = jwt.encode(claims, old_secret, algorithm="HS256")
+    monkeypatch.setenv("UTALK_JWT_SECRET_PREVIOUS", old_secret)
+    assert tokens.verify_access_token(signed_before).user_id == "u1"
+    monkeypatch.delenv("UTALK_JWT_SECRET_PREVIOUS")
+    with pytest.raises(tokens.InvalidToken):
+        tokens.verify_access_token(signed_before)
+
+
+def test_a_remembered_token_is_one_audience_only():
+    """An agent's token verified (and remembered) is still no visitor token, nor the reverse."""
+    from utalk.auth import visitor_tokens
+
+    agent, _ = tokens.issue_access_token("u1", "agent", "ws_1", "t")
+    visitor, _ = visitor_tokens.issue(visitor_tokens.Visitor("v1", "ws_1", "ch_1", "wk_" + "0" * 32, False, 0))
+    assert tokens.verify_access_token(agent) and visitor_tokens.verify(visitor)
+    with pytest.raises(tokens.InvalidToken):
+        visitor_tokens.verify(agent)
+    with pytest.raises(tokens.InvalidToken):
+        tokens.verify_access_token(visitor)
