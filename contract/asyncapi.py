@@ -25,6 +25,9 @@ ROOMS = {
     "ws:{workspaceId}:conv:{conversationId}": "A conversation's room: events of audience `conversation`; limited "
                                               "agents are in the rooms of the conversations assigned to them.",
     "ws:{workspaceId}:agent:{userId}": "Every socket of one user: events of audience `agent`.",
+    "ws:{workspaceId}:visitor:{conversationId}": "A web chat visitor's sockets (connected with `auth: {token, "
+                                                 "visitor: true}` and the visitor token): the `visitor` events "
+                                                 "below only, never another room's.",
 }
 CONNECT_REFUSALS = {
     "token_missing": "No `auth.token` and no `Authorization: Bearer` header",
@@ -85,6 +88,26 @@ RELAY_EVENTS = {
 }
 
 
+# What a web chat visitor hears (realtime-relay/relay/visitors.py derives them from the events of
+# their conversation): name -> (payload schema, or None for models/webchat.Shown, summary).
+VISITOR_EVENTS = {
+    "message": (None, "A message of the visitor's conversation as the visitor API shows it"),
+    "message:status": ({"type": "object", "required": ["id", "status"], "properties": {
+        "id": {"type": "string"}, "status": {"enum": ["sent", "delivered", "read", "failed"]}}},
+        "A message to or from the visitor moved on"),
+    "typing": ({"type": "object", "required": ["typing", "senderType"], "properties": {
+        "typing": {"type": "boolean"}, "senderType": {"const": "agent"}}}, "The agent started or stopped typing"),
+    "agent:joined": ({"type": "object", "required": ["agentId"], "properties": {"agentId": {"type": "string"}}},
+                     "An agent took the conversation (the history names them)"),
+    "agent:left": ({"type": "object", "properties": {}}, "No agent holds the conversation any more"),
+    "conversation:status": ({"type": "object", "required": ["status"], "properties": {
+        "status": {"type": "string"}}}, "The conversation was closed or reopened"),
+    "session:ended": ({"type": "object", "required": ["reason"], "properties": {"reason": {"const": "blocked"}}},
+                      "The business blocked this visitor: the relay then closes the socket"),
+    "error": (RELAY_EVENTS["error"][0], "A client event of the visitor failed, or its token expired"),
+}
+
+
 def event_key(event: str) -> str:
     """A component key for an event name (AsyncAPI keys allow no ':')."""
     return event.replace(":", "_")
@@ -107,8 +130,10 @@ def _ack(event: str, extra: dict, codes: list[str]) -> dict:
 
 
 def build() -> dict:
+    from utalk.models.webchat import Shown
+
     published = server_events()
-    models = sorted({m for m in published.values()}, key=lambda m: m.__name__)
+    models = sorted({m for m in published.values()} | {Shown}, key=lambda m: m.__name__)
     refs, defs = models_json_schema([(m, "serialization") for m in models], ref_template=REF)
     schemas = dict(sorted(defs.get("$defs", {}).items()))
     messages: dict[str, dict] = {}
@@ -134,6 +159,14 @@ def build() -> dict:
         add(key, {"name": event, "title": event, "summary": summary, "payload": schema, "x-rooms": rooms})
         operations[f"emit_{key}"] = {"action": "send", "channel": {"$ref": "#/channels/socket"},
                                      "summary": f"The relay emits `{event}`",
+                                     "messages": [{"$ref": f"#/channels/socket/messages/{key}"}]}
+    for event, (schema, summary) in VISITOR_EVENTS.items():
+        key = "visitor_" + event_key(event)
+        add(key, {"name": event, "title": f"{event} (visitor)", "summary": summary,
+                  "payload": refs[(Shown, "serialization")] if schema is None else schema,
+                  "x-rooms": ["ws:{workspaceId}:visitor:{conversationId}"]})
+        operations[f"emit_{key}"] = {"action": "send", "channel": {"$ref": "#/channels/socket"},
+                                     "summary": f"The relay emits `{event}` to a web chat visitor",
                                      "messages": [{"$ref": f"#/channels/socket/messages/{key}"}]}
     for event, (schema, extra, codes, summary) in CLIENT_EVENTS.items():
         key, ack = event_key(event) + "_client", event_key(event) + "_ack"
@@ -186,12 +219,13 @@ def build() -> dict:
     }
 
 
-def server_schema(doc: dict, event: str) -> dict:
-    """The JSON Schema a payload the relay emits as `event` must satisfy (components included, so
-    its $refs resolve); KeyError for an event the document does not have."""
+def server_schema(doc: dict, event: str, visitor: bool = False) -> dict:
+    """The JSON Schema a payload the relay emits as `event` (to a web chat visitor: `visitor`) must
+    satisfy (components included, so its $refs resolve); KeyError for an event the document does not have."""
     for op in doc["operations"].values():
         if op["action"] == "send":
-            message = doc["components"]["messages"][op["messages"][0]["$ref"].rsplit("/", 1)[1]]
-            if message["name"] == event:
+            key = op["messages"][0]["$ref"].rsplit("/", 1)[1]
+            message = doc["components"]["messages"][key]
+            if message["name"] == event and key.startswith("visitor_") == visitor:
                 return {**message["payload"], "components": doc["components"]}
     raise KeyError(event)

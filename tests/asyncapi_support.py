@@ -12,14 +12,15 @@ ASYNCAPI = json.loads(asyncapi.DOC.read_text())
 LIFECYCLE = {"connect", "disconnect", "__disconnect_final"}
 
 
-def violations(received: list[tuple[str, tuple]]) -> list[str]:
-    """What of `received` ((event, args) as a client got them) the AsyncAPI document does not allow."""
+def violations(received: list[tuple[str, tuple]], visitor: bool = False) -> list[str]:
+    """What of `received` ((event, args) as a client got them; a web chat visitor's: `visitor`)
+    the AsyncAPI document does not allow."""
     found = []
     for event, args in received:
         if event in LIFECYCLE or (event == "connect_error" and not (args and isinstance(args[0], dict))):
             continue   # a transport failure's connect_error is a string, not the relay's refusal
         try:
-            schema = asyncapi.server_schema(ASYNCAPI, event) if event != "connect_error" else \
+            schema = asyncapi.server_schema(ASYNCAPI, event, visitor) if event != "connect_error" else \
                 {**ASYNCAPI["components"]["messages"]["connect_error"]["payload"], "components": ASYNCAPI["components"]}
         except KeyError:
             found.append(f"{event}: not in docs/asyncapi.json")

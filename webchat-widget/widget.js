@@ -310,6 +310,14 @@
     socket.on("agent:joined", function () { loadHistory(); });   // the history names the agent
     socket.on("agent:left", function () { state.agentName = null; showAgent(null); });
     socket.on("conversation:status", function (s) { root.setAttribute("data-status", s.status); });
+    // The business blocked this visitor: the relay closes the socket after this (no reconnect
+    // follows a server's disconnect), and the saved session is of no use any more.
+    socket.on("session:ended", function () {
+      localStorage.removeItem(STORE);
+      input.disabled = send.disabled = attach.disabled = true;
+      typing.textContent = "This chat has ended.";
+      root.setAttribute("data-ended", "true");
+    });
   }
 
   function loadSocketIo() {

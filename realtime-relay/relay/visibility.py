@@ -40,7 +40,7 @@ from socketio.async_pubsub_manager import AsyncPubSubManager
 from utalk import logs
 from utalk.visibility import agents_see_all, sees_all
 
-from . import rooms
+from . import rooms, visitors
 from .sessions import Session
 
 log = logs.get("relay.visibility")
@@ -175,6 +175,9 @@ class Visibility:
 
     # -- assignment changes (the manager calls this after delivering every event) ------------------
     def emitted(self, event: str, payload, targets) -> None:
+        if event == visitors.ENDED:
+            self._end_visitors(targets)
+            return
         if event == SETTINGS_EVENT:
             self._settings_changed(payload, targets)
             return
@@ -187,6 +190,15 @@ class Visibility:
             parsed = rooms.parse_conversation(room)
             if parsed is not None:
                 self._reassigned(*parsed, holder)
+
+    def _end_visitors(self, targets) -> None:
+        """A blocked visitor's sockets on this instance, which have just been told: closed. Every
+        instance runs this for its own (`hooked`), so none needs to know where the others are."""
+        for room in [targets] if isinstance(targets, str) else (targets or ()):
+            for sid, _ in list(self.manager.get_participants(NS, room)):
+                task = asyncio.ensure_future(self.manager.server.disconnect(sid, namespace=NS, ignore_queue=True))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     @contextmanager
     def _watching(self, ws: str):

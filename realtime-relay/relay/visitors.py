@@ -7,7 +7,8 @@ agent room, so no event meant for agents can reach it, whatever its audience.
 What a visitor hears is derived here from the events the relay emits to their conversation's room
 (`view`), once, by the instance that pulled the event (relay/feed.py): the conversation's messages
 as the visitor API shows them (`models/webchat.Shown`: no internal ids, metadata or errors), their
-statuses, "an agent joined/left" and the conversation's status. Agents' typing comes from the
+statuses, "an agent joined/left", the conversation's status, and the end of a blocked visitor's
+session (its sockets are then closed). Agents' typing comes from the
 typing handler (relay/handlers.py), visitor-side with no user id.
 """
 from __future__ import annotations
@@ -35,6 +36,9 @@ WEB = "conv_web:"
 ORIGIN_TO_CHECK = "utalk.visitor_origin"
 _KEY = re.compile(r"^wk_[0-9a-f]{32}$")
 ORIGINS_TTL_SECONDS = 60.0
+# What a blocked visitor's sockets hear last: each instance closes its own sockets of the room after
+# delivering it (relay/visibility.hooked, which sees every instance's emits).
+ENDED = "session:ended"
 STATUS = {"message:sent": "sent", "message:delivered": "delivered", "message:read": "read",
           "message:failed": "failed"}
 
@@ -128,6 +132,8 @@ def _shown(event: str, payload: dict, visitor_id: str) -> tuple[str, dict] | Non
                 return "agent:joined", {"agentId": agent}
             # The bot handing over to the queue (services/escalation.start): no agent came or went.
             return None if reason == "bot" and payload.get("botEnabled") is False else ("agent:left", {})
+        if reason == "visitor_blocked":   # services/visitor_revocation.block
+            return ENDED, {"reason": "blocked"}
         # A status change, the auto-close job's close and a customer's reopen (services/lifecycle.py).
         if reason in ("status", "auto_closed", "reopened") and payload.get("status"):
             return "conversation:status", {"status": payload["status"]}

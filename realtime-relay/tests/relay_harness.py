@@ -142,14 +142,19 @@ class PyClient:
         self.sio = socketio.Client(reconnection=False)
         self.transports = list(transports)
         self.events: queue.Queue = queue.Queue()
+        self.received: list = []     # every (event, args), also those wait_for skipped (the contract checks)
         self.disconnected = threading.Event()
         self.connect_errors: list = []
         self.sio.on("connect_error", self.connect_errors.append)
-        self.sio.on("*", lambda name, *args: self.events.put((name, args)))
+        self.sio.on("*", self._record)
         self.sio.on("disconnect", lambda *a: self.disconnected.set())
         self.url, self.auth, self.headers = url, auth, headers or {}
         if connect:
             self.connect()
+
+    def _record(self, name, *args):
+        self.received.append((name, args))
+        self.events.put((name, args))
 
     def connect(self):
         self.sio.connect(self.url, auth=self.auth, headers=self.headers, transports=self.transports,

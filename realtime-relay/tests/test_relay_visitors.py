@@ -5,12 +5,34 @@ visitor's typing reaches the agents' room; agents' tokens cannot connect as visi
 as agents, and a visitor may send nothing else."""
 from __future__ import annotations
 
+import sys
 import uuid
 
-from relay_harness import JsClient, Publisher, token
+import pytest
+
+from relay_harness import ROOT, JsClient, Publisher, token
 from test_relay_auth import _refused
 
+sys.path.insert(0, str(ROOT / "tests"))
+from asyncapi_support import violations  # noqa: E402
+
 QUIET = 1.0
+
+
+@pytest.fixture
+def clients(clients):
+    """conftest's factory; after the test, what each visitor's client received is checked against
+    the visitor events of docs/asyncapi.json (agents here get the tests' own stand-in payloads; the
+    e2e tests check agents' events against the document)."""
+    made = []
+
+    def make(url, tok=None, **kw):
+        made.append((clients(url, tok, **kw), (kw.get("auth") or {}).get("visitor") is True))
+        return made[-1][0]
+
+    yield make
+    problems = [p for client, visitor in made if visitor for p in violations(client.received, visitor=True)]
+    assert not problems, "the relay broke docs/asyncapi.json:\n" + "\n".join(problems)
 
 
 def _visitor(ws: str, key: str | None = None):
@@ -174,3 +196,28 @@ def test_a_visitor_hears_the_escalation_and_lifecycle_events_as_they_are_publish
     updated({"reason": "reopened", "status": "open", "assignedAgent": None, "botEnabled": True})
     assert visitor.wait_for("conversation:status") == {"status": "open"}
     assert visitor.drain(QUIET) == []
+
+
+def test_a_blocked_visitor_hears_the_session_end_and_its_sockets_close_on_every_instance(relays, world, clients,
+                                                                                       publisher: Publisher):
+    """services/visitor_revocation.block announces `conversation:updated` (reason visitor_blocked);
+    whichever instance consumes it, the visitor's sockets on both are told and closed; another
+    visitor of the same chat and the agents stay connected."""
+    a, b = relays
+    ws = world["ws_a"]
+    me, my_token = _visitor(ws)
+    other, other_token = _visitor(ws, me.channel_key)
+    on_a = clients(a.url, auth={"token": my_token, "visitor": True})
+    on_b = clients(b.url, auth={"token": my_token, "visitor": True})     # a second tab, on the other instance
+    neighbour = clients(b.url, auth={"token": other_token, "visitor": True})
+    agent = clients(a.url, token(world["a1"], ws))
+    publisher.event(ws, "conversation:updated", {"conversationId": me.conversation_id, "reason": "visitor_blocked"},
+                    audience="workspace,conversation", conversationId=me.conversation_id)
+    for tab in (on_a, on_b):
+        assert tab.wait_for("session:ended") == {"reason": "blocked"}
+        assert tab.disconnected.wait(5)
+    assert agent.wait_for("conversation:updated")["reason"] == "visitor_blocked"   # agents hear it as it is
+    assert not neighbour.disconnected.is_set() and not agent.disconnected.is_set()
+    publisher.event(ws, "message:new", _message(other.conversation_id, ws, "agent", "still here"),
+                    audience="workspace,conversation", conversationId=other.conversation_id)
+    assert neighbour.wait_for("message")["text"] == "still here"

@@ -11,13 +11,16 @@ from asyncapi_support import ack_violations, violations
 
 @pytest.fixture(autouse=True)
 def realtime_contract(monkeypatch):
-    """Record what every socketio.Client of the test receives; fail the test on a contract violation."""
+    """Record what every socketio.Client of the test receives; fail the test on a contract violation
+    (a web chat visitor's client, connected with `auth.visitor`, against the visitor events)."""
     received: list[tuple[str, tuple]] = []
+    by_visitors: list[tuple[str, tuple]] = []
     calls: list[tuple[str, object]] = []
     trigger, call = socketio.Client._trigger_event, socketio.Client.call
 
     def recording_trigger(self, event, namespace, *args):
-        received.append((event, args))
+        visitor = isinstance(self.connection_auth, dict) and self.connection_auth.get("visitor") is True
+        (by_visitors if visitor else received).append((event, args))
         return trigger(self, event, namespace, *args)
 
     def recording_call(self, event, data=None, *args, **kw):
@@ -28,7 +31,7 @@ def realtime_contract(monkeypatch):
     monkeypatch.setattr(socketio.Client, "_trigger_event", recording_trigger)
     monkeypatch.setattr(socketio.Client, "call", recording_call)
     yield received
-    problems = violations(received) + ack_violations(calls)
+    problems = violations(received) + violations(by_visitors, visitor=True) + ack_violations(calls)
     assert not problems, "the relay broke docs/asyncapi.json:\n" + "\n".join(problems)
 
 

@@ -230,3 +230,35 @@ def _conversation(driver) -> str:
     key = driver.execute_script("return Object.keys(localStorage).find(k => k.startsWith('utalk-webchat:'));")
     saved = json.loads(driver.execute_script("return localStorage.getItem(arguments[0]);", key) or "{}")
     return f"conv_web:{saved.get('visitorId')}_web:{key.split(':', 1)[1]}"
+
+
+def test_a_blocked_visitor_s_widget_ends_at_once_in_a_real_browser(api, stack, relay_port, browser):
+    """An admin blocks the visitor while the page is open: the relay tells the widget and closes its
+    socket; the widget disables its form, says the chat ended and forgets the saved session."""
+    from selenium.webdriver.common.by import By
+
+    gateway = f"http://127.0.0.1:{stack.ports.gateway}"
+    holder: dict = {}
+    shop = Shop(lambda: demo_page(holder["key"], gateway, f"http://127.0.0.1:{relay_port}"))
+    try:
+        chat = web_channel(api, origins=(shop.origin,))
+        holder["key"] = chat.key
+        browser.get(shop.origin + "/")
+        widget = browser.find_element(By.CSS_SELECTOR, ".utalk-wc")
+        _until(browser, lambda: widget.get_attribute("data-connected") == "true")
+        browser.find_element(By.CSS_SELECTOR, ".utalk-wc-launch").send_keys("\n")
+        _say(browser, "hola")
+        _until(browser, lambda: browser.find_element(By.CSS_SELECTOR, '.utalk-wc-msg[data-sender="customer"]')
+               .get_attribute("data-status") == "received")
+        conv = _conversation(browser)
+
+        r = chat.api.post(f"/api/v1/conversations/{conv}/block-visitor")
+        assert r.status_code == 200, r.text
+        _until(browser, lambda: widget.get_attribute("data-ended") == "true", timeout=20)
+        _until(browser, lambda: widget.get_attribute("data-connected") == "false", timeout=10)
+        assert browser.find_element(By.ID, "utalk-wc-input").get_attribute("disabled") == "true"
+        assert "ended" in browser.find_element(By.CSS_SELECTOR, ".utalk-wc-typing").text
+        assert browser.execute_script(
+            "return Object.keys(localStorage).filter(k => k.startsWith('utalk-webchat:')).length;") == 0
+    finally:
+        shop.close()

@@ -1,6 +1,6 @@
 """Web chat visitors' tokens (HS256 JWT): an audience and types of their own.
 
-A visitor token (`type: visitor`, 1 h) authorises one visitor of one web channel: the visitor API
+A visitor token (`type: visitor`, 15 min) authorises one visitor of one web channel: the visitor API
 and the relay's visitor socket. It has audience `utalk-visitor`: agent routes verify audience
 `utalk` and type `access` (auth/tokens.py), so a visitor token is refused there, and this verifier
 refuses agents' tokens. The refresh token (30 days) that opens a new session for the same visitor
@@ -19,7 +19,8 @@ from utalk.config import settings
 
 AUDIENCE = "utalk-visitor"
 ACCESS = "visitor"
-ACCESS_TTL_SECONDS = 3600
+# As agents' (auth/tokens.py): a blocked or signed-out visitor's token is stateless and lives this long.
+ACCESS_TTL_SECONDS = 15 * 60
 REFRESH_TTL_SECONDS = 30 * 24 * 3600
 
 

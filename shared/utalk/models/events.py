@@ -38,8 +38,9 @@ class MessageStatusChanged(Output):
 class ConversationUpdated(Output):
     """`conversation:updated`: what changed and why; absent fields did not change."""
     conversationId: str
-    # reopened: a customer wrote to a closed conversation; auto_closed: idle past autoCloseDays.
-    reason: Literal["message", "status", "read", "assignment", "bot", "reopened", "auto_closed"]
+    # reopened: a customer wrote to a closed conversation; auto_closed: idle past autoCloseDays;
+    # visitor_blocked: an admin blocked the web chat's visitor (its live sockets are closed).
+    reason: Literal["message", "status", "read", "assignment", "bot", "reopened", "auto_closed", "visitor_blocked"]
     status: str | None = None
     assignedAgent: str | None = None
     # With reason "assignment" or "bot", like assignedAgent, always the state after the change:

@@ -2,13 +2,16 @@
 rotated. Visitors' refresh tokens are refresh_tokens' families of kind `visitor` (with their
 channel and whether the host site identified them), so each is one query over those families.
 
-The visitor's access token (stateless, the send path reads nothing) lives out its hour.
+A block also ends the visitor's live sockets at once: its `conversation:updated` (reason
+`visitor_blocked`) reaches the relay, which tells the visitor's sockets the session ended and closes
+them (relay/visitors.py). The visitor's access token (stateless: the send path reads nothing) lives
+out its 15 minutes; the widget's refresh after it is refused.
 """
 from __future__ import annotations
 
 from google.cloud import firestore
 
-from utalk import errors
+from utalk import errors, events, pubsub
 from utalk.repositories import refresh_tokens
 from utalk.repositories.conversations import ConversationRepository
 
@@ -35,6 +38,12 @@ def block(admin, conversation_id: str) -> dict:
             {"visitorBlockedAt": firestore.SERVER_TIMESTAMP, "visitorBlockedBy": admin.user_id})
     revoked = refresh_tokens.revoke_families(admin.workspace_id, "blocked", kind=VISITOR_KIND,
                                              channelId=conv.get("channelId"), userId=address.removeprefix("web:"))
+    # Announced on every call, not only the first: a retry after a failed publish must still reach
+    # the relay, and a second copy finds no socket left to close.
+    from utalk.models.events import ConversationUpdated
+
+    pubsub.wait([events.publish("conversation:updated", admin.workspace_id, ConversationUpdated(
+        conversationId=conversation_id, reason="visitor_blocked"), conversation_id=conversation_id)])
     return {"conversationId": conversation_id, "blocked": True, "revokedSessions": revoked}
 
 

@@ -133,7 +133,7 @@ def _resume(entry: routes.Entry, key: str, token: str) -> dict:
 
 def sign_out(key: str, token: str, origin: str | None) -> None:
     """The visitor ends the chat: its refresh token's family is revoked (the access token it holds
-    lives out its hour: tokens are stateless on the hot path)."""
+    lives out its 15 minutes: tokens are stateless on the hot path)."""
     entry = channel(key)
     check_origin(entry, origin)
     if not refresh_tokens.revoke(token, reason="signed_out", match=owner_of(entry.doc["workspaceId"],
