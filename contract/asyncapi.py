@@ -97,6 +97,8 @@ VISITOR_EVENTS = {
         "A message to or from the visitor moved on"),
     "typing": ({"type": "object", "required": ["typing", "senderType"], "properties": {
         "typing": {"type": "boolean"}, "senderType": {"const": "agent"}}}, "The agent started or stopped typing"),
+    "read": ({"type": "object", "properties": {}},
+             "An agent read the conversation: every message the visitor sent so far is read"),
     "agent:joined": ({"type": "object", "required": ["agentId"], "properties": {"agentId": {"type": "string"}}},
                      "An agent took the conversation (the history names them)"),
     "agent:left": ({"type": "object", "properties": {}}, "No agent holds the conversation any more"),

@@ -45,6 +45,7 @@
     ".utalk-wc-msg[data-side=visitor]{margin-left:auto;background:#1a73e8;color:#fff}",
     ".utalk-wc-msg[data-side=business]{background:#fff;border:1px solid #ddd}",
     ".utalk-wc-who{display:block;font-size:11px;opacity:.7}",
+    ".utalk-wc-seen{display:block;font-size:11px;opacity:.7;text-align:right}",
     ".utalk-wc-typing{min-height:18px;font-size:12px;color:#555;padding:0 12px}",
     ".utalk-wc-form{display:flex;gap:6px;padding:8px;border-top:1px solid #ddd}",
     ".utalk-wc-form textarea{flex:1;resize:none;height:40px;padding:6px;border:1px solid #999;border-radius:6px}",
@@ -217,7 +218,18 @@
                  createdAt: "0" });
       }
       page.items.slice().reverse().forEach(render);
+      if (page.read) { showRead(); }
     });
+  }
+
+  // Read receipts: everything the visitor sent so far was read by the business ("Seen" under the
+  // last one, for screen readers too).
+  function showRead() {
+    var mine = log.querySelectorAll('.utalk-wc-msg[data-side="visitor"]');
+    Array.prototype.forEach.call(mine, function (item) { item.setAttribute("data-read", "true"); });
+    var old = log.querySelector(".utalk-wc-seen");
+    if (old) { old.remove(); }
+    if (mine.length) { mine[mine.length - 1].append(el("span", { "class": "utalk-wc-seen" }, "Seen")); }
   }
 
   function sendMessage(text, messageId, attempt, media) {
@@ -307,6 +319,7 @@
     socket.on("typing", function (t) {
       typing.textContent = t.typing ? (state.agentName || "The agent") + " is typing…" : "";
     });
+    socket.on("read", showRead);
     socket.on("agent:joined", function () { loadHistory(); });   // the history names the agent
     socket.on("agent:left", function () { state.agentName = null; showAgent(null); });
     socket.on("conversation:status", function (s) { root.setAttribute("data-status", s.status); });

@@ -7,7 +7,7 @@ agent room, so no event meant for agents can reach it, whatever its audience.
 What a visitor hears is derived here from the events the relay emits to their conversation's room
 (`view`), once, by the instance that pulled the event (relay/feed.py): the conversation's messages
 as the visitor API shows them (`models/webchat.Shown`: no internal ids, metadata or errors), their
-statuses, "an agent joined/left", the conversation's status, and the end of a blocked visitor's
+statuses, "the business read your messages", "an agent joined/left", the conversation's status, and the end of a blocked visitor's
 session (its sockets are then closed). Agents' typing comes from the
 typing handler (relay/handlers.py), visitor-side with no user id.
 """
@@ -132,6 +132,8 @@ def _shown(event: str, payload: dict, visitor_id: str) -> tuple[str, dict] | Non
                 return "agent:joined", {"agentId": agent}
             # The bot handing over to the queue (services/escalation.start): no agent came or went.
             return None if reason == "bot" and payload.get("botEnabled") is False else ("agent:left", {})
+        if reason == "read":              # an agent read the conversation (services/conversations.mark_read)
+            return "read", {}
         if reason == "visitor_blocked":   # services/visitor_revocation.block
             return ENDED, {"reason": "blocked"}
         # A status change, the auto-close job's close and a customer's reopen (services/lifecycle.py).

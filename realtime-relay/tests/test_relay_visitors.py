@@ -86,6 +86,9 @@ def test_a_visitor_hears_its_own_conversation_only_and_as_the_visitor_api_shows_
     publisher.event(ws, "conversation:updated", {"conversationId": conv, "reason": "status", "status": "closed"},
                     audience="workspace,conversation", conversationId=conv)
     assert visitor.wait_for("conversation:status") == {"status": "closed"}
+    publisher.event(ws, "conversation:updated", {"conversationId": conv, "reason": "read", "unreadCount": 0},
+                    audience="workspace,conversation", conversationId=conv)
+    assert visitor.wait_for("read") == {}                              # an agent read it: read receipts
 
     # Nothing meant for the workspace, an agent, a note-like sender or another visitor reaches it.
     publisher.event(ws, "conversation:new", {"conversationId": other_conv}, audience="workspace")

@@ -77,6 +77,16 @@ def _texts(driver, sender: str | None = None) -> list[str]:
             for e in driver.find_elements(By.CSS_SELECTOR, selector)]
 
 
+def _seen(driver) -> bool:
+    """The visitor's messages are all marked read, "Seen" under the last one."""
+    from selenium.webdriver.common.by import By
+
+    mine = driver.find_elements(By.CSS_SELECTOR, '.utalk-wc-msg[data-side="visitor"]')
+    seen = driver.find_elements(By.CSS_SELECTOR, ".utalk-wc-seen")
+    return bool(mine) and all(m.get_attribute("data-read") == "true" for m in mine) and len(seen) == 1 \
+        and seen[0].get_attribute("textContent") == "Seen"
+
+
 def _until(driver, check, timeout: float = 45):
     """Poll the page; on timeout, fail with what the widget and the browser's console said."""
     from selenium.common.exceptions import TimeoutException
@@ -145,10 +155,13 @@ def test_a_visitor_talks_to_the_bot_then_an_agent_in_a_real_browser(api, stack, 
                                                      "text": "Hola, soy Ana. ¿En qué te ayudo?"})
         assert r.status_code == 201, r.text
         _until(browser, lambda: "Hola, soy Ana. ¿En qué te ayudo?" in _texts(browser, "agent"))
+        assert agent_api.post(f"/api/v1/conversations/{conv}/read").status_code == 200
+        _until(browser, lambda: _seen(browser))                          # read receipts, live
         thread = _texts(browser)
 
         browser.refresh()                                                # the session and thread survive a reload
         _until(browser, lambda: _texts(browser) == thread)
+        _until(browser, lambda: _seen(browser))                          # and the receipt, from the history
         assert "Agente" in browser.find_element(By.CSS_SELECTOR, ".utalk-wc-agent").get_attribute("textContent")
 
         stack.stop("relay-e2e")                                          # the relay restarts; the widget reconnects

@@ -216,6 +216,11 @@ def test_typing_reaches_the_agents_room_and_read_marks_replies_read(api):
     shown = visitor.history().json()
     assert shown["agent"] == {"id": agent_id, "name": "Agente"}
     assert [m["senderType"] for m in shown["items"]] == ["agent", "customer"]
+    assert shown["read"] is False                                      # read receipts: not yet read
+    assert agent_api.post(f"/api/v1/conversations/{visitor.conversation_id}/read").status_code == 200
+    assert visitor.history().json()["read"] is True
+    assert visitor.say("¿sigues ahí?").status_code == 201
+    assert visitor.history().json()["read"] is False                   # a newer message is unread again
     r = api.post(chat.path("read"), headers=visitor.headers())
     assert r.status_code == 200 and r.json()["read"] == 1
     assert outbound(chat.ws, visitor.conversation_id, "agent")[0]["status"] == "read"

@@ -132,9 +132,12 @@ class VisitorAgent(Output):
 
 
 class VisitorHistory(Page[Shown]):
-    """The conversation newest first; the first page also says its status and who answers it."""
+    """The conversation newest first; the first page also says its status, who answers it and
+    whether the business has read everything the visitor sent (an agent opened the conversation
+    since the visitor's last message)."""
     status: str | None = None
     agent: VisitorAgent | None = None
+    read: bool | None = None
 
 
 class VisitorRead(Output):

@@ -253,6 +253,9 @@ def history(visitor: Visitor, q: HistoryQuery) -> dict:
         agent_id = conversation.get("assignedAgent")
         user = UserRepository(ws).get(agent_id) if agent_id else None
         result["status"] = conversation.get("status")
+        # Each visitor message adds to unreadCount and an agent's read sets it to 0: nothing unread
+        # is everything the visitor sent read (read receipts; live, relay/visitors.py `read`).
+        result["read"] = not conversation.get("unreadCount") if conversation else None
         result["agent"] = {"id": agent_id, "name": user.get("name")} if user else None
     return result
 
