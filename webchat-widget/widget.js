@@ -39,6 +39,8 @@
     "background:#1a1a2e;color:#fff}",
     ".utalk-wc-head h2{font-size:16px;margin:0}.utalk-wc-agent{font-size:12px;opacity:.85;margin:2px 0 0}",
     ".utalk-wc-close{background:transparent;border:0;color:#fff;font-size:20px;cursor:pointer}",
+    ".utalk-wc-end{margin-left:auto;margin-right:6px;background:transparent;border:1px solid #fff;border-radius:6px;color:#fff;font-size:12px;padding:2px 8px;cursor:pointer}",
+    ".utalk-wc-end:disabled{opacity:.5;cursor:default}",
     ".utalk-wc-log{flex:1;overflow-y:auto;padding:10px;margin:0;list-style:none;background:#f6f6f8}",
     ".utalk-wc-msg{max-width:80%;margin:6px 0;padding:8px 10px;border-radius:10px;white-space:pre-wrap;",
     "word-wrap:break-word}",
@@ -69,6 +71,7 @@
   var title = el("h2", { id: "utalk-wc-title" }, "Chat");
   var agentLine = el("p", { "class": "utalk-wc-agent", "aria-live": "polite" });
   var close = el("button", { type: "button", "class": "utalk-wc-close", "aria-label": "Close chat" }, "×");
+  var end = el("button", { type: "button", "class": "utalk-wc-end" }, "End chat");
   var log = el("ol", { "class": "utalk-wc-log", role: "log", "aria-live": "polite", "aria-label": "Messages" });
   var typing = el("p", { "class": "utalk-wc-typing", "aria-live": "polite" });
   var form = el("form", { "class": "utalk-wc-form" });
@@ -83,7 +86,7 @@
   var launch = el("button", { type: "button", "class": "utalk-wc-launch", "aria-expanded": "false",
                               "aria-controls": "utalk-wc-panel" }, "Chat with us");
   titles.append(title, agentLine);
-  head.append(titles, close);
+  head.append(titles, end, close);
   form.append(label, input, attach, file, send);
   panel.append(head, log, typing, form);
   root.append(panel, launch);
@@ -96,6 +99,7 @@
   }
   launch.addEventListener("click", function () { setOpen(!state.open); });
   close.addEventListener("click", function () { setOpen(false); });
+  end.addEventListener("click", signOut);
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { setOpen(false); } });
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
@@ -292,6 +296,26 @@
     state.lastTyping = 0;
   }
 
+  // The visitor ends the chat: its refresh path is revoked (POST /signout), the saved session
+  // forgotten and the socket closed; a reload starts a new chat.
+  function signOut() {
+    var session = state.session;
+    if (!session) { return; }
+    call("POST", "/signout", { refreshToken: session.refreshToken }).catch(function () {}).then(function () {
+      if (state.socket) { state.socket.disconnect(); }
+      ended("You ended the chat.");
+    });
+  }
+
+  function ended(text) {
+    localStorage.removeItem(STORE);
+    state.session = null;
+    clearTimeout(state.refreshTimer);
+    input.disabled = send.disabled = attach.disabled = end.disabled = true;
+    typing.textContent = text;
+    root.setAttribute("data-ended", "true");
+  }
+
   // -- live -----------------------------------------------------------------------------------
   function connect() {
     var socket = window.io(RELAY, {
@@ -325,12 +349,7 @@
     socket.on("conversation:status", function (s) { root.setAttribute("data-status", s.status); });
     // The business blocked this visitor: the relay closes the socket after this (no reconnect
     // follows a server's disconnect), and the saved session is of no use any more.
-    socket.on("session:ended", function () {
-      localStorage.removeItem(STORE);
-      input.disabled = send.disabled = attach.disabled = true;
-      typing.textContent = "This chat has ended.";
-      root.setAttribute("data-ended", "true");
-    });
+    socket.on("session:ended", function () { ended("This chat has ended."); });
   }
 
   function loadSocketIo() {

@@ -275,3 +275,43 @@ def test_a_blocked_visitor_s_widget_ends_at_once_in_a_real_browser(api, stack, r
             "return Object.keys(localStorage).filter(k => k.startsWith('utalk-webchat:')).length;") == 0
     finally:
         shop.close()
+
+
+def test_a_visitor_ends_the_chat_and_a_reload_starts_a_new_one_in_a_real_browser(api, stack, relay_port, browser):
+    """"End chat" signs out: the session's refresh token is revoked on the server (resuming with it is
+    401), the page forgets it, and the next visit is a new visitor with a conversation of its own."""
+    import json
+
+    from selenium.webdriver.common.by import By
+
+    gateway = f"http://127.0.0.1:{stack.ports.gateway}"
+    holder: dict = {}
+    shop = Shop(lambda: demo_page(holder["key"], gateway, f"http://127.0.0.1:{relay_port}"))
+    try:
+        chat = web_channel(api, origins=(shop.origin,))
+        holder["key"] = chat.key
+        browser.get(shop.origin + "/")
+        widget = browser.find_element(By.CSS_SELECTOR, ".utalk-wc")
+        _until(browser, lambda: widget.get_attribute("data-connected") == "true")
+        browser.find_element(By.CSS_SELECTOR, ".utalk-wc-launch").send_keys("\n")
+        _say(browser, "hola")
+        _until(browser, lambda: _texts(browser, "customer") == ["hola"])
+        first = _conversation(browser)
+        key = browser.execute_script("return Object.keys(localStorage).find(k => k.startsWith('utalk-webchat:'));")
+        refresh = json.loads(browser.execute_script("return localStorage.getItem(arguments[0]);", key))["refreshToken"]
+
+        end = browser.find_element(By.CSS_SELECTOR, ".utalk-wc-end")
+        assert end.tag_name == "button" and end.text == "End chat"
+        end.send_keys("\n")                                              # keyboard reachable
+        _until(browser, lambda: widget.get_attribute("data-ended") == "true", timeout=20)
+        _until(browser, lambda: widget.get_attribute("data-connected") == "false", timeout=10)
+        assert browser.find_element(By.ID, "utalk-wc-input").get_attribute("disabled") == "true"
+        r = api.post(chat.path("sessions"), json={"refreshToken": refresh}, headers={"Origin": shop.origin})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "refresh_revoked", r.text
+
+        browser.refresh()
+        _until(browser, lambda: browser.find_element(By.CSS_SELECTOR, ".utalk-wc").get_attribute("data-connected")
+               == "true")
+        assert _conversation(browser) != first and _texts(browser, "customer") == []
+    finally:
+        shop.close()
