@@ -11,6 +11,7 @@ import os
 import shutil
 import threading
 import uuid
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -245,9 +246,9 @@ def _conversation(driver) -> str:
     return f"conv_web:{saved.get('visitorId')}_web:{key.split(':', 1)[1]}"
 
 
-def test_a_blocked_visitor_s_widget_ends_at_once_in_a_real_browser(api, stack, relay_port, browser):
-    """An admin blocks the visitor while the page is open: the relay tells the widget and closes its
-    socket; the widget disables its form, says the chat ended and forgets the saved session."""
+@contextmanager
+def _one_message_in(api, stack, relay_port, browser):
+    """A new web chat on the demo shop, its page open, the visitor's "hola" stored: (chat, shop, widget)."""
     from selenium.webdriver.common.by import By
 
     gateway = f"http://127.0.0.1:{stack.ports.gateway}"
@@ -263,18 +264,30 @@ def test_a_blocked_visitor_s_widget_ends_at_once_in_a_real_browser(api, stack, r
         _say(browser, "hola")
         _until(browser, lambda: browser.find_element(By.CSS_SELECTOR, '.utalk-wc-msg[data-sender="customer"]')
                .get_attribute("data-status") == "received")
-        conv = _conversation(browser)
-
-        r = chat.api.post(f"/api/v1/conversations/{conv}/block-visitor")
-        assert r.status_code == 200, r.text
-        _until(browser, lambda: widget.get_attribute("data-ended") == "true", timeout=20)
-        _until(browser, lambda: widget.get_attribute("data-connected") == "false", timeout=10)
-        assert browser.find_element(By.ID, "utalk-wc-input").get_attribute("disabled") == "true"
-        assert "ended" in browser.find_element(By.CSS_SELECTOR, ".utalk-wc-typing").text
-        assert browser.execute_script(
-            "return Object.keys(localStorage).filter(k => k.startsWith('utalk-webchat:')).length;") == 0
+        yield chat, shop, widget
     finally:
         shop.close()
+
+
+def _ended(browser, widget) -> None:
+    """The widget's ended state: said, form disabled, socket closed, nothing saved."""
+    from selenium.webdriver.common.by import By
+
+    _until(browser, lambda: widget.get_attribute("data-ended") == "true", timeout=20)
+    _until(browser, lambda: widget.get_attribute("data-connected") == "false", timeout=10)
+    assert browser.find_element(By.ID, "utalk-wc-input").get_attribute("disabled") == "true"
+    assert "ended" in browser.find_element(By.CSS_SELECTOR, ".utalk-wc-typing").text
+    assert browser.execute_script(
+        "return Object.keys(localStorage).filter(k => k.startsWith('utalk-webchat:')).length;") == 0
+
+
+def test_a_blocked_visitor_s_widget_ends_at_once_in_a_real_browser(api, stack, relay_port, browser):
+    """An admin blocks the visitor while the page is open: the relay tells the widget and closes its
+    socket; the widget disables its form, says the chat ended and forgets the saved session."""
+    with _one_message_in(api, stack, relay_port, browser) as (chat, _, widget):
+        r = chat.api.post(f"/api/v1/conversations/{_conversation(browser)}/block-visitor")
+        assert r.status_code == 200, r.text
+        _ended(browser, widget)
 
 
 def test_a_visitor_ends_the_chat_and_a_reload_starts_a_new_one_in_a_real_browser(api, stack, relay_port, browser):
@@ -284,28 +297,14 @@ def test_a_visitor_ends_the_chat_and_a_reload_starts_a_new_one_in_a_real_browser
 
     from selenium.webdriver.common.by import By
 
-    gateway = f"http://127.0.0.1:{stack.ports.gateway}"
-    holder: dict = {}
-    shop = Shop(lambda: demo_page(holder["key"], gateway, f"http://127.0.0.1:{relay_port}"))
-    try:
-        chat = web_channel(api, origins=(shop.origin,))
-        holder["key"] = chat.key
-        browser.get(shop.origin + "/")
-        widget = browser.find_element(By.CSS_SELECTOR, ".utalk-wc")
-        _until(browser, lambda: widget.get_attribute("data-connected") == "true")
-        browser.find_element(By.CSS_SELECTOR, ".utalk-wc-launch").send_keys("\n")
-        _say(browser, "hola")
-        _until(browser, lambda: _texts(browser, "customer") == ["hola"])
+    with _one_message_in(api, stack, relay_port, browser) as (chat, shop, widget):
         first = _conversation(browser)
         key = browser.execute_script("return Object.keys(localStorage).find(k => k.startsWith('utalk-webchat:'));")
         refresh = json.loads(browser.execute_script("return localStorage.getItem(arguments[0]);", key))["refreshToken"]
-
         end = browser.find_element(By.CSS_SELECTOR, ".utalk-wc-end")
         assert end.tag_name == "button" and end.text == "End chat"
         end.send_keys("\n")                                              # keyboard reachable
-        _until(browser, lambda: widget.get_attribute("data-ended") == "true", timeout=20)
-        _until(browser, lambda: widget.get_attribute("data-connected") == "false", timeout=10)
-        assert browser.find_element(By.ID, "utalk-wc-input").get_attribute("disabled") == "true"
+        _ended(browser, widget)
         r = api.post(chat.path("sessions"), json={"refreshToken": refresh}, headers={"Origin": shop.origin})
         assert r.status_code == 401 and r.json()["error"]["code"] == "refresh_revoked", r.text
 
@@ -313,5 +312,3 @@ def test_a_visitor_ends_the_chat_and_a_reload_starts_a_new_one_in_a_real_browser
         _until(browser, lambda: browser.find_element(By.CSS_SELECTOR, ".utalk-wc").get_attribute("data-connected")
                == "true")
         assert _conversation(browser) != first and _texts(browser, "customer") == []
-    finally:
-        shop.close()

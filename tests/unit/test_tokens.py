@@ -28,11 +28,19 @@ def test_expired_and_foreign_tokens_fail():
             tokens.verify_access_token(forged)
 
 
-def test_a_rotated_secret_still_verifies_while_it_is_previous(monkeypatch):
-    old_secret = "the-secret-before-the-rotation-0123456789"
+OLD_SECRET = "the-secret-before-the-rotation-0123456789"
+
+
+def _signed_before_a_rotation() -> tuple[dict, str]:
+    """An agent's claims, and a token of them signed with OLD_SECRET."""
     claims = jwt.decode(tokens.issue_access_token("u1", "agent", "ws_1", "t")[0], settings().jwt_secret,
                         algorithms=["HS256"], audience="utalk")
-    signed_before = jwt.encode(claims, old_secret, algorithm="HS256")
+    return claims, jwt.encode(claims, OLD_SECRET, algorithm="HS256")
+
+
+def test_a_rotated_secret_still_verifies_while_it_is_previous(monkeypatch):
+    old_secret = OLD_SECRET
+    claims, signed_before = _signed_before_a_rotation()
     with pytest.raises(tokens.InvalidToken):
         tokens.verify_access_token(signed_before)
     monkeypatch.setenv("UTALK_JWT_SECRET_PREVIOUS", f"too-short, {old_secret}")
@@ -55,11 +63,8 @@ def test_a_token_verified_once_is_refused_once_it_expires(monkeypatch):
 
 
 def test_a_remembered_token_signed_with_a_previous_secret_stops_when_the_rotation_ends(monkeypatch):
-    old_secret = "the-secret-before-the-rotation-0123456789"
-    claims = jwt.decode(tokens.issue_access_token("u1", "agent", "ws_1", "t")[0], settings().jwt_secret,
-                        algorithms=["HS256"], audience="utalk")
-    signed_before = jwt.encode(claims, old_secret, algorithm="HS256")
-    monkeypatch.setenv("UTALK_JWT_SECRET_PREVIOUS", old_secret)
+    _, signed_before = _signed_before_a_rotation()
+    monkeypatch.setenv("UTALK_JWT_SECRET_PREVIOUS", OLD_SECRET)
     assert tokens.verify_access_token(signed_before).user_id == "u1"
     monkeypatch.delenv("UTALK_JWT_SECRET_PREVIOUS")
     with pytest.raises(tokens.InvalidToken):
