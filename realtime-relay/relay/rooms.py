@@ -9,6 +9,7 @@ own room. A socket is in exactly one of the two; what every member may hear (pre
 from __future__ import annotations
 
 CONVERSATION = ":conv:"
+VISITOR = ":visitor:"
 
 
 def workspace(ws: str) -> str:
@@ -34,7 +35,13 @@ def conversation(ws: str, conversation_id: str) -> str:
 
 def visitor(ws: str, conversation_id: str) -> str:
     """A web chat visitor's own room (relay/visitors.py): only their sockets are ever in it."""
-    return f"ws:{ws}:visitor:{conversation_id}"
+    return f"ws:{ws}{VISITOR}{conversation_id}"
+
+
+def is_visitor(room: str) -> bool:
+    """Whether `room` is a `visitor(ws, conversation)` room (its workspace id holds no ':')."""
+    head, sep, conv = room.partition(VISITOR)
+    return bool(sep and conv and head.startswith("ws:") and ":" not in head[3:])
 
 
 def parse_workspace(room: str) -> str | None:

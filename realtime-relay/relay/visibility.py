@@ -195,6 +195,8 @@ class Visibility:
         """A blocked visitor's sockets on this instance, which have just been told: closed. Every
         instance runs this for its own (`hooked`), so none needs to know where the others are."""
         for room in [targets] if isinstance(targets, str) else (targets or ()):
+            if not rooms.is_visitor(room):   # only a visitor's own room is ever closed this way
+                continue
             for sid, _ in list(self.manager.get_participants(NS, room)):
                 task = asyncio.ensure_future(self.manager.server.disconnect(sid, namespace=NS, ignore_queue=True))
                 self._tasks.add(task)

@@ -78,3 +78,11 @@ def test_every_socket_disconnecting_empties_the_rooms():
     for sid in sids:
         manager.basic_disconnect(sid, NS)
     assert NS not in manager.rooms
+
+
+def test_only_visitor_rooms_parse_as_visitor_rooms():
+    """What relay/visibility._end_visitors closes: a visitor's own room, never a workspace's or an agent's."""
+    assert rooms.is_visitor(rooms.visitor("ws_a", "conv_web:v1_web:wk_1"))
+    for room in (rooms.workspace("ws_a"), rooms.limited("ws_a"), rooms.agent("ws_a", "u1"),
+                 rooms.conversation("ws_a", "conv_web:v1_web:wk_1"), "ws:ws_a:visitor:", "visitor:x", "ws:a:b:visitor:c"):
+        assert not rooms.is_visitor(room), room
