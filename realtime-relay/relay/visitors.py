@@ -7,9 +7,9 @@ agent room, so no event meant for agents can reach it, whatever its audience.
 What a visitor hears is derived here from the events the relay emits to their conversation's room
 (`view`), once, by the instance that pulled the event (relay/feed.py): the conversation's messages
 as the visitor API shows them (`models/webchat.Shown`: no internal ids, metadata or errors), their
-statuses, "the business read your messages", "an agent joined/left", the conversation's status, and the end of a blocked visitor's
-session (its sockets are then closed). Agents' typing comes from the
-typing handler (relay/handlers.py), visitor-side with no user id.
+statuses, "the business read your messages", "an agent joined/left", the conversation's status,
+and the end of a blocked visitor's session (its sockets are then closed). Agents' typing comes from
+the typing handler (relay/handlers.py), visitor-side with no user id.
 """
 from __future__ import annotations
 

@@ -59,9 +59,10 @@ def verifying_secrets() -> list[str]:
 
 
 # Tokens this instance verified, with their claims: the same token is not verified again until it
-# expires. An agent's or visitor's token comes back on every request, and its HS256 check with
-# PyJWT's per-character base64 checks was ~0.3 ms of a visitor send's ~2.3 ms of CPU. Keyed by the
-# verifying secrets too, so a rotation's end stops old tokens at once. Dropped whole when full.
+# expires. An agent's or visitor's token comes back on every request; PyJWT's decode (HMAC, JSON,
+# per-character base64 checks) measured ~0.04 ms of a visitor send's ~2.2 ms of CPU, small but paid
+# by every authenticated request. Keyed by the verifying secrets too, so a rotation's end stops old
+# tokens at once; only a byte-identical token string hits. Dropped whole when full.
 _verified: dict[tuple, dict] = {}
 _VERIFIED_MAX = 4096
 
