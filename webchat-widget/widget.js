@@ -48,6 +48,7 @@
     ".utalk-wc-msg[data-side=business]{background:#fff;border:1px solid #ddd}",
     ".utalk-wc-who{display:block;font-size:11px;opacity:.7}",
     ".utalk-wc-seen{display:block;font-size:11px;opacity:.7;text-align:right}",
+    ".utalk-wc-file{color:inherit}.utalk-wc-thumb{display:block;max-width:100%;max-height:160px;border-radius:6px;margin-bottom:4px}",
     ".utalk-wc-typing{min-height:18px;font-size:12px;color:#555;padding:0 12px}",
     ".utalk-wc-form{display:flex;gap:6px;padding:8px;border-top:1px solid #ddd}",
     ".utalk-wc-form textarea{flex:1;resize:none;height:40px;padding:6px;border:1px solid #999;border-radius:6px}",
@@ -136,7 +137,34 @@
       insertInOrder(item, m.createdAt);
     }
     item.setAttribute("data-status", m.status || "");
+    if (m.mediaId && !item.getAttribute("data-media")) { showFile(item, m); }   // also once an own file is stored
     if ((m.senderType === "agent" || m.senderType === "bot") && state.open) { markRead(); }
+  }
+
+  // A message's file: a link that downloads it (a signed URL from GET media/{id}, asked again when
+  // it is about to expire), with a thumbnail for an image.
+  function showFile(item, m) {
+    item.setAttribute("data-media", m.mediaId);
+    function fetchUrl() { return call("GET", "/media/" + encodeURIComponent(m.mediaId)); }
+    fetchUrl().then(function (media) {
+      if (!media.url) { return; }
+      var name = media.fileName || media.type || "file";
+      var link = el("a", { "class": "utalk-wc-file", href: media.url, download: name, rel: "noopener" });
+      if (media.type === "image") { link.append(el("img", { "class": "utalk-wc-thumb", src: media.url, alt: name })); }
+      link.append(document.createTextNode("📎 " + name));
+      var expires = Date.parse(media.urlExpiresAt || "") || 0;
+      function fresh() {
+        if (expires && Date.now() > expires - 30000) {
+          fetchUrl().then(function (again) { link.href = again.url; expires = Date.parse(again.urlExpiresAt || "") || 0; });
+        }
+      }
+      link.addEventListener("mouseenter", fresh);
+      link.addEventListener("focus", fresh);
+      var text = item.querySelector(".utalk-wc-text");
+      text.textContent = "";
+      text.append(link);
+      if (m.text) { text.append(document.createTextNode("\n" + m.text)); }
+    }).catch(function () {});                                   // the name stays shown without a link
   }
 
   function insertInOrder(item, createdAt) {

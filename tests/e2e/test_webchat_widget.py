@@ -188,7 +188,6 @@ def test_a_visitor_attaches_a_file_then_logs_in_and_keeps_the_thread_in_a_real_b
     """The attach button (keyboard reachable, labelled) uploads and sends a file; when the shop then
     names the logged-in customer (data-identifier + its hash), the widget brings the anonymous
     conversation into the identified one."""
-    from media_support import PNG
     from messaging_support import messages
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -215,7 +214,7 @@ def test_a_visitor_attaches_a_file_then_logs_in_and_keeps_the_thread_in_a_real_b
         assert attach.tag_name == "button" and attach.get_attribute("aria-label") == "Attach a file"
 
         picture = tmp_path / "ticket.png"
-        picture.write_bytes(PNG)
+        picture.write_bytes(_real_png())                                # the thumbnail must decode
         browser.find_element(By.ID, "utalk-wc-file").send_keys(str(picture))   # what the picker hands over
         _until(browser, lambda: any("ticket.png" in t for t in _texts(browser, "customer")))
         _until(browser, lambda: browser.find_element(By.CSS_SELECTOR, '.utalk-wc-msg[data-sender="customer"]')
@@ -223,6 +222,11 @@ def test_a_visitor_attaches_a_file_then_logs_in_and_keeps_the_thread_in_a_real_b
         anonymous = _conversation(browser)
         [stored] = messages(chat.ws, anonymous)
         assert stored["type"] == "image" and stored["mediaId"]
+        # Shown as a download link (the signed URL of GET media/{id}) with a thumbnail that loads.
+        link = browser.find_element(By.CSS_SELECTOR, '.utalk-wc-msg[data-sender="customer"] a.utalk-wc-file')
+        assert link.get_attribute("download") == "ticket.png" and "ticket.png" in link.text
+        _until(browser, lambda: browser.execute_script(
+            "var i = document.querySelector('.utalk-wc-thumb'); return !!i && i.complete && i.naturalWidth > 0;"))
 
         holder["identity"] = f'data-identifier="cliente-5" data-identifier-hash="{identifier_hash("cliente-5")}"'
         browser.refresh()                                                # the customer logged in on the shop
@@ -235,6 +239,19 @@ def test_a_visitor_attaches_a_file_then_logs_in_and_keeps_the_thread_in_a_real_b
         _until(browser, lambda: len(_texts(browser, "customer")) == 1)  # the thread came along, once
     finally:
         shop.close()
+
+
+def _real_png() -> bytes:
+    """A decodable 2x2 PNG (media_support.PNG is a header padded out, which no browser renders)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x1a\x73\xe8" * 2 for _ in range(2))     # filter 0, two RGB pixels a row
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def _conversation(driver) -> str:
