@@ -5,51 +5,15 @@ delivery attempt counted."""
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from google.cloud import pubsub_v1
+from http_support import Endpoint
 
 from devstack.pusher import Pusher, backoff_seconds
-
-
-class Endpoint:
-    """A local HTTP endpoint recording what is pushed to it; `answer(body) -> status` decides."""
-
-    def __init__(self, answer):
-        self.answer, self.lock, self.calls = answer, threading.Lock(), []
-        self.in_flight = self.most_in_flight = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with outer.lock:
-                    outer.in_flight += 1
-                    outer.most_in_flight = max(outer.most_in_flight, outer.in_flight)
-                    outer.calls.append((time.monotonic(), dict(self.headers), body))
-                try:
-                    status = outer.answer(body)
-                finally:
-                    with outer.lock:
-                        outer.in_flight -= 1
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/push"
-
-    def close(self):
-        self.server.shutdown()
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@ it as Cloud Scheduler does; the waiting-queue sweep through it and through its o
 through Cloud Tasks continuations, idempotent per time slot."""
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
 from bot_support import escalations
 from helpers import call_internal
+from http_support import Endpoint
 from internal_support import assigned, waiting_escalation
 from messaging_support import db, wait_for
 
@@ -85,34 +84,13 @@ def test_a_time_slot_run_twice_starts_its_work_once(api):
     assert all(e["status"] == "pending" for ws in workspaces for e in escalations(ws))
 
 
-class _Target:
-    """Records what the driver sends."""
-
-    def __init__(self):
-        self.calls: list[dict] = []
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                target.calls.append({k.lower(): v for k, v in self.headers.items()})
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/job"
-
-
 def test_the_driver_calls_a_job_at_its_cron_times_in_its_time_zone(stack):
     """The driver's loop with the clock in the test's hands: 09:00 in Mexico City is 15:00 UTC."""
     from google.oauth2 import id_token
 
     from utalk.internal_auth import CertsCache
 
-    target = _Target()
+    target = Endpoint(lambda body: 200, path="/job")
     now = [datetime(2026, 3, 2, 14, 59, 0, tzinfo=timezone.utc).timestamp()]
     job = Job("morning", "0 9 * * 1-5", "America/Mexico_City", target.url, settings().invoker_service_account, 10)
     driver = Driver([job], clock=lambda: now[0])
@@ -124,7 +102,8 @@ def test_the_driver_calls_a_job_at_its_cron_times_in_its_time_zone(stack):
     now[0] += 30
     assert driver.tick() == []                            # once per slot
     try:
-        [call] = target.calls
+        [(_, headers, _)] = target.calls
+        call = {k.lower(): v for k, v in headers.items()}
         assert call["x-cloudscheduler-scheduletime"] == "2026-03-02T15:00:00Z"
         assert call["x-cloudscheduler-jobname"] == "morning" and call["x-cloudscheduler"] == "true"
         token = call["authorization"].removeprefix("Bearer ")
@@ -132,4 +111,4 @@ def test_the_driver_calls_a_job_at_its_cron_times_in_its_time_zone(stack):
         assert claims["email"] == settings().invoker_service_account
         assert job.next_time == datetime(2026, 3, 3, 15, 0, tzinfo=timezone.utc)   # the next weekday
     finally:
-        target.server.shutdown()
+        target.close()
