@@ -39,15 +39,14 @@ def _signed_before_a_rotation() -> tuple[dict, str]:
 
 
 def test_a_rotated_secret_still_verifies_while_it_is_previous(monkeypatch):
-    old_secret = OLD_SECRET
     claims, signed_before = _signed_before_a_rotation()
     with pytest.raises(tokens.InvalidToken):
         tokens.verify_access_token(signed_before)
-    monkeypatch.setenv("UTALK_JWT_SECRET_PREVIOUS", f"too-short, {old_secret}")
+    monkeypatch.setenv("UTALK_JWT_SECRET_PREVIOUS", f"too-short, {OLD_SECRET}")
     assert tokens.verify_access_token(signed_before).user_id == "u1"
     # a previous secret verifies only what it signed: a forged role is still refused, an expired token too
-    for bad in (jwt.encode({**claims, "role": "root"}, old_secret, algorithm="HS256"),
-                jwt.encode({**claims, "exp": int(time.time()) - 60}, old_secret, algorithm="HS256")):
+    for bad in (jwt.encode({**claims, "role": "root"}, OLD_SECRET, algorithm="HS256"),
+                jwt.encode({**claims, "exp": int(time.time()) - 60}, OLD_SECRET, algorithm="HS256")):
         with pytest.raises(tokens.InvalidToken):
             tokens.verify_access_token(bad)
 

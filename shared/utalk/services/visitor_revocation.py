@@ -12,6 +12,7 @@ from __future__ import annotations
 from google.cloud import firestore
 
 from utalk import errors, events, pubsub
+from utalk.models.events import ConversationUpdated
 from utalk.repositories import refresh_tokens
 from utalk.repositories.conversations import ConversationRepository
 
@@ -40,8 +41,6 @@ def block(admin, conversation_id: str) -> dict:
                                              channelId=conv.get("channelId"), userId=address.removeprefix("web:"))
     # Announced on every call, not only the first: a retry after a failed publish must still reach
     # the relay, and a second copy finds no socket left to close.
-    from utalk.models.events import ConversationUpdated
-
     pubsub.wait([events.publish("conversation:updated", admin.workspace_id, ConversationUpdated(
         conversationId=conversation_id, reason="visitor_blocked"), conversation_id=conversation_id)])
     return {"conversationId": conversation_id, "blocked": True, "revokedSessions": revoked}
