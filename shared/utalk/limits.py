@@ -62,9 +62,9 @@ BY_FUNCTION: dict[str, tuple[tuple[Limit, str], ...]] = {
 # would protect: counting them would be the only Firestore work they do.
 UNLIMITED_PATHS = ("/webhooks/",)
 UNLIMITED = frozenset({"health", "api_openapi"})
-# Routes that count IP themselves, in the same Commit as a limit only their handler can key: a web
-# chat visitor's send (IP + WEBCHAT_MESSAGES per visitor, services/webchat.py), one write round trip
-# on its hot path instead of two.
+# Routes that count IP themselves, with a limit only their handler can key: a web chat visitor's
+# send (IP + WEBCHAT_MESSAGES per visitor, services/webchat.py), in the message's own Commit when
+# they can be (ratelimit.ahead), else in one Commit before it.
 COUNTED_BY_HANDLER = frozenset({"webchat_send"})
 
 # The login throttle (services/auth.py), counted before the password is verified, 15-minute windows:

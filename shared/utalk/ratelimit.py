@@ -11,6 +11,15 @@ shard goes on to the next, so it admits no fewer either. An instance that learns
 stops writing to it until the window ends: an exhausted key costs no writes, and a shard document
 takes its share plus, per instance, the requests in flight when it filled.
 
+A count may instead go ahead, blind, in the Commit of what it limits (`ahead()`: web chat's send,
+one Commit instead of two). Every count this instance writes returns the shard's new value, so it
+knows a lower bound of each shard it counted in; a count goes ahead only on a shard known to be well
+below its share (`ahead_margin`), one at a time per shard, and its result is learned after. Such a
+window is exact as long as the instances serving a key see each other's counts in time; at worst,
+when others filled the shard since this instance last counted in it, each instance admits one count
+beyond it before it knows. Only an instance whose own count landed below the margin can, and each
+such count is a different one, so a shard admits less than twice its share however many instances.
+
 Documents are named by a hash of the key (no email or IP in an id) and carry `expireAt` for a
 Firestore TTL policy to sweep. Windows are aligned to the epoch: `Retry-After` is the time to the
 end of the window.
@@ -51,10 +60,26 @@ _windows: dict[str, list[int]] = {}
 _WINDOWS_MAX = 50_000
 _lock = threading.Lock()
 
+# The highest count this instance has seen each shard at (path -> count; counts only grow in a
+# window), and the shards with a count ahead in flight: one each, so a burst of one key on one
+# instance counts exactly (take) instead of all going ahead blind.
+_seen: dict[str, int] = {}
+_ahead: set[str] = set()
+
+
+def ahead_margin(share: int) -> int:
+    """How far below its share a shard must be known to be for a count to go ahead blind: a key
+    near its limit is counted exactly."""
+    return max(2, share // 4)
+
+
+def _local(limit: Limit, key: str, window: int) -> str:
+    return f"{limit.name}\x00{key}\x00{window}"
+
 
 def _pick(limit: Limit, key: str, window: int) -> tuple[str, int] | None:
     """The local state's key and the shard to count in next, or None when all are known full."""
-    local = f"{limit.name}\x00{key}\x00{window}"
+    local = _local(limit, key, window)
     with _lock:
         state = _windows.get(local)
         if state is None:
@@ -98,6 +123,25 @@ def _refused(limit: Limit, now: float) -> errors.RateLimited:
                               window_seconds=limit.window_seconds)
 
 
+def _count_of(result) -> int:
+    from utalk.repositories.transforms import transform_result
+
+    return transform_result(result, {"count": _INCREMENT}, "count")
+
+
+def _learn(paths, counts, landed_ahead: bool = False) -> None:
+    """Remember what counts landed at; `landed_ahead`: `paths` are no longer ahead (in one step, so
+    no second count goes ahead on what the first has not told yet)."""
+    with _lock:
+        if len(_seen) >= _WINDOWS_MAX:
+            _seen.clear()
+        for path, count in zip(paths, counts):
+            if count > _seen.get(path, 0):
+                _seen[path] = count
+        if landed_ahead:
+            _ahead.difference_update(paths)
+
+
 def take(*counts: tuple[Limit, str], fail_open: bool = True) -> Taken:
     """Count one event against each `(limit, key)`; raise RateLimited (429) when any is over.
 
@@ -108,7 +152,6 @@ def take(*counts: tuple[Limit, str], fail_open: bool = True) -> Taken:
     cannot be reached, let the request through (logged); the login throttle passes False (503).
     """
     from utalk.repositories.raw_writes import Batch
-    from utalk.repositories.transforms import transform_result
 
     now, counted = time.time(), []
     pending = [(limit, key, int(now // limit.window_seconds)) for limit, key in counts]
@@ -129,13 +172,75 @@ def take(*counts: tuple[Limit, str], fail_open: bool = True) -> Taken:
                                          headers={"Retry-After": "5"}) from None
             log.warning("rate limiter unavailable, request let through", extra={"error": type(exc).__name__})
             return Taken(tuple(counted))
-        pending = []
-        for (limit, key, window, (local, shard), ref), result in zip(sent, results):
+        pending, landed = [], [_count_of(result) for result in results]
+        _learn([ref.path for *_, ref in sent], landed)
+        for (limit, key, window, (local, shard), ref), count in zip(sent, landed):
             counted.append(ref)
-            if transform_result(result, {"count": _INCREMENT}, "count") > limit.share(shard):
+            if count > limit.share(shard):
                 _mark_full(local, shard)
                 pending.append((limit, key, window))
     return Taken(tuple(counted))
+
+
+class Ahead:
+    """Counts going ahead (`ahead()`): `commit(batch)` sends them in the caller's Commit."""
+
+    def __init__(self, writes: list, paths: tuple, shards: tuple):
+        self.writes, self.paths, self.shards = writes, paths, shards
+
+    def commit(self, batch) -> list:
+        """Commit `batch` with these counts (grouped); the batch's own write results."""
+        batch.writes.extend(self.writes)
+        try:
+            results = batch.commit(grouped=True)
+        except BaseException:   # a duplicate message, say: nothing was counted (or, timed out, maybe was)
+            _learn(self.paths, (), landed_ahead=True)
+            raise
+        own = len(results) - len(self.writes)
+        landed = [_count_of(result) for result in results[own:]]
+        _learn(self.paths, landed, landed_ahead=True)
+        for (limit, local, shard), count in zip(self.shards, landed):
+            if count > limit.share(shard):   # admitted all the same: the bound the module docstring states
+                _mark_full(local, shard)
+                log.info("a count went ahead beyond its limit", extra={"limit": limit.name, "count": count})
+        return results[:own]
+
+
+def ahead(*counts: tuple[Limit, str]) -> Ahead | None:
+    """Count each `(limit, key)` in the caller's own Commit, when this instance knows every one of
+    them well below its share and has none of them ahead already; None when not (count with take(),
+    exactly). Raises RateLimited, with no write, when every shard of one is known full."""
+    from utalk.repositories.raw_writes import Batch
+
+    now, picked = time.time(), []
+    with _lock:
+        for limit, key in counts:
+            window = int(now // limit.window_seconds)
+            local = _local(limit, key, window)
+            state = _windows.get(local)
+            if state is None:
+                return None
+            for _ in range(limit.shards):
+                shard = state[0]
+                state[0] = (shard + 1) % limit.shards
+                if state[1] & (1 << shard):
+                    continue
+                ref = _ref(limit, key, window, shard)
+                seen = _seen.get(ref.path)
+                if seen is not None and ref.path not in _ahead and \
+                        seen + ahead_margin(limit.share(shard)) < limit.share(shard):
+                    picked.append((limit, local, shard, ref))
+                    break
+            else:
+                if state[1] == (1 << limit.shards) - 1:
+                    raise _refused(limit, now)
+                return None
+        paths = tuple(ref.path for *_, ref in picked)
+        _ahead.update(paths)
+    batch = Batch(clients.firestore())
+    for limit, *_, ref in picked:
+        batch.set(ref, {"count": _INCREMENT, "expireAt": _expiry(now, limit.window_seconds)}, merge=True)
+    return Ahead(batch.writes, paths, tuple((limit, local, shard) for limit, local, shard, _ in picked))
 
 
 def release(taken: Taken) -> None:

@@ -36,8 +36,9 @@ class MessageRepository:
     def get(self, conversation_id: str, message_id: str) -> dict | None:
         return read(self.ref(conversation_id, message_id))
 
-    def store(self, message: dict, conversation_fields: dict, media: list[dict] = ()) -> list:
-        """One atomic batch, no read: create the message (+ media records), merge the conversation.
+    def store(self, message: dict, conversation_fields: dict, media: list[dict] = (), ahead=None) -> list:
+        """One atomic batch, no read: create the message (+ media records), merge the conversation,
+        and the rate limit counts `ahead` of it, if any (utalk.ratelimit.ahead).
 
         Returns the write results; the conversation's transform results tell the caller the new
         counter values. Raises Duplicate when the message already exists (nothing is written).
@@ -52,7 +53,7 @@ class MessageRepository:
             batch.set(self.media.document(record["id"]), record)
         batch.set(self.conversations.document(message["conversationId"]), conversation_fields, merge=True)
         try:
-            return batch.commit(grouped=True)
+            return ahead.commit(batch) if ahead else batch.commit(grouped=True)
         except AlreadyExists:
             raise Duplicate(message["id"]) from None
 

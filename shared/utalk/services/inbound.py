@@ -81,7 +81,7 @@ def receive_all(items: list[tuple[Entry, InboundItem]]) -> list[Stored]:
     return stored
 
 
-def store(entry: Entry, item: InboundItem) -> Stored:
+def store(entry: Entry, item: InboundItem, ahead=None) -> Stored:
     route = entry.doc
     ws, channel, channel_id = route["workspaceId"], route.get("type") or "whatsapp", route["channelId"]
     conv_id = item.conversation_id
@@ -125,7 +125,7 @@ def store(entry: Entry, item: InboundItem) -> Stored:
         fields.update(constants)
     repo = MessageRepository(ws)
     try:
-        results = repo.store(message, fields, records)
+        results = repo.store(message, fields, records, ahead)
     except Duplicate:
         # A provider retry. The first delivery may have stored the message and then failed to
         # publish (which is why the provider retried), so announce again: the bot is idempotent

@@ -196,10 +196,15 @@ def authenticate(key: str, header: str, origin: str | None) -> tuple[Visitor, ro
 
 def send(visitor: Visitor, entry: routes.Entry, body: VisitorMessage, client_ip: str) -> tuple[dict, bool]:
     """Store the visitor's message (once per client messageId); (its view, created). The route's
-    IP limit is counted here, with the visitor's, in one Commit (limits.COUNTED_BY_HANDLER)."""
+    IP limit is counted here with the visitor's (limits.COUNTED_BY_HANDLER): in the message's own
+    Commit when this instance knows both well below their limits (ratelimit.ahead), else exactly,
+    in one Commit before it."""
     from utalk.services import inbound   # the Firestore and Pub/Sub clients: only the routes that store load them
 
-    ratelimit.take((limits.IP, client_ip), (limits.WEBCHAT_MESSAGES, f"{visitor.workspace_id}/{visitor.visitor_id}"))
+    counts = ((limits.IP, client_ip), (limits.WEBCHAT_MESSAGES, f"{visitor.workspace_id}/{visitor.visitor_id}"))
+    ahead = ratelimit.ahead(*counts)
+    if ahead is None:
+        ratelimit.take(*counts)
     media = ()
     if body.mediaId:   # one read, only for an attachment: a text's path stays read-free
         from utalk.services.outbound_media import checked
@@ -207,7 +212,7 @@ def send(visitor: Visitor, entry: routes.Entry, body: VisitorMessage, client_ip:
         [record] = checked(visitor.workspace_id, {"id": visitor.conversation_id, "channel": "web"}, [body.mediaId])
         media = ({"id": record["id"], "kind": record.get("kind")},)
     item = web.item(visitor.visitor_id, visitor.channel_key, body.messageId, body.text, {}, media)
-    stored = inbound.store(entry, item)
+    stored = inbound.store(entry, item, ahead)
     return {"id": stored.message_id, "messageId": body.messageId, "conversationId": stored.conversation_id,
             "status": "received"}, not stored.duplicate
 

@@ -1,0 +1,139 @@
+"""Rate limit counts going ahead in the Commit they limit (utalk.ratelimit.ahead), on the Firestore
+emulator: only on a shard this instance has counted in and knows well below its share, one at a
+time, landing in the same Commit as the write it limits; near the limit counted exactly, and once
+full refused with no write. Two instances counting one key at once admit at least the limit and at
+most one more per shard per instance."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from google.api_core.exceptions import AlreadyExists
+from google.cloud import firestore
+from messaging_support import db
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _inside_one_window(window: int, needed: float) -> None:
+    left = window - time.time() % window
+    if left < needed:
+        time.sleep(left + 0.5)
+
+
+def _batch(doc_id: str | None = None, create: bool = False):
+    """A Commit of our own for the counts to go in, with one document to show it landed."""
+    from utalk import clients
+    from utalk.repositories.raw_writes import Batch
+
+    batch = Batch(clients.firestore())
+    if doc_id:
+        ref = clients.firestore().collection("aheadTest").document(doc_id)
+        (batch.create if create else batch.set)(ref, {"at": firestore.SERVER_TIMESTAMP})
+    return batch
+
+
+def _shard():
+    [doc] = list(db().collection("rateLimits").stream())
+    return doc
+
+
+def attempts(limit_args: tuple, key: str, n: int, threads: int, start_at: float) -> dict:
+    """What webchat.send does, `n` times from `threads` threads from `start_at` on: go ahead when
+    this instance can, else count exactly first. How many went ahead, were taken, were refused."""
+    from utalk import errors, ratelimit
+    from utalk.limits import Limit
+
+    limit = Limit(*limit_args)
+
+    def one(_):
+        try:
+            ahead = ratelimit.ahead((limit, key))
+            if ahead is None:
+                ratelimit.take((limit, key))
+                return "took"
+            ahead.commit(_batch())
+            return "ahead"
+        except errors.RateLimited:
+            return "refused"
+
+    time.sleep(max(0.0, start_at - time.time()))
+    with ThreadPoolExecutor(threads) as pool:
+        outcomes = list(pool.map(one, range(n)))
+    return {kind: outcomes.count(kind) for kind in ("ahead", "took", "refused")}
+
+
+def test_a_count_goes_ahead_only_well_below_a_shard_this_instance_counted_in(clean):
+    from utalk import errors, ratelimit
+    from utalk.limits import Limit
+
+    limit, key = Limit("test-ahead", 8, 60), uuid.uuid4().hex
+    assert ratelimit.ahead_margin(8) == 2
+    _inside_one_window(60, 10)
+    assert ratelimit.ahead((limit, key)) is None      # never counted here: nothing is known
+    ratelimit.take((limit, key))
+    first = ratelimit.ahead((limit, key))
+    assert first is not None
+    assert ratelimit.ahead((limit, key)) is None      # one count ahead per shard at a time
+    assert len(first.commit(_batch("first"))) == 1    # the caller's own results only
+    shard, landed = _shard(), db().collection("aheadTest").document("first").get()
+    assert shard.get("count") == 2 and shard.update_time == landed.update_time   # one Commit
+    for i in range(4):                                # known at 2..5: 5 + 2 < 8 goes ahead
+        ratelimit.ahead((limit, key)).commit(_batch(f"more-{i}"))
+    assert _shard().get("count") == 6
+    assert ratelimit.ahead((limit, key)) is None      # near the limit: counted exactly
+    ratelimit.take((limit, key))
+    ratelimit.take((limit, key))
+    assert _shard().get("count") == 8
+    with pytest.raises(errors.RateLimited):
+        ratelimit.take((limit, key))                  # over: refused, and the shard known full
+    with pytest.raises(errors.RateLimited) as refused:
+        ratelimit.ahead((limit, key))                 # known full: refused here, no write
+    assert int(refused.value.headers["Retry-After"]) >= 1
+    assert _shard().get("count") == 9
+
+
+def test_a_commit_that_fails_counts_nothing_and_frees_the_shard(clean):
+    from utalk import ratelimit
+    from utalk.limits import Limit
+
+    limit, key = Limit("test-ahead-failed", 20, 60), uuid.uuid4().hex
+    _inside_one_window(60, 10)
+    ratelimit.take((limit, key))
+    _batch("taken").commit()
+    with pytest.raises(AlreadyExists):                # a duplicate message's create, say
+        ratelimit.ahead((limit, key)).commit(_batch("taken", create=True))
+    assert _shard().get("count") == 1
+    ratelimit.ahead((limit, key)).commit(_batch())    # the shard is free for the next
+    assert _shard().get("count") == 2
+
+
+@pytest.mark.parametrize("limit_args", [("test-ahead-one", 40, 60), ("test-ahead-sharded", 200, 60)])
+def test_two_instances_counting_one_key_at_once_admit_the_limit_and_at_most_one_more_each(clean, limit_args):
+    from utalk.limits import Limit
+
+    limit, key = Limit(*limit_args), uuid.uuid4().hex
+    n = limit.limit * 3 // 4          # each instance alone stays under; together they go over
+    _inside_one_window(60, 15)
+    start_at = time.time() + 5    # the other process's imports and clients first
+    code = ("import json, sys; sys.path[:0] = ['shared', 'tests', 'tests/integration'];"
+            "from test_ratelimit_ahead import attempts;"
+            f"print(json.dumps(attempts({limit_args!r}, {key!r}, {n}, 8, {start_at})))")
+    other = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'shared'}"})
+    here = attempts(limit_args, key, n, 8, start_at)
+    out, _ = other.communicate(timeout=120)
+    assert other.returncode == 0
+    there = json.loads(out.strip().splitlines()[-1])
+    admitted = here["ahead"] + here["took"] + there["ahead"] + there["took"]
+    assert limit.limit <= admitted <= limit.limit + 2 * limit.shards, (here, there)
+    assert here["ahead"] > 0 and there["ahead"] > 0, (here, there)
+    counts = [d.get("count") for d in db().collection("rateLimits").stream()]
+    assert len(counts) == limit.shards and sum(counts) >= admitted, counts
