@@ -4,6 +4,10 @@ visitor, the chat's identity secret is rotated; and visitors' and agents' refres
 stand for each other."""
 from __future__ import annotations
 
+import time
+import uuid
+from pathlib import Path
+
 from bot_support import new_agents
 from helpers import login
 from test_refresh_grace import _age_use
@@ -80,6 +84,42 @@ def test_an_admin_blocks_a_visitor_whose_refresh_and_identified_sessions_then_fa
     assert r.status_code == 404, r.text
     r = chat.api.post("/api/v1/conversations/conv_nope/block-visitor")
     assert r.status_code == 404
+
+
+def test_a_blocked_visitor_s_access_token_stops_on_the_visitor_routes(api):
+    """The block names the visitor in its chat's route, which the visitor routes read anyway: an
+    instance that loads the route after the block (here the function in this process; the gateway
+    holds its copy up to UTALK_ROUTE_CACHE_SECONDS) refuses the token still within its 15 minutes."""
+    from functions_framework import create_app
+
+    from utalk.repositories.channels import ChannelRepository, read_route, route_key
+
+    chat = web_channel(api)
+    visitor, bystander = Visitor.open(api, chat), Visitor.open(api, chat)
+    assert visitor.say("hola").status_code == 201
+    assert chat.api.post(f"/api/v1/conversations/{visitor.conversation_id}/block-visitor").status_code == 200
+    key = chat.channel["channelKey"]
+    route = read_route(route_key("web", key))
+    assert set(route["blockedVisitors"]) == {visitor.session["visitorId"]}
+    assert route["blockedVisitors"][visitor.session["visitorId"]] > time.time() + 15 * 60
+
+    send = create_app("webchat_send", str(Path(__file__).resolve().parents[2] / "functions" / "main.py")).test_client()
+
+    def says(who: Visitor):
+        return send.post(chat.path("messages"), headers={**who.headers(), "X-Forwarded-For": api.ip},
+                         json={"messageId": str(uuid.uuid4()), "text": "hola"})
+    r = says(visitor)
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "visitor_blocked", r.get_data(as_text=True)
+    assert says(bystander).status_code == 201
+
+    # Entries outlive the tokens issued before them, no more: each block drops the ones past.
+    channels = ChannelRepository(chat.ws)
+    channel = channels.get(chat.channel["id"])
+    now = time.time()
+    assert channels.deny_on_route(channel, "vexpired", now - 1, now - 2)
+    assert channels.deny_on_route(channel, "vlater", now + 60, now)
+    assert set(read_route(route_key("web", key))["blockedVisitors"]) == {visitor.session["visitorId"], "vlater"}
+    assert not ChannelRepository("ws_other").deny_on_route(channel, "vnope", now + 60, now)   # not its route
 
 
 def test_rotating_the_identity_secret_ends_identified_visitors_refresh_only(api):

@@ -111,6 +111,24 @@ class ChannelRepository:
             txn.update(channel_ref, fields)
         run(self.db.transaction())
 
+    def deny_on_route(self, channel: dict, visitor_id: str, until: float, now: float) -> bool:
+        """Name a web visitor in its channel's route as blocked until `until` (epoch seconds): the
+        visitor routes read the route anyway (cached), so checking costs the send path no read.
+        Entries whose time has passed are dropped in the same write, so the map stays as small as
+        the blocks of the last `until - now` seconds. False when this channel does not hold a route."""
+        route_ref = _route_ref(self.db, channel)
+
+        @firestore.transactional
+        def run(txn) -> bool:
+            route = read(route_ref, txn)
+            if not self._owns(route, channel["id"]):
+                return False
+            changes = {f"blockedVisitors.{v}": firestore.DELETE_FIELD
+                       for v, at in (route.get("blockedVisitors") or {}).items() if at <= now and v != visitor_id}
+            txn.update(route_ref, {**changes, f"blockedVisitors.{visitor_id}": until})
+            return True
+        return run(self.db.transaction())
+
     def set_credentials(self, channel: dict, secrets: dict, fields: dict, route_fields: dict) -> None:
         """New sealed credentials, the channel's account of them, and (when this channel holds its
         route) the route's copy of what inbound needs, together."""

@@ -4,16 +4,22 @@ channel and whether the host site identified them), so each is one query over th
 
 A block also ends the visitor's live sockets at once: its `conversation:updated` (reason
 `visitor_blocked`) reaches the relay, which tells the visitor's sockets the session ended and closes
-them (relay/visitors.py). The visitor's access token (stateless: the send path reads nothing) lives
-out its 15 minutes; the widget's refresh after it is refused.
+them (relay/visitors.py). Its access token (stateless: the send path reads nothing) stops on the
+visitor routes within the route cache's TTL (channels/routes.py, 60 s): the block names the visitor
+in its channel's route, which those routes read anyway, for as long as a token issued before it
+lives. The widget's refresh is refused at once.
 """
 from __future__ import annotations
+
+import time
 
 from google.cloud import firestore
 
 from utalk import errors, events, pubsub
+from utalk.auth.visitor_tokens import ACCESS_TTL_SECONDS
 from utalk.models.events import ConversationUpdated
 from utalk.repositories import refresh_tokens
+from utalk.repositories.channels import ChannelRepository
 from utalk.repositories.conversations import ConversationRepository
 
 VISITOR_KIND = "visitor"       # refresh_tokens' owner kind of web chat visitors
@@ -37,8 +43,14 @@ def block(admin, conversation_id: str) -> dict:
     if not conv.get("visitorBlockedAt"):
         repo.conversations.document(conversation_id).update(
             {"visitorBlockedAt": firestore.SERVER_TIMESTAMP, "visitorBlockedBy": admin.user_id})
+    visitor_id = address.removeprefix("web:")
     revoked = refresh_tokens.revoke_families(admin.workspace_id, "blocked", kind=VISITOR_KIND,
-                                             channelId=conv.get("channelId"), userId=address.removeprefix("web:"))
+                                             channelId=conv.get("channelId"), userId=visitor_id)
+    channels = ChannelRepository(admin.workspace_id)
+    channel = channels.get(conv["channelId"]) if conv.get("channelId") else None
+    if channel and channel.get("type") == "web":   # a deleted chat has no route, and no visitor routes
+        now = time.time()
+        channels.deny_on_route(channel, visitor_id, now + ACCESS_TTL_SECONDS + 60, now)   # + clock skew
     # Announced on every call, not only the first: a retry after a failed publish must still reach
     # the relay, and a second copy finds no socket left to close.
     pubsub.wait([events.publish("conversation:updated", admin.workspace_id, ConversationUpdated(

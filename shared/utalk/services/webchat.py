@@ -191,6 +191,8 @@ def authenticate(key: str, header: str, origin: str | None) -> tuple[Visitor, ro
     if (visitor.workspace_id, visitor.channel_id, visitor.channel_key) != \
             (entry.doc["workspaceId"], entry.doc["channelId"], key):
         raise errors.Unauthorized("This visitor token is for another chat", code="invalid_token")
+    if visitor.visitor_id in (entry.doc.get("blockedVisitors") or ()):   # visitor_revocation.block
+        raise errors.Forbidden("This visitor may not chat here", code="visitor_blocked")
     return visitor, entry
 
 
