@@ -9,6 +9,25 @@ import warnings
 TOPICS = ("realtime-events", "message-received")
 
 
+def in_order_client(**options):
+    """A python-socketio client whose handlers run in the order the events arrived. The stock one
+    runs each event's handler on a thread of its own (engineio's `run_async`), so three events the
+    relay sent in order can be recorded in any order. Handlers here must not block: they run on the
+    connection's read loop."""
+    import engineio
+    import socketio
+
+    class InOrderEngine(engineio.Client):
+        def _trigger_event(self, event, *args, **kwargs):
+            return super()._trigger_event(event, *args, **{**kwargs, "run_async": False})
+
+    class InOrderClient(socketio.Client):
+        def _engineio_client_class(self):
+            return InOrderEngine
+
+    return InOrderClient(**options)
+
+
 class RealtimeReader:
     """Pull subscriptions of its own on both topics; `pull()` returns every event so far as
     `{"attributes": ..., **envelope}`, in arrival order, a carried batch expanded in its order."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-import socketio
-
 from messaging_support import INBOUND, conv_id, inbound_form, post_signed, wait_for, workspace
+from realtime_support import in_order_client
 
 CUSTOMER = "+5215599990000"
 WANTED = ("conversation:new", "message:new", "conversation:updated")
@@ -17,7 +16,7 @@ def test_an_inbound_message_reaches_a_connected_screen_once_in_order(api, relay_
     ws = workspace(api, bot=False)
     got: list[tuple[str, dict]] = []
     lock = threading.Lock()
-    client = socketio.Client(reconnection=False)
+    client = in_order_client(reconnection=False)   # the order the relay sent them in
 
     def record(name):
         def handler(payload):
