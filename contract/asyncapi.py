@@ -34,7 +34,11 @@ CONNECT_REFUSALS = {
     "token_invalid": "The token does not verify (or names ids unusable in rooms)",
     "token_expired": "The token expired",
     "workspace_mismatch": "`auth.workspaceId` names another workspace than the token's",
-    "unavailable": "The workspace's settings could not be read: try again",
+    "unavailable": "The workspace's settings (or, for a visitor, its web chat's route) could not be read: "
+                   "try again",
+    "origin_not_allowed": "The handshake came from a site that is not the visitor's web chat's (agents never "
+                          "connect from a chat's site)",
+    "visitor_blocked": "An admin blocked this web chat visitor",
 }
 # Codes of a failed client event: in its ack `{ok: false, error}` and in the `error` event.
 EVENT_ERRORS = {

@@ -28,7 +28,7 @@ from .rate_limit import TokenBucket
 from .routing import valid_conversation_id, valid_id
 from .sessions import Session, Sessions
 from .visibility import Visibility
-from .visitors import ORIGIN_TO_CHECK, Origins, VisitorSession, is_web
+from .visitors import ORIGIN_TO_CHECK, Chats, VisitorSession, is_web
 
 log = logs.get("relay.handlers")
 
@@ -49,7 +49,7 @@ class Relay:
         self.sio, self.db, self.presence, self.cfg = sio, db, presence, cfg
         self.sessions = Sessions()
         self.visitors: dict[str, VisitorSession] = {}   # web chat visitors' sockets: no presence, no visibility
-        self.origins = Origins(db)
+        self.chats = Chats(db)
         self.visibility = Visibility(sio.manager, db, self.sessions, cfg.visibility_ttl_seconds)
         sio.manager.visibility = self.visibility  # the hooked manager (visibility.hooked) reports emits
         sio.on("connect", self.connect)
@@ -71,9 +71,11 @@ class Relay:
                     principal, Principal) else principal.visitor_id):
                 raise AuthError("token_invalid", "ids not usable in room names")
             origin = environ.get(ORIGIN_TO_CHECK)   # a site not in UTALK_CORS_ORIGINS: a web chat's, or refused
-            if origin is not None and (isinstance(principal, Principal) or not await self.origins.allow(
-                    principal.channel_key, origin)):
-                raise AuthError("origin_not_allowed", origin[:100])
+            if isinstance(principal, Principal):
+                if origin is not None:
+                    raise AuthError("origin_not_allowed", origin[:100])
+            elif refused := await self.chats.refusal(principal, origin):
+                raise AuthError(refused, (origin or "")[:100])
         except AuthError as exc:
             log.info("connect refused", extra={"code": exc.code, "detail": exc.detail})
             raise socketio.exceptions.ConnectionRefusedError(exc.code, {"code": exc.code}) from None

@@ -32,10 +32,10 @@ log = logs.get("relay.visitors")
 WEB = "conv_web:"
 # The handshake of a socket from a site that is not one of UTALK_CORS_ORIGINS passes only when it
 # names a web chat (`?channel=wk_...`, what the widget sends); its origin is kept under this environ
-# key and checked at connect against that visitor's channel (`Origins`): agents never pass that way.
+# key and checked at connect against that visitor's channel (`Chats`): agents never pass that way.
 ORIGIN_TO_CHECK = "utalk.visitor_origin"
 _KEY = re.compile(r"^wk_[0-9a-f]{32}$")
-ORIGINS_TTL_SECONDS = 60.0
+ROUTE_TTL_SECONDS = 60.0
 # What a blocked visitor's sockets hear last: each instance closes its own sockets of the room after
 # delivering it (relay/visibility.hooked, which sees every instance's emits).
 ENDED = "session:ended"
@@ -67,29 +67,43 @@ def admit_handshake(origin: str, environ: dict) -> bool:
     return True
 
 
-class Origins:
-    """Each web chat's allowed origins, read from its route (`channelRoutes/web:<key>`) when a
-    visitor connects from a marked handshake, kept per instance for ORIGINS_TTL_SECONDS (what the
-    visitor API's route cache also allows itself)."""
+class Chats:
+    """What a visitor's connect needs of its web chat, read from the chat's route
+    (`channelRoutes/web:<key>`, the document the visitor API reads too) and kept per instance for
+    ROUTE_TTL_SECONDS (what the visitor API's route cache also allows itself): the sites that may
+    embed it, and the visitors an admin blocked (services/visitor_revocation.block), so a blocked
+    visitor's token opens no new socket either, on every instance, within that TTL."""
 
     def __init__(self, db):
         self.db = db
-        self._known: dict[str, tuple[float, frozenset[str]]] = {}
+        self._known: dict[str, tuple[float, frozenset[str], frozenset[str]]] = {}
 
-    async def allow(self, channel_key: str, origin: str) -> bool:
+    async def refusal(self, visitor: Visitor, origin: str | None) -> str | None:
+        """The error code to refuse this visitor's connect with (from `origin`, when a foreign
+        site's handshake was let through for a chat), or None."""
+        _, origins, blocked = await self._route(visitor.channel_key)
+        if visitor.visitor_id in blocked:
+            return "visitor_blocked"
+        if origin is not None and origin.lower() not in origins:
+            return "origin_not_allowed"
+        return None
+
+    async def _route(self, channel_key: str):
         hit = self._known.get(channel_key)
-        if hit is None or time.monotonic() - hit[0] > ORIGINS_TTL_SECONDS:
-            try:
-                docs = [s async for s in self.db.get_all([self.db.document(f"channelRoutes/web:{channel_key}")],
-                                                        field_paths=["allowedOrigins"])]
-            except Exception:
-                log.exception("web chat origins unreadable; visitor connect refused")
-                raise AuthError("unavailable") from None
-            found = (docs[0].to_dict() or {}) if docs and docs[0].exists else {}
-            if len(self._known) > 10_000:
-                self._known.clear()
-            hit = self._known[channel_key] = (time.monotonic(), frozenset(found.get("allowedOrigins") or ()))
-        return origin.lower() in hit[1]
+        if hit is not None and time.monotonic() - hit[0] <= ROUTE_TTL_SECONDS:
+            return hit
+        try:
+            docs = [s async for s in self.db.get_all([self.db.document(f"channelRoutes/web:{channel_key}")],
+                                                    field_paths=["allowedOrigins", "blockedVisitors"])]
+        except Exception:
+            log.exception("web chat route unreadable; visitor connect refused")
+            raise AuthError("unavailable") from None
+        found = (docs[0].to_dict() or {}) if docs and docs[0].exists else {}
+        if len(self._known) > 10_000:
+            self._known.clear()
+        hit = self._known[channel_key] = (time.monotonic(), frozenset(found.get("allowedOrigins") or ()),
+                                          frozenset(found.get("blockedVisitors") or ()))
+        return hit
 
 
 def is_web(conversation_id) -> bool:

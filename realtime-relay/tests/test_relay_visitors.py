@@ -6,6 +6,7 @@ as agents, and a visitor may send nothing else."""
 from __future__ import annotations
 
 import sys
+import time
 import uuid
 
 import pytest
@@ -168,6 +169,30 @@ def test_a_web_chat_s_sites_may_connect_its_visitors_and_nobody_else(relay, worl
         assert without_channel.wait_for("connect_error")["message"] != "origin_not_allowed"
     finally:
         without_channel.close()
+
+
+def test_a_visitor_its_chat_s_route_names_blocked_opens_no_socket_on_any_instance(relays, world, db):
+    """services/visitor_revocation.block names the visitor in its chat's route (`blockedVisitors`,
+    until its tokens expire): each instance reads it at a visitor's connect, from whatever site, so
+    the token that still verifies opens nothing; another visitor of the chat connects."""
+    ws, site = world["ws_a"], "https://shop.example.com"
+    me, my_token = _visitor(ws)
+    _, neighbour = _visitor(ws, me.channel_key)
+    db.document(f"channelRoutes/web:{me.channel_key}").set(
+        {"type": "web", "allowedOrigins": [site], "blockedVisitors": {me.visitor_id: time.time() + 900}})
+    for relay in relays:
+        for headers, url in (({}, relay.url), ({"Origin": site}, f"{relay.url}?channel={me.channel_key}")):
+            refused = JsClient(url, auth={"token": my_token, "visitor": True}, headers=headers)
+            try:
+                assert refused.wait_for("connect_error")["data"] == {"code": "visitor_blocked"}, (relay.url, headers)
+            finally:
+                refused.close()
+    allowed = JsClient(f"{relays[1].url}?channel={me.channel_key}", auth={"token": neighbour, "visitor": True},
+                       headers={"Origin": site})
+    try:
+        allowed.wait_for("connected")
+    finally:
+        allowed.close()
 
 
 def test_a_visitor_hears_the_escalation_and_lifecycle_events_as_they_are_published(relay, world, clients,

@@ -7,7 +7,8 @@ A block also ends the visitor's live sockets at once: its `conversation:updated`
 them (relay/visitors.py). Its access token (stateless: the send path reads nothing) stops on the
 visitor routes within the route cache's TTL (channels/routes.py, 60 s): the block names the visitor
 in its channel's route, which those routes read anyway, for as long as a token issued before it
-lives. The widget's refresh is refused at once.
+lives; the relay reads the same route at a visitor's connect (relay/visitors.Chats), so within the
+same TTL the token opens no new socket either. The widget's refresh is refused at once.
 """
 from __future__ import annotations
 
