@@ -276,6 +276,8 @@
       attempt = (attempt || 0) + 1;
       state.shown[messageId].setAttribute("data-status", "retrying");
       if (err.status === 401) { return openSession().then(function () { sendMessage(text, messageId, attempt, media); }); }
+      if (err.message === "visitor_blocked") { state.shown[messageId].setAttribute("data-status", "failed");
+                                               return ended("This chat has ended."); }
       if ((!err.status || err.status >= 500 || err.status === 429) && attempt < 5) {   // same id: stored once
         setTimeout(function () { sendMessage(text, messageId, attempt, media); }, 1000 * attempt);
       } else {
@@ -355,7 +357,9 @@
     socket.on("connect", function () { root.setAttribute("data-connected", "true"); loadHistory(); });
     socket.on("disconnect", function () { root.setAttribute("data-connected", "false"); });
     socket.on("connect_error", function (err) {
-      if (err && err.data && err.data.code === "token_expired") { openSession().then(function () { socket.connect(); }); }
+      var code = err && err.data && err.data.code;
+      if (code === "token_expired") { openSession().then(function () { socket.connect(); }); }
+      if (code === "visitor_blocked") { ended("This chat has ended."); }   // blocked while this page was away
     });
     socket.on("error", function (err) {
       if (err && err.code === "token_expired") { openSession().then(function () { socket.connect(); }); }

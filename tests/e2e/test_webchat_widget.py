@@ -307,6 +307,22 @@ def test_a_blocked_visitor_s_widget_ends_at_once_in_a_real_browser(api, stack, r
         _ended(browser, widget)
 
 
+def test_a_visitor_blocked_while_its_page_was_away_is_ended_at_the_reconnect_in_a_real_browser(
+        api, stack, relay_port, browser):
+    """Blocked while its socket was down (here the relay restarting): the token still verifies, but
+    the relay refuses it `visitor_blocked` (the chat's route names the visitor), and the widget ends
+    instead of retrying."""
+    with _one_message_in(api, stack, relay_port, browser) as (chat, _, widget):
+        stack.stop("relay-e2e")
+        _until(browser, lambda: widget.get_attribute("data-connected") == "false")
+        r = chat.api.post(f"/api/v1/conversations/{_conversation(browser)}/block-visitor")
+        assert r.status_code == 200, r.text
+        stack.start_relay(port=relay_port, name="relay-e2e", extra_env={
+            "RELAY_SUBSCRIPTION": "realtime-events--relay-e2e",
+            "RELAY_INBOUND_SUBSCRIPTION": "message-received--relay-e2e"})
+        _ended(browser, widget)
+
+
 def test_a_visitor_ends_the_chat_and_a_reload_starts_a_new_one_in_a_real_browser(api, stack, relay_port, browser):
     """"End chat" signs out: the session's refresh token is revoked on the server (resuming with it is
     401), the page forgets it, and the next visit is a new visitor with a conversation of its own."""
