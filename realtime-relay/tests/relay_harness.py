@@ -20,9 +20,10 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "shared"), str(ROOT), str(ROOT / "tests")]
 
 from devstack.stack import VENV, test_stack  # noqa: E402
+from realtime_support import in_order_client  # noqa: E402  (the main suite's: one copy)
 
 STACK = test_stack()
 STACK.apply_env()
@@ -134,29 +135,11 @@ class Publisher:
 
 
 # -- clients --------------------------------------------------------------------------------
-def _in_order_socketio_client(**options):
-    """python-socketio's client, but handling events in arrival order: the stock one hands each to a
-    thread of its own (engineio's `run_async`), so events the relay sent in order could be recorded
-    out of it. Handlers then run on the read loop, so they must not block (ours only record)."""
-    import engineio
-    import socketio
-
-    class InOrderEngine(engineio.Client):
-        def _trigger_event(self, event, *args, **kwargs):
-            return super()._trigger_event(event, *args, **{**kwargs, "run_async": False})
-
-    class InOrderClient(socketio.Client):
-        def _engineio_client_class(self):
-            return InOrderEngine
-
-    return InOrderClient(**options)
-
-
 class PyClient:
     """The python-socketio client, recording every event it receives in the order it arrived."""
 
     def __init__(self, url: str, auth=None, headers=None, connect: bool = True, transports=("websocket",)):
-        self.sio = _in_order_socketio_client(reconnection=False)
+        self.sio = in_order_client(reconnection=False)
         self.transports = list(transports)
         self.events: queue.Queue = queue.Queue()
         self.received: list = []     # every (event, args), also those wait_for skipped (the contract checks)
