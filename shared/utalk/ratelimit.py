@@ -14,11 +14,15 @@ takes its share plus, per instance, the requests in flight when it filled.
 A count may instead go ahead, blind, in the Commit of what it limits (`ahead()`: web chat's send,
 one Commit instead of two). Every count this instance writes returns the shard's new value, so it
 knows a lower bound of each shard it counted in; a count goes ahead only on a shard known to be well
-below its share (`ahead_margin`), one at a time per shard, and its result is learned after. Such a
-window is exact as long as the instances serving a key see each other's counts in time; at worst,
-when others filled the shard since this instance last counted in it, each instance admits one count
-beyond it before it knows. Only an instance whose own count landed below the margin can, and each
-such count is a different one, so a shard admits less than twice its share however many instances.
+below its share (`ahead_margin`), one at a time per shard, and its result is learned after. A key's
+first count of a window on this instance knows nothing yet; it goes ahead as on an empty shard only
+when the key's latest count here, in the window before, landed well below (a visitor who keeps
+chatting), else it is counted first. Such a window is exact as long as the instances serving a key
+see each other's counts in time; at worst, when others filled the shard since this instance last
+counted in it, each instance admits one count beyond it before it knows, once for what it knew
+this window and once for what it knew the window before. Only an instance whose own count landed
+below the margin in that window can, and each such count is a different one, so a shard admits
+less than three times its share however many instances serve the key.
 
 Documents are named by a hash of the key (no email or IP in an id) and carry `expireAt` for a
 Firestore TTL policy to sweep. Windows are aligned to the epoch: `Retry-After` is the time to the
@@ -65,6 +69,9 @@ _lock = threading.Lock()
 # instance counts exactly (take) instead of all going ahead blind.
 _seen: dict[str, int] = {}
 _ahead: set[str] = set()
+# The keys whose latest count here landed well below the limit, and in which window (limit and key
+# -> window): a key this instance knew low in the window before may go ahead once, blind, in the next.
+_low: dict[str, int] = {}
 
 
 def ahead_margin(share: int) -> int:
@@ -77,16 +84,22 @@ def _local(limit: Limit, key: str, window: int) -> str:
     return f"{limit.name}\x00{key}\x00{window}"
 
 
+def _state(local: str, limit: Limit) -> list[int]:
+    """This window's [next shard, full shards] of a key, new when unknown (under _lock)."""
+    state = _windows.get(local)
+    if state is None:
+        if len(_windows) >= _WINDOWS_MAX:
+            _windows.clear()
+        # Start each key's rotation at its own shard, so instances do not all start on shard 0.
+        state = _windows[local] = [hash(local) % limit.shards, 0]
+    return state
+
+
 def _pick(limit: Limit, key: str, window: int) -> tuple[str, int] | None:
     """The local state's key and the shard to count in next, or None when all are known full."""
     local = _local(limit, key, window)
     with _lock:
-        state = _windows.get(local)
-        if state is None:
-            if len(_windows) >= _WINDOWS_MAX:
-                _windows.clear()
-            # Start each key's rotation at its own shard, so instances do not all start on shard 0.
-            state = _windows[local] = [hash(local) % limit.shards, 0]
+        state = _state(local, limit)
         for _ in range(limit.shards):
             shard = state[0]
             state[0] = (shard + 1) % limit.shards
@@ -129,17 +142,23 @@ def _count_of(result) -> int:
     return transform_result(result, {"count": _INCREMENT}, "count")
 
 
-def _learn(paths, counts, landed_ahead: bool = False) -> None:
-    """Remember what counts landed at; `landed_ahead`: `paths` are no longer ahead (in one step, so
-    no second count goes ahead on what the first has not told yet)."""
+def _learn(landed, freed=()) -> None:
+    """Remember what counts landed at, each `(limit, local, shard, path, count)`, and whether their
+    key is now low; `freed`: paths no longer ahead (in the same step, so no second count goes ahead
+    on what the first has not told yet)."""
     with _lock:
         if len(_seen) >= _WINDOWS_MAX:
             _seen.clear()
-        for path, count in zip(paths, counts):
-            if count > _seen.get(path, 0):
-                _seen[path] = count
-        if landed_ahead:
-            _ahead.difference_update(paths)
+        if len(_low) >= _WINDOWS_MAX:
+            _low.clear()
+        for limit, local, shard, path, count in landed:
+            top = _seen[path] = max(count, _seen.get(path, 0))
+            key, window = local.rsplit("\x00", 1)
+            if top + ahead_margin(limit.share(shard)) < limit.share(shard):
+                _low[key] = int(window)
+            else:
+                _low.pop(key, None)
+        _ahead.difference_update(freed)
 
 
 def take(*counts: tuple[Limit, str], fail_open: bool = True) -> Taken:
@@ -173,7 +192,8 @@ def take(*counts: tuple[Limit, str], fail_open: bool = True) -> Taken:
             log.warning("rate limiter unavailable, request let through", extra={"error": type(exc).__name__})
             return Taken(tuple(counted))
         pending, landed = [], [_count_of(result) for result in results]
-        _learn([ref.path for *_, ref in sent], landed)
+        _learn([(limit, local, shard, ref.path, count)
+                for (limit, _, _, (local, shard), ref), count in zip(sent, landed)])
         for (limit, key, window, (local, shard), ref), count in zip(sent, landed):
             counted.append(ref)
             if count > limit.share(shard):
@@ -183,33 +203,59 @@ def take(*counts: tuple[Limit, str], fail_open: bool = True) -> Taken:
 
 
 class Ahead:
-    """Counts going ahead (`ahead()`): `commit(batch)` sends them in the caller's Commit."""
+    """Counts going ahead (`ahead()`): `commit(batch)` sends them in the caller's Commit. When that
+    Commit fails (a duplicate message's create) or the caller fails before it (a refused attachment),
+    they are counted alone (`alone()`), as take() would have: every request counts, so resending one
+    message id or a bad attachment is limited like anything else."""
 
     def __init__(self, writes: list, paths: tuple, shards: tuple):
         self.writes, self.paths, self.shards = writes, paths, shards
+        self.open = True
 
     def commit(self, batch) -> list:
         """Commit `batch` with these counts (grouped); the batch's own write results."""
         batch.writes.extend(self.writes)
         try:
             results = batch.commit(grouped=True)
-        except BaseException:   # a duplicate message, say: nothing was counted (or, timed out, maybe was)
-            _learn(self.paths, (), landed_ahead=True)
+        except BaseException:   # all or nothing, so nothing was counted (timed out: maybe it was; counted again)
+            self.alone()
             raise
+        self.open = False
         own = len(results) - len(self.writes)
-        landed = [_count_of(result) for result in results[own:]]
-        _learn(self.paths, landed, landed_ahead=True)
+        self._landed(results[own:])
+        return results[:own]
+
+    def alone(self) -> None:
+        """Count these by themselves, once: what could not go in the caller's Commit."""
+        from utalk.repositories.raw_writes import Batch
+
+        if not self.open:
+            return
+        self.open = False
+        batch = Batch(clients.firestore())
+        batch.writes.extend(self.writes)
+        try:
+            self._landed(batch.commit(grouped=True))
+        except (exceptions.GoogleAPIError, TimeoutError) as exc:   # fail open, as take()
+            _learn((), freed=self.paths)
+            log.warning("rate limiter unavailable, count not written", extra={"error": type(exc).__name__})
+
+    def _landed(self, results) -> None:
+        landed = [_count_of(result) for result in results]
+        _learn([(limit, local, shard, path, count)
+                for (limit, local, shard), path, count in zip(self.shards, self.paths, landed)], freed=self.paths)
         for (limit, local, shard), count in zip(self.shards, landed):
             if count > limit.share(shard):   # admitted all the same: the bound the module docstring states
                 _mark_full(local, shard)
                 log.info("a count went ahead beyond its limit", extra={"limit": limit.name, "count": count})
-        return results[:own]
 
 
 def ahead(*counts: tuple[Limit, str]) -> Ahead | None:
     """Count each `(limit, key)` in the caller's own Commit, when this instance knows every one of
     them well below its share and has none of them ahead already; None when not (count with take(),
-    exactly). Raises RateLimited, with no write, when every shard of one is known full."""
+    exactly). A key's first count of a window is known when this instance knew the key low in the
+    window before: it goes ahead as on an empty shard, and what it lands at is the shard's news.
+    Raises RateLimited, with no write, when every shard of one is known full."""
     from utalk.repositories.raw_writes import Batch
 
     now, picked = time.time(), []
@@ -217,16 +263,17 @@ def ahead(*counts: tuple[Limit, str]) -> Ahead | None:
         for limit, key in counts:
             window = int(now // limit.window_seconds)
             local = _local(limit, key, window)
-            state = _windows.get(local)
-            if state is None:
+            blind = local not in _windows
+            if blind and _low.get(local.rsplit("\x00", 1)[0]) != window - 1:
                 return None
+            state = _state(local, limit)
             for _ in range(limit.shards):
                 shard = state[0]
                 state[0] = (shard + 1) % limit.shards
                 if state[1] & (1 << shard):
                     continue
                 ref = _ref(limit, key, window, shard)
-                seen = _seen.get(ref.path)
+                seen = _seen.get(ref.path, 0 if blind else None)
                 if seen is not None and ref.path not in _ahead and \
                         seen + ahead_margin(limit.share(shard)) < limit.share(shard):
                     picked.append((limit, local, shard, ref))

@@ -1,6 +1,7 @@
 """Rate limit counts going ahead in the Commit they limit (utalk.ratelimit.ahead), on the Firestore
-emulator: only on a shard this instance has counted in and knows well below its share, one at a
-time, landing in the same Commit as the write it limits; near the limit counted exactly, and once
+emulator: only on a shard this instance has counted in (or, at a window's first count, knew low in
+the window before) and knows well below its share, one at a time, landing in the same Commit as the
+write it limits; near the limit counted exactly, and once
 full refused with no write. Two instances counting one key at once admit at least the limit and at
 most one more per shard per instance."""
 from __future__ import annotations
@@ -110,7 +111,41 @@ def test_a_count_goes_ahead_only_well_below_a_shard_this_instance_counted_in(cle
     assert _shard().get("count") == 9
 
 
-def test_a_commit_that_fails_counts_nothing_and_frees_the_shard(clean):
+def test_a_key_known_low_in_the_window_before_goes_ahead_once_blind_at_the_next(clean):
+    """A visitor who keeps chatting: its first count of a window goes ahead when this instance knew
+    it well below the limit in the window before; not when it knew it near the limit, nor when it
+    never counted it. Four-second windows (10 shards of 4), so the test crosses one."""
+    import hashlib
+
+    from utalk import ratelimit
+    from utalk.limits import Limit
+
+    limit = Limit("test-ahead-next", 40, 4)
+    assert limit.shards == 10 and ratelimit.ahead_margin(4) == 2
+    chatting, busy, stranger = (uuid.uuid4().hex for _ in range(3))
+    time.sleep(4 - time.time() % 4 + 0.05)            # a window's start
+    ratelimit.take((limit, chatting))                 # lands at 1 on its shard: 1 + 2 < 4
+    for _ in range(20):
+        ratelimit.take((limit, busy))                 # each shard at 2 at last: 2 + 2 is not below 4
+    time.sleep(4 - time.time() % 4 + 0.05)            # the next window
+    blind = ratelimit.ahead((limit, chatting))
+    assert blind is not None
+    assert ratelimit.ahead((limit, chatting)) is None      # once, until it has landed
+    blind.commit(_batch())
+    digest = hashlib.sha256(f"{limit.name}\x00{chatting}".encode()).hexdigest()[:40]
+    window = int(time.time() // 4)
+    counts = [d.get("count") for d in db().collection("rateLimits").stream()
+              if d.id.startswith(f"{digest}-4-{window}-")]
+    assert counts == [1]
+    assert ratelimit.ahead((limit, chatting)) is not None   # and then known, at 1
+    assert ratelimit.ahead((limit, busy)) is None
+    assert ratelimit.ahead((limit, stranger)) is None
+
+
+def test_a_count_whose_commit_fails_or_never_happens_is_counted_alone_once(clean):
+    """A duplicate message's create fails the Commit it went ahead in; a caller refusing the request
+    before its Commit (a bad attachment) counts it alone: every request counts, as with take(), so
+    resending one message id is limited too; and the shard is free for the next count."""
     from utalk import ratelimit
     from utalk.limits import Limit
 
@@ -118,11 +153,16 @@ def test_a_commit_that_fails_counts_nothing_and_frees_the_shard(clean):
     _inside_one_window(60, 10)
     ratelimit.take((limit, key))
     _batch("taken").commit()
-    with pytest.raises(AlreadyExists):                # a duplicate message's create, say
+    with pytest.raises(AlreadyExists):
         ratelimit.ahead((limit, key)).commit(_batch("taken", create=True))
-    assert _shard().get("count") == 1
-    ratelimit.ahead((limit, key)).commit(_batch())    # the shard is free for the next
     assert _shard().get("count") == 2
+    assert db().collection("aheadTest").document("taken").get().exists
+    never_sent = ratelimit.ahead((limit, key))
+    never_sent.alone()
+    never_sent.alone()                                # once
+    assert _shard().get("count") == 3
+    ratelimit.ahead((limit, key)).commit(_batch())    # the shard is free for the next
+    assert _shard().get("count") == 4
 
 
 @pytest.mark.parametrize("limit_args", [("test-ahead-one", 40, 60), ("test-ahead-sharded", 200, 60)])

@@ -207,14 +207,19 @@ def send(visitor: Visitor, entry: routes.Entry, body: VisitorMessage, client_ip:
     ahead = ratelimit.ahead(*counts)
     if ahead is None:
         ratelimit.take(*counts)
-    media = ()
-    if body.mediaId:   # one read, only for an attachment: a text's path stays read-free
-        from utalk.services.outbound_media import checked
+    try:
+        media = ()
+        if body.mediaId:   # one read, only for an attachment: a text's path stays read-free
+            from utalk.services.outbound_media import checked
 
-        [record] = checked(visitor.workspace_id, {"id": visitor.conversation_id, "channel": "web"}, [body.mediaId])
-        media = ({"id": record["id"], "kind": record.get("kind")},)
-    item = web.item(visitor.visitor_id, visitor.channel_key, body.messageId, body.text, {}, media)
-    stored = inbound.store(entry, item, ahead)
+            [record] = checked(visitor.workspace_id, {"id": visitor.conversation_id, "channel": "web"}, [body.mediaId])
+            media = ({"id": record["id"], "kind": record.get("kind")},)
+        item = web.item(visitor.visitor_id, visitor.channel_key, body.messageId, body.text, {}, media)
+        stored = inbound.store(entry, item, ahead)
+    except BaseException:   # a refused attachment, say: it counts all the same
+        if ahead:
+            ahead.alone()
+        raise
     return {"id": stored.message_id, "messageId": body.messageId, "conversationId": stored.conversation_id,
             "status": "received"}, not stored.duplicate
 
