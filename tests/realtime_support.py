@@ -9,6 +9,20 @@ import warnings
 TOPICS = ("realtime-events", "message-received")
 
 
+E2E_RELAY = "relay-e2e"
+
+
+def start_e2e_relay(stack, port: int) -> None:
+    """The e2e tests' relay: a deployment of its own. Its own subscriptions, and no Redis: the relay
+    tests' session-long instances share this stack's Redis, and through it they would claim some of
+    an event batch's events (relay/dedup.py) and emit them to this relay's sockets from another
+    instance, out of the batch's order. A dropped agent goes offline after 1 s instead of 10 (the
+    presence tests wait for it)."""
+    stack.start_relay(port=port, name=E2E_RELAY, extra_env={
+        "RELAY_SUBSCRIPTION": "realtime-events--relay-e2e", "RELAY_INBOUND_SUBSCRIPTION": "message-received--relay-e2e",
+        "UTALK_REDIS_URL": "", "RELAY_PRESENCE_GRACE_SECONDS": "1"})
+
+
 def in_order_client(**options):
     """A python-socketio client whose handlers run in the order the events arrived. The stock one
     runs each event's handler on a thread of its own (engineio's `run_async`), so three events the

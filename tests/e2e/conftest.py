@@ -7,6 +7,7 @@ import pytest
 import socketio
 
 from asyncapi_support import ack_violations, violations
+from realtime_support import E2E_RELAY, start_e2e_relay
 
 
 @pytest.fixture(autouse=True)
@@ -37,12 +38,9 @@ def realtime_contract(monkeypatch):
 
 @pytest.fixture
 def relay_port(stack):
-    """A relay of its own: its own port and subscriptions, so the relay tests' instances (which
-    count what they consume from theirs) never share work with it; stopped after the test."""
+    """A relay of its own (realtime_support.start_e2e_relay): its own port, subscriptions and no
+    shared Redis, so the relay tests' instances never share work with it; stopped after the test."""
     port = stack.ports.relay + 2000
-    stack.start_relay(port=port, name="relay-e2e", extra_env={
-        "RELAY_SUBSCRIPTION": "realtime-events--relay-e2e", "RELAY_INBOUND_SUBSCRIPTION": "message-received--relay-e2e",
-        # A dropped agent goes offline after 1 s instead of 10 (the presence tests wait for it).
-        "RELAY_PRESENCE_GRACE_SECONDS": "1"})
+    start_e2e_relay(stack, port)
     yield port
-    stack.stop("relay-e2e")
+    stack.stop(E2E_RELAY)

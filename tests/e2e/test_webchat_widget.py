@@ -19,6 +19,7 @@ import pytest
 import socketio
 from bot_support import escalations, new_agents, set_settings
 from messaging_support import wait_for
+from realtime_support import E2E_RELAY, start_e2e_relay
 from webchat_support import web_channel
 
 from devstack.webchat_static import demo_page
@@ -165,15 +166,13 @@ def test_a_visitor_talks_to_the_bot_then_an_agent_in_a_real_browser(api, stack, 
         _until(browser, lambda: _seen(browser))                          # and the receipt, from the history
         assert "Agente" in browser.find_element(By.CSS_SELECTOR, ".utalk-wc-agent").get_attribute("textContent")
 
-        stack.stop("relay-e2e")                                          # the relay restarts; the widget reconnects
+        stack.stop(E2E_RELAY)                                          # the relay restarts; the widget reconnects
         _until(browser, lambda: browser.find_element(By.CSS_SELECTOR, ".utalk-wc").get_attribute("data-connected")
                == "false")
         r = agent_api.post("/api/v1/messages", json={"conversationId": conv, "messageId": str(uuid.uuid4()),
                                                      "text": "¿Sigues ahí?"})
         assert r.status_code == 201, r.text
-        stack.start_relay(port=relay_port, name="relay-e2e", extra_env={
-            "RELAY_SUBSCRIPTION": "realtime-events--relay-e2e",
-            "RELAY_INBOUND_SUBSCRIPTION": "message-received--relay-e2e"})
+        start_e2e_relay(stack, relay_port)
         _until(browser, lambda: "¿Sigues ahí?" in _texts(browser, "agent"), timeout=60)
         browser.find_element(By.CSS_SELECTOR, ".utalk-wc-launch").click()   # open again after the reload
         OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -313,13 +312,11 @@ def test_a_visitor_blocked_while_its_page_was_away_is_ended_at_the_reconnect_in_
     the relay refuses it `visitor_blocked` (the chat's route names the visitor), and the widget ends
     instead of retrying."""
     with _one_message_in(api, stack, relay_port, browser) as (chat, _, widget):
-        stack.stop("relay-e2e")
+        stack.stop(E2E_RELAY)
         _until(browser, lambda: widget.get_attribute("data-connected") == "false")
         r = chat.api.post(f"/api/v1/conversations/{_conversation(browser)}/block-visitor")
         assert r.status_code == 200, r.text
-        stack.start_relay(port=relay_port, name="relay-e2e", extra_env={
-            "RELAY_SUBSCRIPTION": "realtime-events--relay-e2e",
-            "RELAY_INBOUND_SUBSCRIPTION": "message-received--relay-e2e"})
+        start_e2e_relay(stack, relay_port)
         _ended(browser, widget)
 
 
