@@ -80,8 +80,12 @@ def ahead_margin(share: int) -> int:
     return max(2, share // 4)
 
 
+def _keyed(limit: Limit, key: str) -> str:
+    return f"{limit.name}\x00{key}"
+
+
 def _local(limit: Limit, key: str, window: int) -> str:
-    return f"{limit.name}\x00{key}\x00{window}"
+    return f"{_keyed(limit, key)}\x00{window}"
 
 
 def _state(local: str, limit: Limit) -> list[int]:
@@ -264,7 +268,7 @@ def ahead(*counts: tuple[Limit, str]) -> Ahead | None:
             window = int(now // limit.window_seconds)
             local = _local(limit, key, window)
             blind = local not in _windows
-            if blind and _low.get(local.rsplit("\x00", 1)[0]) != window - 1:
+            if blind and _low.get(_keyed(limit, key)) != window - 1:
                 return None
             state = _state(local, limit)
             for _ in range(limit.shards):
