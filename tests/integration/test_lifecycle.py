@@ -126,6 +126,30 @@ def test_a_first_message_whose_initial_state_write_failed_is_repaired_by_the_web
     assert new["payload"]["customer"]["address"] == customer and new["payload"]["channelId"] == ws.channel["id"]
 
 
+@pytest.mark.parametrize("lost", [("id", "workspaceId", "status", "botEnabled", "assignedAgent", "analytics"),
+                                  ("id", "workspaceId", "analytics")], ids=["no_ids_no_state", "no_ids"])
+def test_a_conversation_document_without_its_ids_is_dispatched_and_listed_and_given_them(api, lost):
+    """A conversation document can hold only what the message commits merged in (its first write
+    lost). The dispatcher names it by its document (it once raised KeyError 'id' on every
+    redelivery), repairs the ids with the state, and the list shows it."""
+    from google.cloud import firestore
+
+    ws = workspace(api)
+    conv, msg_id = customer_says(api, ws, "hola")
+    wait_for(lambda: outbound(ws.id, conv) and conversation(ws.id, conv).get("analytics"))
+    conversation_doc(ws.id, conv).update({name: firestore.DELETE_FIELD for name in lost})
+
+    r = call_internal(api, "bot_dispatch", push_body({"workspaceId": ws.id, "conversationId": conv,
+                                                      "messageId": msg_id}))
+    assert r.status_code == 200 and r.json()["ok"], r.text
+    c = conversation(ws.id, conv)
+    assert c["status"] == "open"    # its analytics facts stay lost: the episode's opening is counted once
+    assert (c.get("id"), c.get("workspaceId")) == ((conv, ws.id) if "status" in lost else (None, None))
+    listed = ws.api.get("/api/v1/conversations")
+    assert listed.status_code == 200 and [x["id"] for x in listed.json()["items"]] == [conv], listed.text
+    assert ws.api.get(f"/api/v1/conversations/{conv}").json()["id"] == conv
+
+
 def test_the_status_route_refuses_escalated_and_leaving_escalated_ends_the_escalation(api):
     ws = workspace(api)
     quiet_workspace(ws.id)

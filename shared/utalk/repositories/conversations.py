@@ -7,7 +7,7 @@ from utalk import errors
 from utalk.models.conversations import NOT_CLOSED
 from utalk.repositories import queries
 from utalk.repositories.base import (WorkspaceScope, cursor_id, cursor_key, cursor_time, decode_cursor,
-                                     encode_cursor, read, safe_id)
+                                     encode_cursor, safe_id)
 
 
 class ConversationRepository:
@@ -19,7 +19,8 @@ class ConversationRepository:
         return self.conversations.document(safe_id(conversation_id, "conversation"))
 
     def get(self, conversation_id: str) -> dict | None:
-        return read(self.ref(conversation_id))
+        snap = self.ref(conversation_id).get()
+        return _data(snap) if snap.exists else None
 
     def _filtered(self, filters: dict):
         """Equality on each given filter (None: the field is null), `in` for a list of values."""
@@ -43,7 +44,7 @@ class ConversationRepository:
         return query
 
     def list(self, filters: dict, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
-        docs = [d.to_dict() for d in self.activity_query(filters, cursor).limit(limit + 1).stream()]
+        docs = [_data(d) for d in self.activity_query(filters, cursor).limit(limit + 1).stream()]
         next_cursor = None
         if len(docs) > limit:
             last = docs[limit - 1]
@@ -76,7 +77,7 @@ class ConversationRepository:
         found: dict[str, dict] = {}
         for query in self.prefix_queries(field, prefixes, filters, cursor):
             for snap in query.limit(limit + 1).stream():
-                found[snap.id] = snap.to_dict()
+                found[snap.id] = _data(snap)
         key = _field_of(field)
         docs = sorted(found.values(), key=lambda d: (key(d), d["id"]))
         next_cursor = None
@@ -116,13 +117,20 @@ class ConversationRepository:
             snap = ref.get(transaction=txn)
             if not snap.exists:
                 raise errors.NotFound("No such conversation", code="conversation_not_found")
-            current = snap.to_dict()
+            current = _data(snap)
             changes = decide(current)
             if changes:
                 txn.update(ref, {**changes, "updatedAt": firestore.SERVER_TIMESTAMP})
             return current, changes
 
         return run(self.scope.db.transaction())
+
+
+def _data(snap) -> dict:
+    """A conversation as read, named by its document's path (workspaces/{ws}/conversations/{id}):
+    a document can lack the fields (a crash lost its first message's follow-up write, so only
+    counters were merged in; the bot dispatcher repairs it, services/lifecycle.repair)."""
+    return {**snap.to_dict(), "id": snap.id, "workspaceId": snap.reference.parent.parent.id}
 
 
 def prefix_end(prefix: str) -> str | None:

@@ -57,7 +57,9 @@ def repair(workspace_id: str, conv: dict) -> dict:
         if "status" in current:
             return {}
         wanted = {**INITIAL_STATE, "createdAt": first or firestore.SERVER_TIMESTAMP}
-        return {k: v for k, v in wanted.items() if k not in current}
+        # The ids too: the lost write may have been the only one to carry them (`current` names
+        # the document whether or not it stores them: repositories/conversations._data).
+        return {**{k: v for k, v in wanted.items() if k not in current}, "id": conv["id"], "workspaceId": workspace_id}
 
     before, changes = repo.set_status(conv["id"], decide)
     if changes:
