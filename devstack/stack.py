@@ -237,6 +237,10 @@ class Stack:
                            # Google's front end takes URLs far longer than gunicorn's 4094-byte request line
                            # (whose 414 is an HTML page no function answers): its maximum.
                            "--limit-request-line", "8190",
+                           # gunicorn closes an idle connection after 2 s by default, so a client reusing
+                           # one just then saw RemoteDisconnected (a test's pooled connection after 2 s
+                           # of setup); Google's front end keeps them far longer.
+                           "--keep-alive", "75",
                            "--access-logfile", "-", "devstack.gateway:app"], env=extra_env)
         self._wait(name, lambda: http_ok(f"http://127.0.0.1:{port}/health", up_to=503))
 
