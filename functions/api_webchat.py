@@ -17,9 +17,14 @@ def _origins(params: dict) -> tuple[str, ...]:
     return webchat.allowed_origins(params["channelKey"])
 
 
-def _visitor(call: http.Call):
-    return webchat.authenticate(call.params["channelKey"], call.request.headers.get("Authorization", ""),
-                                call.request.headers.get("Origin"))
+def _visitor(call: http.Call, counted: str | None):
+    """The request's visitor and web chat, its request counted against route `counted`'s per-visitor
+    limits (limits.BY_VISITOR; None: the handler counts it, as the send does)."""
+    visitor, entry = webchat.authenticate(call.params["channelKey"], call.request.headers.get("Authorization", ""),
+                                          call.request.headers.get("Origin"))
+    if counted:
+        webchat.count(visitor, counted)
+    return visitor, entry
 
 
 def visitor_route(entry):
@@ -51,8 +56,8 @@ def sign_out(call: http.Call):
 @http.endpoint("webchat_send", auth=False, body=VisitorMessage, cors=_origins,
                response={200: VisitorMessageSent, 201: VisitorMessageSent}, raises=VISITOR)
 def send(call: http.Call):
-    visitor, entry = _visitor(call)
-    shown, created = webchat.send(visitor, entry, call.body, http.client_ip(call.request))
+    visitor, entry = _visitor(call, None)
+    shown, created = webchat.send(visitor, entry, call.body)
     return shown, 201 if created else 200
 
 
@@ -60,7 +65,7 @@ def send(call: http.Call):
 @http.endpoint("webchat_media_upload", auth=False, request="multipart/form-data", cors=_origins,
                response={201: Page[Media]}, raises=VISITOR + (400, 404, 415, 422))
 def upload(call: http.Call):
-    visitor, _ = _visitor(call)
+    visitor, _ = _visitor(call, "webchat_media_upload")
     items = webchat.upload(visitor, call.request)
     return {"items": [m.model_dump(mode="json") for m in items]}, 201
 
@@ -68,7 +73,7 @@ def upload(call: http.Call):
 @visitor_route
 @http.endpoint("webchat_media_get", auth=False, cors=_origins, response=Media, raises=VISITOR + (404,))
 def media(call: http.Call):
-    visitor, _ = _visitor(call)
+    visitor, _ = _visitor(call, "webchat_media_get")
     return webchat.media(visitor, call.params["mediaId"])
 
 
@@ -76,14 +81,14 @@ def media(call: http.Call):
 @http.endpoint("webchat_history", auth=False, query=HistoryQuery, cors=_origins, response=VisitorHistory,
                raises=VISITOR)
 def history(call: http.Call):
-    visitor, _ = _visitor(call)
+    visitor, _ = _visitor(call, "webchat_history")
     return webchat.history(visitor, call.query)
 
 
 @visitor_route
 @http.endpoint("webchat_typing", auth=False, body=Typing, cors=_origins, response={204: None}, raises=VISITOR)
 def typing(call: http.Call):
-    visitor, _ = _visitor(call)
+    visitor, _ = _visitor(call, "webchat_typing")
     webchat.typing(visitor, call.body.typing)
     return flask.Response(status=204)
 
@@ -91,5 +96,5 @@ def typing(call: http.Call):
 @visitor_route
 @http.endpoint("webchat_read", auth=False, cors=_origins, response=VisitorRead, raises=VISITOR)
 def mark_read(call: http.Call):
-    visitor, _ = _visitor(call)
+    visitor, _ = _visitor(call, "webchat_read")
     return {"read": webchat.mark_read(visitor)}

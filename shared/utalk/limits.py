@@ -41,12 +41,27 @@ MEDIA_UPLOADS = Limit("media-uploads", 10, 60)  # spec: 10 files/minute per user
 ANALYTICS = Limit("analytics", 30, 60)
 
 # Web chat visitors (services/webchat.py counts these itself: a new visitor is known only there, and a
-# visitor is no user), on top of IP on every visitor route. Each new visitor opens a conversation;
-# Chatwoot allows 5 new widget sessions per IP per hour. The widget signals typing at most every 3 s.
+# visitor is no user). Each new visitor opens a conversation; Chatwoot allows 5 new widget sessions
+# per IP per hour. The widget signals typing at most every 3 s.
 WEBCHAT_NEW_VISITORS = Limit("webchat-new-visitors", 10, 3600)          # per client IP
 WEBCHAT_CONVERSATIONS = Limit("webchat-conversations", 30, 24 * 3600)   # per client IP
 WEBCHAT_MESSAGES = Limit("webchat-messages", 20, 60)                    # per visitor
 WEBCHAT_TYPING = Limit("webchat-typing", 30, 60)                        # per visitor
+VISITOR = Limit("visitor", 60, 60)             # per visitor: a web chat's USER (every route taking its token)
+
+# A route that takes a visitor's token counts per visitor, as an authenticated route counts per user,
+# never per IP: a shop's visitors behind one address (an office, a campus, a mobile carrier's NAT)
+# would share one IP's 60 a minute, which one chatting widget nearly spends alone. An address gets
+# at most WEBCHAT_NEW_VISITORS visitors an hour and WEBCHAT_CONVERSATIONS a day, so one address
+# sends at most that many visitors' WEBCHAT_MESSAGES. The send counts WEBCHAT_MESSAGES only
+# (stricter than VISITOR, and so able to go in the message's own Commit: ratelimit.ahead).
+# Counted by the handler once the token is verified (an invalid token is a 401 with no Firestore
+# work to protect): function name -> the limits, keyed by workspace and visitor.
+BY_VISITOR: dict[str, tuple[Limit, ...]] = {
+    "webchat_send": (WEBCHAT_MESSAGES,),
+    "webchat_typing": (VISITOR, WEBCHAT_TYPING),
+    **{name: (VISITOR,) for name in ("webchat_history", "webchat_read", "webchat_media_get", "webchat_media_upload")},
+}
 
 # Per-endpoint limits on top of USER / IP: manifest function name -> ((limit, scope), ...), where the
 # scope "user" keys the count by workspace and user, "ip" by client IP.
@@ -62,10 +77,8 @@ BY_FUNCTION: dict[str, tuple[tuple[Limit, str], ...]] = {
 # would protect: counting them would be the only Firestore work they do.
 UNLIMITED_PATHS = ("/webhooks/",)
 UNLIMITED = frozenset({"health", "api_openapi"})
-# Routes that count IP themselves, with a limit only their handler can key: a web chat visitor's
-# send (IP + WEBCHAT_MESSAGES per visitor, services/webchat.py), in the message's own Commit when
-# they can be (ratelimit.ahead), else in one Commit before it.
-COUNTED_BY_HANDLER = frozenset({"webchat_send"})
+# Routes whose handler counts them, with a key only it knows: the visitor routes (BY_VISITOR).
+COUNTED_BY_HANDLER = frozenset(BY_VISITOR)
 
 # The login throttle (services/auth.py), counted before the password is verified, 15-minute windows:
 # one address guessing one account stops after LOGIN_IP_ACCOUNT, so it adds at most that to the

@@ -24,7 +24,7 @@ def test_every_route_is_limited_by_user_or_address_except_webhooks_and_liveness(
     extra = limits.BY_FUNCTION.get(fn.name, ())
     if fn.path.startswith("/webhooks/") or fn.name in ("health", "api_openapi"):
         assert entry.limits == ()
-    elif fn.name in limits.COUNTED_BY_HANDLER:   # counts IP itself (tests/integration/test_webchat_api.py)
+    elif fn.name in limits.COUNTED_BY_HANDLER:   # per visitor, by its handler (tests/integration/test_webchat_api.py)
         assert entry.limits == () and not entry.authenticated
     elif entry.authenticated:
         assert entry.limits == ((limits.USER, "user"), *extra)
@@ -37,6 +37,12 @@ def test_per_endpoint_rows_name_real_functions():
     assert limits.UNLIMITED <= set(manifest.by_name())
     assert limits.COUNTED_BY_HANDLER <= set(manifest.by_name())
     assert (limits.MESSAGES, "user") in _entry(manifest.get("messages_send")).limits
+
+
+def test_every_route_taking_a_visitors_token_counts_per_visitor_and_no_other_does():
+    visitor_routes = {fn.name for fn in HTTP if getattr(_entry(fn), "security", None) == "visitorAuth"}
+    assert visitor_routes and set(limits.BY_VISITOR) == visitor_routes
+    assert all(limits.IP not in counted for counted in limits.BY_VISITOR.values())
 
 
 def _all_limits():

@@ -9,9 +9,10 @@ through the relay's visitor room (relay/visitors.py). Refresh tokens are revocab
 repositories/refresh_tokens.py (kind `visitor`, services/visitor_revocation.py); an anonymous visitor
 who identifies with its own token brings its conversation (repositories/conversation_merge.py).
 
-Limits (429 with Retry-After; rows WEBCHAT_* of utalk/limits.py, counted by utalk/ratelimit.py):
-new visitors per IP per hour and per day (each new visitor is a new conversation), messages and
-typing signals per visitor per minute; http.endpoint adds the per-IP limit of every public route.
+Limits (429 with Retry-After; rows WEBCHAT_* and VISITOR of utalk/limits.py, counted by
+utalk/ratelimit.py): new visitors per IP per hour and per day (each new visitor is a new
+conversation), with the per-IP limit http.endpoint adds to every public route; a route taking a
+visitor's token counts per visitor instead (limits.BY_VISITOR: `count`, and the send's own).
 """
 from __future__ import annotations
 
@@ -196,14 +197,22 @@ def authenticate(key: str, header: str, origin: str | None) -> tuple[Visitor, ro
     return visitor, entry
 
 
-def send(visitor: Visitor, entry: routes.Entry, body: VisitorMessage, client_ip: str) -> tuple[dict, bool]:
-    """Store the visitor's message (once per client messageId); (its view, created). The route's
-    IP limit is counted here with the visitor's (limits.COUNTED_BY_HANDLER): in the message's own
-    Commit when this instance knows both well below their limits (ratelimit.ahead), else exactly,
-    in one Commit before it."""
+def count(visitor: Visitor, route: str) -> None:
+    """Count a request of `route` against its per-visitor limits (limits.BY_VISITOR; 429 past one)."""
+    ratelimit.take(*_counts(visitor, route))
+
+
+def _counts(visitor: Visitor, route: str) -> tuple:
+    return tuple((limit, f"{visitor.workspace_id}/{visitor.visitor_id}") for limit in limits.BY_VISITOR[route])
+
+
+def send(visitor: Visitor, entry: routes.Entry, body: VisitorMessage) -> tuple[dict, bool]:
+    """Store the visitor's message (once per client messageId); (its view, created). Its limit is
+    counted here (limits.BY_VISITOR): in the message's own Commit when this instance knows it well
+    below (ratelimit.ahead), else exactly, in one Commit before it."""
     from utalk.services import inbound   # the Firestore and Pub/Sub clients: only the routes that store load them
 
-    counts = ((limits.IP, client_ip), (limits.WEBCHAT_MESSAGES, f"{visitor.workspace_id}/{visitor.visitor_id}"))
+    counts = _counts(visitor, "webchat_send")
     ahead = ratelimit.ahead(*counts)
     if ahead is None:
         ratelimit.take(*counts)
@@ -274,7 +283,6 @@ def history(visitor: Visitor, q: HistoryQuery) -> dict:
 
 def typing(visitor: Visitor, on: bool) -> None:
     """The visitor's typing signal, for the agents in the conversation's room."""
-    ratelimit.take((limits.WEBCHAT_TYPING, f"{visitor.workspace_id}/{visitor.visitor_id}"))
     name = "typing:start" if on else "typing:stop"
     pubsub.wait([events.publish(name, visitor.workspace_id, TypingEvent(
         conversationId=visitor.conversation_id, userId=visitor.address), conversation_id=visitor.conversation_id,
