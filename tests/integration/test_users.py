@@ -66,6 +66,29 @@ def test_update_and_deactivate(admin_api, api):
     assert api.with_token(agent_tokens["token"]).get("/api/v1/auth/me").status_code == 401
 
 
+def test_deactivating_again_finishes_what_a_first_attempt_left(admin_api, api):
+    """A first attempt that died after its transaction (the user inactive, their refresh tokens not
+    yet revoked) is finished by the retry, which skips the transaction it no longer needs."""
+    from google.cloud import firestore as fs
+
+    from utalk import clients
+    from utalk.repositories.refresh_tokens import FAMILIES
+    from utalk.repositories.users import UserRepository
+
+    client, admin = admin_api
+    agent = _create(client, "dee@example.com").json()
+    login(api, "dee@example.com")
+    UserRepository(admin["workspaceId"]).update(agent["id"], {"status": "inactive"}, {"active": False})
+
+    def live_families():
+        query = clients.firestore().collection(FAMILIES).where(filter=fs.FieldFilter("userId", "==", agent["id"]))
+        return [f for f in query.stream() if f.get("revokedAt") is None]
+    assert live_families()
+    r = client.post(f"/api/v1/users/{agent['id']}/deactivate")
+    assert r.status_code == 200 and r.json()["status"] == "inactive", r.text
+    assert live_families() == []
+
+
 def test_admin_cannot_lock_themselves_out(admin_api):
     client, admin = admin_api
     assert client.post(f"/api/v1/users/{admin['id']}/deactivate").status_code == 409

@@ -102,11 +102,15 @@ def deactivate_user(admin: Principal, user_id: str) -> User:
     if user_id == admin.user_id:
         raise errors.Conflict("Admins cannot deactivate themselves", code="self_lockout")
     repo = UserRepository(admin.workspace_id)
-    if repo.get(user_id) is None:
+    stored = repo.get(user_id)
+    if stored is None:
         raise errors.NotFound("No such user", code="user_not_found")
     has_agent = repo.agent(user_id) is not None
-    repo.update(user_id, {"status": "inactive", "updatedAt": firestore.SERVER_TIMESTAMP},
-                _agent_activity(True) if has_agent else None)
+    # Inactive already: the transaction that made it so also wrote the access document and the agent's
+    # activity, so a repeat (a retry, a double click) takes no write lock; what follows is redone.
+    if stored.get("status") != "inactive":
+        repo.update(user_id, {"status": "inactive", "updatedAt": firestore.SERVER_TIMESTAMP},
+                    _agent_activity(True) if has_agent else None)
     refresh_tokens.revoke_user(admin.workspace_id, user_id, reason="deactivated")
     if has_agent:
         _release(admin.workspace_id, user_id)
