@@ -77,6 +77,11 @@ def test_the_assigned_agent_may_transfer_then_hand_back(taken):
     r = taken["colleague"].post(f"{conv}/return-to-bot")
     assert r.status_code == 200 and r.json()["changed"] is True, r.text
     assert _state(taken)["assignedAgent"] is None
+    # Again (a double click): nothing to release, nothing written, the same answer but `changed`.
+    before, written = _state(taken), conversation(taken["ws"].id, taken["conv"])["updatedAt"]
+    r = taken["colleague"].post(f"{conv}/return-to-bot")
+    assert r.status_code == 200 and r.json()["changed"] is False, r.text
+    assert _state(taken) == before and conversation(taken["ws"].id, taken["conv"])["updatedAt"] == written
 
 
 @pytest.mark.parametrize("action", ["close", "return-to-bot", "transfer"])

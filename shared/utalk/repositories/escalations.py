@@ -311,8 +311,8 @@ class EscalationRepository:
         `by` (the Principal asking, None for the system) must hold the conversation or be an admin."""
         conv_ref = self.conv_ref(conversation_id)
 
-        def run(txn):
-            conv = ensure_visible(read(conv_ref, txn), visible_to)
+        def run(txn, seen: dict | None = None):
+            conv = ensure_visible(seen or read(conv_ref, txn), visible_to)
             if check is not None and check(conv) is False:
                 return Outcome(False, None, conv, note="skipped")
             current = conv.get("assignedAgent")
@@ -344,4 +344,11 @@ class EscalationRepository:
             return Outcome(True, esc if active else None, {**conv, **changes}, previous_agent_id=holder,
                            freed_slot=agent is not None, extra={"changes": changes, "before": conv})
 
+        # Nothing held, escalated or to change (a repeat, a double click): `run` on this read makes no
+        # write, so no transaction is needed, whose reads the emulator locks as writes (its repeats
+        # contended for 10 s each and answered 409).
+        seen = read(conv_ref)
+        if seen is not None and not (seen.get("escalationId") or seen.get("assignedAgent")) \
+                and (not status or seen.get("status") == status) and (not resume_bot or seen.get("botEnabled") is True):
+            return run(None, seen)
         return self._run(run)
