@@ -129,9 +129,10 @@ def test_a_first_message_whose_initial_state_write_failed_is_repaired_by_the_web
 @pytest.mark.parametrize("lost", [("id", "workspaceId", "status", "botEnabled", "assignedAgent", "analytics"),
                                   ("id", "workspaceId", "analytics")], ids=["no_ids_no_state", "no_ids"])
 def test_a_conversation_document_without_its_ids_is_dispatched_and_listed_and_given_them(api, lost):
-    """A conversation document can hold only what the message commits merged in (its first write
-    lost). The dispatcher names it by its document (it once raised KeyError 'id' on every
-    redelivery), repairs the ids with the state, and the list shows it."""
+    """A conversation document can hold only what the message commits merged in (an instance that
+    remembers writing its fixed fields leaves them out). The dispatcher names it by its document
+    (it once raised KeyError 'id' on every redelivery), repairs the ids with the state, and the
+    list shows it."""
     from google.cloud import firestore
 
     ws = workspace(api)

@@ -128,8 +128,9 @@ class ConversationRepository:
 
 def _data(snap) -> dict:
     """A conversation as read, named by its document's path (workspaces/{ws}/conversations/{id}):
-    a document can lack the fields (a crash lost its first message's follow-up write, so only
-    counters were merged in; the bot dispatcher repairs it, services/lifecycle.repair)."""
+    a document can lack the fields. A message's commit merges only counters into a conversation
+    whose fixed fields its instance remembers writing (services/inbound `_written`), so a document
+    gone since comes back without them; the bot dispatcher repairs it (services/lifecycle.repair)."""
     return {**snap.to_dict(), "id": snap.id, "workspaceId": snap.reference.parent.parent.id}
 
 
