@@ -335,6 +335,8 @@ class EscalationRepository:
                 changes["botEnabled"] = True
             if not changes:
                 return Outcome(False, esc, conv)
+            if txn is None:      # decided on a read outside a transaction (below): writing needs one
+                return None
             if active:
                 txn.update(self.ref(esc_id), {"status": "completed", "completion": completion,
                                               "completedAt": stamp(), "updatedAt": stamp()})
@@ -344,11 +346,11 @@ class EscalationRepository:
             return Outcome(True, esc if active else None, {**conv, **changes}, previous_agent_id=holder,
                            freed_slot=agent is not None, extra={"changes": changes, "before": conv})
 
-        # Nothing held, escalated or to change (a repeat, a double click): `run` on this read makes no
-        # write, so no transaction is needed, whose reads the emulator locks as writes (its repeats
-        # contended for 10 s each and answered 409).
+        # Nothing held, escalated or to change (a repeat, a double click): `run` on this read decides
+        # to write nothing, so no transaction is needed, whose reads the emulator locks as writes (its
+        # repeats contended for 10 s each and answered 409). Anything else runs in the transaction.
         seen = read(conv_ref)
         if seen is not None and not (seen.get("escalationId") or seen.get("assignedAgent")) \
                 and (not status or seen.get("status") == status) and (not resume_bot or seen.get("botEnabled") is True):
-            return run(None, seen)
+            return run(None, seen) or self._run(run)
         return self._run(run)
