@@ -259,6 +259,8 @@ class EscalationRepository:
                 raise errors.Forbidden("Agents can take an unassigned conversation or transfer their own",
                                        code="not_your_conversation")
             esc_id = conv.get("escalationId")
+            if txn is None and (esc_id or current):   # something to release: decided in the transaction
+                return None
             esc = read(self.ref(esc_id), txn) if esc_id else None
             if esc is not None and esc.get("status") not in ACTIVE:
                 esc = None
@@ -319,6 +321,8 @@ class EscalationRepository:
             if by is not None:
                 ensure_may_act(by.role, by.user_id, current)
             esc_id = conv.get("escalationId")
+            if txn is None and (esc_id or current):   # something to release: decided in the transaction
+                return None
             esc = read(self.ref(esc_id), txn) if esc_id else None
             active = esc is not None and esc.get("status") in ACTIVE
             holder = esc.get("toAgentId") if active and esc.get("status") in ("assigned", "accepted") else None
@@ -335,7 +339,7 @@ class EscalationRepository:
                 changes["botEnabled"] = True
             if not changes:
                 return Outcome(False, esc, conv)
-            if txn is None:      # decided on a read outside a transaction (below): writing needs one
+            if txn is None:      # a status or the bot to change: in the transaction
                 return None
             if active:
                 txn.update(self.ref(esc_id), {"status": "completed", "completion": completion,
@@ -346,11 +350,8 @@ class EscalationRepository:
             return Outcome(True, esc if active else None, {**conv, **changes}, previous_agent_id=holder,
                            freed_slot=agent is not None, extra={"changes": changes, "before": conv})
 
-        # Nothing held, escalated or to change (a repeat, a double click): `run` on this read decides
-        # to write nothing, so no transaction is needed, whose reads the emulator locks as writes (its
-        # repeats contended for 10 s each and answered 409). Anything else runs in the transaction.
+        # First on one plain read: with nothing held, escalated or to change (a repeat, a double click)
+        # `run` answers from it, without the transaction whose reads the emulator locks as writes (its
+        # repeats contended for 10 s each and answered 409); anything else it leaves to the transaction.
         seen = read(conv_ref)
-        if seen is not None and not (seen.get("escalationId") or seen.get("assignedAgent")) \
-                and (not status or seen.get("status") == status) and (not resume_bot or seen.get("botEnabled") is True):
-            return run(None, seen) or self._run(run)
-        return self._run(run)
+        return (run(None, seen) if seen is not None else None) or self._run(run)
