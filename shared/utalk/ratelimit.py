@@ -35,22 +35,20 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
 from google.api_core import exceptions
-from google.cloud import firestore
 
 from utalk import clients, errors, logs
 from utalk.limits import Limit
+from utalk.repositories.raw_writes import Batch, Write
 
 log = logs.get("ratelimit")
 COLLECTION = "rateLimits"
-_INCREMENT, _DECREMENT = firestore.Increment(1), firestore.Increment(-1)
 
 
 @dataclass(frozen=True)
 class Taken:
-    """The shard documents one `take()` counted in, for `release()`."""
+    """The shard documents one `take()` counted in (path, window seconds), for `release()`."""
     refs: tuple = ()
 
     def __add__(self, other: "Taken") -> "Taken":
@@ -119,14 +117,25 @@ def _mark_full(local: str, shard: int) -> None:
             state[1] |= 1 << shard
 
 
-def _ref(limit: Limit, key: str, window: int, shard: int):
+def _path(limit: Limit, key: str, window: int, shard: int) -> str:
+    """A shard document's path (under the database's documents)."""
     digest = hashlib.sha256(f"{limit.name}\x00{key}".encode()).hexdigest()[:40]
-    return clients.firestore().collection(COLLECTION).document(
-        f"{digest}-{limit.window_seconds}-{window}-{shard}")
+    return f"{COLLECTION}/{digest}-{limit.window_seconds}-{window}-{shard}"
 
 
-def _expiry(now: float, window_seconds: int) -> datetime:
-    return datetime.fromtimestamp(now, timezone.utc) + timedelta(seconds=2 * window_seconds)
+def _count(path: str, now: float, window_seconds: int, delta: int = 1):
+    """The blind count of a shard as a raw Write: what `Batch.set(ref, {"count": Increment(delta),
+    "expireAt": <now + 2 windows>}, merge=True)` sends (tests/unit/test_ratelimit_writes.py), built
+    directly because every limited request sends one (the generic walk cost a web chat send ~5% of
+    its CPU under load). `expireAt` (whole seconds) is for the TTL policy."""
+    w = Write()
+    w.update.name = f"{clients.firestore()._database_string}/documents/{path}"
+    w.update.fields["expireAt"].timestamp_value.FromSeconds(int(now) + 2 * window_seconds)
+    w.update_mask.field_paths.append("expireAt")
+    t = w.update_transforms.add()
+    t.field_path = "count"
+    t.increment.integer_value = delta
+    return w
 
 
 def retry_after(limit: Limit, now: float | None = None) -> int:
@@ -141,9 +150,8 @@ def _refused(limit: Limit, now: float) -> errors.RateLimited:
 
 
 def _count_of(result) -> int:
-    from utalk.repositories.transforms import transform_result
-
-    return transform_result(result, {"count": _INCREMENT}, "count")
+    """The count a shard landed at: the one transform of its Write (`_count`)."""
+    return result.transform_results[0].integer_value
 
 
 def _learn(landed, freed=()) -> None:
@@ -174,8 +182,6 @@ def take(*counts: tuple[Limit, str], fail_open: bool = True) -> Taken:
     A count refused locally (every shard known full) costs no write. `fail_open`: when Firestore
     cannot be reached, let the request through (logged); the login throttle passes False (503).
     """
-    from utalk.repositories.raw_writes import Batch
-
     now, counted = time.time(), []
     pending = [(limit, key, int(now // limit.window_seconds)) for limit, key in counts]
     while pending:
@@ -184,9 +190,9 @@ def take(*counts: tuple[Limit, str], fail_open: bool = True) -> Taken:
             picked = _pick(limit, key, window)
             if picked is None:
                 raise _refused(limit, now)
-            ref = _ref(limit, key, window, picked[1])
-            batch.set(ref, {"count": _INCREMENT, "expireAt": _expiry(now, limit.window_seconds)}, merge=True)
-            sent.append((limit, key, window, picked, ref))
+            path = _path(limit, key, window, picked[1])
+            batch.writes.append(_count(path, now, limit.window_seconds))
+            sent.append((limit, key, window, picked, path))
         try:
             results = batch.commit(grouped=True)
         except (exceptions.GoogleAPIError, TimeoutError) as exc:
@@ -196,10 +202,10 @@ def take(*counts: tuple[Limit, str], fail_open: bool = True) -> Taken:
             log.warning("rate limiter unavailable, request let through", extra={"error": type(exc).__name__})
             return Taken(tuple(counted))
         pending, landed = [], [_count_of(result) for result in results]
-        _learn([(limit, local, shard, ref.path, count)
-                for (limit, _, _, (local, shard), ref), count in zip(sent, landed)])
-        for (limit, key, window, (local, shard), ref), count in zip(sent, landed):
-            counted.append(ref)
+        _learn([(limit, local, shard, path, count)
+                for (limit, _, _, (local, shard), path), count in zip(sent, landed)])
+        for (limit, key, window, (local, shard), path), count in zip(sent, landed):
+            counted.append((path, limit.window_seconds))
             if count > limit.share(shard):
                 _mark_full(local, shard)
                 pending.append((limit, key, window))
@@ -231,8 +237,6 @@ class Ahead:
 
     def alone(self) -> None:
         """Count these by themselves, once: what could not go in the caller's Commit."""
-        from utalk.repositories.raw_writes import Batch
-
         if not self.open:
             return
         self.open = False
@@ -260,8 +264,6 @@ def ahead(*counts: tuple[Limit, str]) -> Ahead | None:
     exactly). A key's first count of a window is known when this instance knew the key low in the
     window before: it goes ahead as on an empty shard, and what it lands at is the shard's news.
     Raises RateLimited, with no write, when every shard of one is known full."""
-    from utalk.repositories.raw_writes import Batch
-
     now, picked = time.time(), []
     with _lock:
         for limit, key in counts:
@@ -276,33 +278,29 @@ def ahead(*counts: tuple[Limit, str]) -> Ahead | None:
                 state[0] = (shard + 1) % limit.shards
                 if state[1] & (1 << shard):
                     continue
-                ref = _ref(limit, key, window, shard)
-                seen = _seen.get(ref.path, 0 if blind else None)
-                if seen is not None and ref.path not in _ahead and \
+                path = _path(limit, key, window, shard)
+                seen = _seen.get(path, 0 if blind else None)
+                if seen is not None and path not in _ahead and \
                         seen + ahead_margin(limit.share(shard)) < limit.share(shard):
-                    picked.append((limit, local, shard, ref))
+                    picked.append((limit, local, shard, path))
                     break
             else:
                 if state[1] == (1 << limit.shards) - 1:
                     raise _refused(limit, now)
                 return None
-        paths = tuple(ref.path for *_, ref in picked)
+        paths = tuple(path for *_, path in picked)
         _ahead.update(paths)
-    batch = Batch(clients.firestore())
-    for limit, *_, ref in picked:
-        batch.set(ref, {"count": _INCREMENT, "expireAt": _expiry(now, limit.window_seconds)}, merge=True)
-    return Ahead(batch.writes, paths, tuple((limit, local, shard) for limit, local, shard, _ in picked))
+    return Ahead([_count(path, now, limit.window_seconds) for limit, *_, path in picked], paths,
+                 tuple((limit, local, shard) for limit, local, shard, _ in picked))
 
 
 def release(taken: Taken) -> None:
     """Give counted events back (a login whose password was right): blind decrements, no read."""
     if not taken.refs:
         return
-    from utalk.repositories.raw_writes import Batch
-
-    batch = Batch(clients.firestore())
-    for ref in taken.refs:
-        batch.set(ref, {"count": _DECREMENT}, merge=True)
+    batch, now = Batch(clients.firestore()), time.time()
+    for path, window_seconds in taken.refs:
+        batch.writes.append(_count(path, now, window_seconds, delta=-1))
     try:
         batch.commit(grouped=True)
     except (exceptions.GoogleAPIError, TimeoutError) as exc:  # the window ends anyway

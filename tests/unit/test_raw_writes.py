@@ -84,3 +84,16 @@ def test_random_documents_match_the_library(seed):
     data = {f"f{rnd.randrange(10)}": _random_value(rnd, 0) for _ in range(rnd.randrange(8))}
     for op in ("create", "set", "merge"):
         assert ours(op, data) == library(op, data), (op, data)
+
+
+@pytest.mark.parametrize("delta", [1, -1])
+def test_a_rate_limit_count_is_the_write_the_library_sends(monkeypatch, delta):
+    """ratelimit._count builds its blind increment directly: it must be the library's merge."""
+    from utalk import ratelimit
+
+    monkeypatch.setattr(ratelimit.clients, "firestore", lambda: DB)
+    now, path = 1_796_316_000.75, "rateLimits/abc-60-29938600-0"
+    expire = datetime.datetime.fromtimestamp(int(now) + 120, UTC)
+    batch = DB.batch()
+    batch.set(DB.document(path), {"count": firestore.Increment(delta), "expireAt": expire}, merge=True)
+    assert [ratelimit._count(path, now, 60, delta)] == [w._pb for w in batch._write_pbs]

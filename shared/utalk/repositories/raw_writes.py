@@ -28,7 +28,7 @@ from utalk import rpc
 from utalk.coalesce import Coalescer
 from utalk.repositories.transforms import is_sentinel
 
-_Write = write.Write.pb()
+Write = write.Write.pb()   # the raw message, also for writes built directly (ratelimit._count)
 _Commit = firestore.CommitRequest.pb()
 _REQUEST_TIME = write.DocumentTransform.FieldTransform.ServerValue.REQUEST_TIME.value
 COMMIT_RETRY = frozenset({"RESOURCE_EXHAUSTED", "UNAVAILABLE"})  # Firestore's default for Commit
@@ -63,7 +63,7 @@ class Batch:
         return list(method.call(_Commit(database=self.db._database_string, writes=self.writes), metadata).write_results)
 
     def _update(self, ref, data: dict, *, allow_delete: bool, mask: bool = False):
-        w = _Write()
+        w = Write()
         self.writes.append(w)
         w.update.name = ref._document_path
         fields, masked, changes = w.update.fields, [], []
