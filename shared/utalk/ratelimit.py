@@ -125,9 +125,10 @@ def _path(limit: Limit, key: str, window: int, shard: int) -> str:
 
 def _count(path: str, now: float, window_seconds: int, delta: int = 1):
     """The blind count of a shard as a raw Write: what `Batch.set(ref, {"count": Increment(delta),
-    "expireAt": <now + 2 windows>}, merge=True)` sends (tests/unit/test_ratelimit_writes.py), built
-    directly because every limited request sends one (the generic walk cost a web chat send ~5% of
-    its CPU under load). `expireAt` (whole seconds) is for the TTL policy."""
+    "expireAt": <now + 2 windows>}, merge=True)` sends (tests/unit/test_raw_writes.py), built
+    directly because every limited request sends one: 4 µs, where a DocumentReference and the
+    generic walk took 16. `expireAt` (whole seconds) is for the TTL policy; a release's decrement
+    sets it too, so one landing after the sweep leaves a document the policy still sweeps."""
     w = Write()
     w.update.name = f"{clients.firestore()._database_string}/documents/{path}"
     w.update.fields["expireAt"].timestamp_value.FromSeconds(int(now) + 2 * window_seconds)
