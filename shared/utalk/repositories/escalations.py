@@ -259,8 +259,6 @@ class EscalationRepository:
                 raise errors.Forbidden("Agents can take an unassigned conversation or transfer their own",
                                        code="not_your_conversation")
             esc_id = conv.get("escalationId")
-            if txn is None and (esc_id or current):   # something to release: decided in the transaction
-                return None
             esc = read(self.ref(esc_id), txn) if esc_id else None
             if esc is not None and esc.get("status") not in ACTIVE:
                 esc = None
