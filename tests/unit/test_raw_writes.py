@@ -4,6 +4,7 @@ import random
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
+from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 from google.cloud import firestore
 
 from utalk.repositories.raw_writes import Batch
@@ -50,7 +51,14 @@ CONVERSATION_MERGE = {
     INBOUND_MESSAGE, CONVERSATION_MERGE, {}, {"empty": {}}, {"only": {"ts": firestore.SERVER_TIMESTAMP}},
     {"nested": {"deeper": {"x": 1, "t": firestore.Increment(2.5)}, "y": [1, "a", None, {"k": True}]}},
     {"when": datetime.datetime(2026, 11, 26, 12, 0, 1, 123456, tzinfo=UTC), "naive": datetime.datetime(2026, 1, 1),
-     "raw": b"\x00\x01", "big": 2**62, "neg": -1.5, "flag": False},
+     "raw": b"\x00\x01", "big": 2**62, "neg": -1.5, "flag": False,
+     "east": datetime.datetime(2026, 1, 1, 0, 30, 0, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=5, minutes=30))),
+     "west": datetime.datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=datetime.timezone(datetime.timedelta(hours=-8))),
+     "odd offset": datetime.datetime(2026, 6, 1, 12, 0, 0, 500000,
+                                     tzinfo=datetime.timezone(datetime.timedelta(seconds=30, microseconds=700000))),
+     "old": datetime.datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC), "first": datetime.datetime(1, 1, 1),
+     "last": datetime.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+     "nanos": DatetimeWithNanoseconds(2026, 11, 26, 12, 0, 1, nanosecond=123456789, tzinfo=UTC)},
     {"tags": firestore.ArrayUnion(["a", "b"]), "gone": firestore.ArrayRemove([1]), "hi": firestore.Maximum(3),
      "lo": firestore.Minimum(0.5)},
     {"odd key": 1, "weird`name": {"a.b": 2}, "_ok": 3},
@@ -69,13 +77,16 @@ def test_delete_field_only_in_a_merge():
 
 
 def _random_value(rnd: random.Random, depth: int):
-    kinds = ["none", "bool", "int", "float", "str", "list", "ts", "inc"] + (["dict"] * 2 if depth < 3 else [])
+    kinds = ["none", "bool", "int", "float", "str", "list", "ts", "inc", "when"] + (["dict"] * 2 if depth < 3 else [])
     kind = rnd.choice(kinds)
     if kind == "dict":
         return {f"k{rnd.randrange(6)}": _random_value(rnd, depth + 1) for _ in range(rnd.randrange(4))}
     return {"none": None, "bool": rnd.random() < 0.5, "int": rnd.randrange(-10**6, 10**6), "float": rnd.random(),
             "str": "s" * rnd.randrange(5), "list": [rnd.randrange(9), "x"], "ts": firestore.SERVER_TIMESTAMP,
-            "inc": firestore.Increment(rnd.randrange(1, 4))}[kind]
+            "inc": firestore.Increment(rnd.randrange(1, 4)),
+            "when": datetime.datetime(1, 1, 1) + datetime.timedelta(microseconds=rnd.randrange(2**58)) if depth % 2
+            else datetime.datetime.fromtimestamp(rnd.uniform(-2e9, 4e9), datetime.timezone(
+                datetime.timedelta(minutes=rnd.randrange(-14 * 60, 14 * 60 + 1))))}[kind]
 
 
 @pytest.mark.parametrize("seed", range(200))

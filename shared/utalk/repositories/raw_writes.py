@@ -70,16 +70,27 @@ class Batch:
         _walk(data, (), fields, masked, changes, allow_delete)
         if mask:
             w.update_mask.SetInParent()
-            w.update_mask.field_paths.extend(render_field_path(p) for p in masked)
+            w.update_mask.field_paths.extend(_rendered(p) for p in masked)
         for path, sentinel in changes:  # already in path order: the walk is sorted
-            _transform(w.update_transforms.add(), render_field_path(path), sentinel)
+            _transform(w.update_transforms.add(), _rendered(path), sentinel)
         return w
+
+
+# A field path's rendering (quoting keys that are not simple names): every message writes the same
+# few dozen paths, so they are rendered once per instance, not once per write.
+_rendered = functools.lru_cache(maxsize=4096)(render_field_path)
+# Plain values, encoded without the sentinel and nested-map checks (exact types: a subclass, such as
+# the library's DatetimeWithNanoseconds, takes the general path).
+_PLAIN = frozenset({str, int, float, bool, type(None), datetime.datetime})
 
 
 def _walk(data: dict, prefix: tuple, fields, masked: list, changes: list, allow_delete: bool) -> None:
     for key in sorted(data):
         value, path = data[key], prefix + (key,)
-        if isinstance(value, dict) and value:
+        if type(value) in _PLAIN:
+            _encode(fields[key], value)
+            masked.append(path)
+        elif isinstance(value, dict) and value:
             # A nested map exists only if some leaf under it holds data (not only sentinels).
             nested = fields[key].map_value.fields if _has_data(value) else None
             _walk(value, path, nested, masked, changes, allow_delete)
@@ -118,7 +129,11 @@ def _transform(t, path: str, sentinel) -> None:
 
 def _encode(target, value, array: bool = False) -> None:
     """Write a Python value into a `Value` message in place (or an `ArrayValue` when `array`)."""
-    if array:
+    if type(value) is str:   # the common cases first, by exact type
+        target.string_value = value
+    elif type(value) is datetime.datetime:
+        _timestamp(target, value)
+    elif array:
         target.SetInParent()
         for item in value:
             _encode(target.values.add(), item)
@@ -139,9 +154,26 @@ def _encode(target, value, array: bool = False) -> None:
     elif isinstance(value, (list, tuple)):
         _encode(target.array_value, value, array=True)
     elif isinstance(value, datetime.datetime) and not hasattr(value, "timestamp_pb"):
-        target.timestamp_value.FromDatetime(value)  # naive = UTC, as the library's encoder
+        _timestamp(target, value)
     else:  # bytes, GeoPoint, Vector, DocumentReference, nanosecond datetimes: the library's encoder
         target.CopyFrom(_helpers.encode_value(value)._pb)
+
+
+_EPOCH, _ZERO = datetime.datetime(1970, 1, 1), datetime.timedelta(0)
+_MIN_SECONDS, _MAX_SECONDS = -62135596800, 253402300799   # Timestamp's range: years 1 to 9999
+
+
+def _timestamp(target, value: datetime.datetime) -> None:
+    """The library's timestamp of a datetime (naive = UTC; the instant in UTC, to the microsecond),
+    by timedelta arithmetic: the helpers' astimezone + calendar.timegm cost ~6 µs, and a message
+    writes 6 timestamps."""
+    delta = value.replace(tzinfo=None) - _EPOCH - (value.utcoffset() or _ZERO)
+    seconds = delta.days * 86400 + delta.seconds
+    if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
+        target.timestamp_value.FromDatetime(value)   # out of range: the protobuf helper's own error
+        return
+    target.timestamp_value.seconds = seconds
+    target.timestamp_value.nanos = delta.microseconds * 1000
 
 
 @functools.lru_cache(maxsize=4)
