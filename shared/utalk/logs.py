@@ -49,6 +49,18 @@ def trace_header(trace_id: str) -> str:
     return f"{trace_id}/{random.getrandbits(63) + 1};o=1"
 
 _STD = set(vars(logging.makeLogRecord({})))
+# One encoder for every line: json.dumps(default=...) builds a new one per call. Every request
+# writes an access line, so this and the cached second below are per-request CPU.
+_encode = json.JSONEncoder(default=str).encode
+_second: tuple = (None, "")   # (whole second, its "YYYY-MM-DDTHH:MM:SS"), swapped whole: threads share it
+
+
+def _time(created: float, msecs: float) -> str:
+    global _second
+    whole, cached = int(created), _second
+    if cached[0] != whole:
+        cached = _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{cached[1]}.{int(msecs):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
@@ -57,8 +69,7 @@ class JsonFormatter(logging.Formatter):
             "severity": record.levelname,
             "message": record.getMessage(),
             "logger": record.name,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": _time(record.created, record.msecs),
         }
         rid = request_id.get()
         if rid:
@@ -71,7 +82,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return _encode(entry)
 
 
 def get(name: str) -> logging.Logger:
