@@ -15,7 +15,9 @@ events to `realtime-events` instead: the bot must not answer it).
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
+import math
 import uuid
 from dataclasses import dataclass
 
@@ -26,9 +28,9 @@ from utalk import clock, errors, events, logs, pubsub
 from utalk.channels import adapter_for
 from utalk.channels.base import InboundItem
 from utalk.channels.routes import Entry
-from utalk.models.common import utcnow
-from utalk.models.conversations import Customer, LastMessage
-from utalk.models.events import ConversationNew, ConversationUpdated, MessageNew
+from utalk.models.common import iso_utc, utcnow
+from utalk.models.conversations import Customer
+from utalk.models.events import ConversationNew, ConversationUpdated
 from utalk.models.messages import Message
 from utalk.repositories.messages import Duplicate, MessageRepository
 from utalk.repositories.raw_writes import Batch
@@ -204,22 +206,76 @@ def _announce(ws: str, conv_id: str, message: dict, opened: ConversationNew | No
 
     Event ids derive from the message id, so the announcement a provider retry repeats is emitted once."""
     now = utcnow()
-    shown = Message.model_validate({**message, "createdAt": now, "updatedAt": now})
+    at = iso_utc(now)
     inbound = message["direction"] == "inbound"
     ids = {"workspaceId": ws, "conversationId": conv_id, "messageId": message["id"]}
 
-    def envelope(name: str, payload) -> dict:
-        return events.envelope(name, ws, payload, f"evt_{_uuid5(message['id'] + ':' + name)}")
+    def envelope(name: str, payload: dict) -> dict:
+        return events.dumped(name, ws, payload, f"evt_{_uuid5(message['id'] + ':' + name)}", at)
+    shown = _shown(message, at)
+    if shown is None:   # a value only the model knows how to show
+        shown = Message.model_validate({**message, "createdAt": now, "updatedAt": now}).model_dump(mode="json")
+    text = shown["text"]
     carried = [
-        envelope("message:new", MessageNew(conversationId=conv_id, message=shown)),
-        envelope("conversation:updated", ConversationUpdated(
-            conversationId=conv_id, reason="message", unreadDelta=1 if inbound else None, lastMessage=LastMessage(
-                text=shown.text and shown.text[:PREVIEW], direction=shown.direction, type=shown.type, at=now))),
+        envelope("message:new", {"conversationId": conv_id, "message": shown}),
+        envelope("conversation:updated", {
+            **_UPDATED, "conversationId": conv_id, "reason": "message", "unreadDelta": 1 if inbound else None,
+            "lastMessage": {"text": text and text[:PREVIEW], "direction": shown["direction"], "type": shown["type"],
+                            "at": at}}),
     ]
     if opened is not None:  # first, so a screen has the row when its message arrives
-        carried.insert(0, envelope("conversation:new", opened))
+        carried.insert(0, envelope("conversation:new", opened.model_dump(mode="json")))
     audience = events.audience(conversation_id=conv_id)
     if not inbound:
         return pubsub.send(events.TOPIC, [pubsub.message(e, event=e["event"], workspaceId=ws, **audience)
                                           for e in carried])
     return pubsub.send("message-received", [events.carrying(ids, carried, {**ids, **audience})])
+
+
+# The payloads of `message:new` and `conversation:updated` are built here as their models' JSON
+# dumps, not through the models: validating the message just built as `Message` and dumping it
+# again was a third of the announcement's CPU, on every message of every channel.
+# tests/unit/test_inbound_events.py checks both equal the models' dumps, and that these fields
+# are still the model's.
+_UPDATED = ConversationUpdated(conversationId="", reason="message").model_dump(mode="json")   # defaults
+_SHOWN_AS_IS = ("id", "conversationId", "workspaceId", "messageId", "providerId", "type", "text", "mediaId")
+_SHOWN_SENDER = ("sender", "senderType", "senderId", "direction", "status", "errorCode", "errorMessage")
+
+
+def _shown(message: dict, at: str) -> dict | None:
+    """`Message.model_validate({**message, "createdAt": now, "updatedAt": now}).model_dump(mode="json")`
+    for a message `_message` built (`at`: now, as JSON); None when it holds what only the model can
+    show (a value not plain JSON)."""
+    location, metadata, sent = message.get("location"), message.get("metadata") or {}, message.get("sentAt")
+    media_ids = message.get("mediaIds") or []
+    if not (_plain(metadata) and _plain(media_ids) and (location is None or _plain_location(location))
+            and (sent is None or isinstance(sent, datetime.datetime)) and message.get("type", "text")):
+        return None
+    shown = {k: message.get(k) for k in _SHOWN_AS_IS}
+    shown["type"] = shown["type"] or "text"
+    shown["mediaIds"] = list(media_ids)
+    shown["location"] = location and {"latitude": float(location["latitude"]),
+                                      "longitude": float(location["longitude"]), "label": location.get("label")}
+    shown.update((k, message.get(k)) for k in _SHOWN_SENDER)
+    shown.update(metadata=metadata, sentAt=sent and iso_utc(sent), createdAt=at, updatedAt=at)
+    return shown
+
+
+def _plain(value) -> bool:
+    """JSON as it is: what pydantic's JSON dump leaves unchanged (no tuples, NaN or datetimes)."""
+    kind = type(value)
+    if kind in (str, int, bool) or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is list:
+        return all(_plain(v) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    return False
+
+
+def _plain_location(location) -> bool:
+    return type(location) is dict and all(
+        type(location.get(k)) in (int, float) and math.isfinite(location[k]) for k in ("latitude", "longitude")) \
+        and type(location.get("label")) in (str, type(None))
