@@ -249,10 +249,9 @@ def _shown(message: dict, at: str) -> dict | None:
     location, metadata, sent = message.get("location"), message.get("metadata") or {}, message.get("sentAt")
     media_ids = message.get("mediaIds") or []
     if not (_plain(metadata) and _plain(media_ids) and (location is None or _plain_location(location))
-            and (sent is None or isinstance(sent, datetime.datetime)) and message.get("type", "text")):
+            and (sent is None or isinstance(sent, datetime.datetime))):
         return None
     shown = {k: message.get(k) for k in _SHOWN_AS_IS}
-    shown["type"] = shown["type"] or "text"
     shown["mediaIds"] = list(media_ids)
     shown["location"] = location and {"latitude": float(location["latitude"]),
                                       "longitude": float(location["longitude"]), "label": location.get("label")}
